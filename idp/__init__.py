@@ -1,0 +1,22 @@
+"""vhskoop-idp: the OpenID Connect provider of the vhsKOOP cooperation portal."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the provider: config -> db -> keys -> oauth -> pages -> cli."""
+    from . import cli, config, db, oauth, protocol, signing, views
+
+    app = Flask(__name__, instance_path=os.environ.get("IDP_INSTANCE_PATH") or None)
+    config.init_app(app, overrides)
+    db.init_app(app)
+    signing.init_app(app)
+    oauth.init_app(app)
+    protocol.init_app(app)
+    views.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,66 @@
+"""The login decision: authenticate(vhs, address, password) -> Identity | None.
+
+Order (see DESIGN.md): clean the address; the VHS must be onboarded; the local account
+must be active and its Argon2id hash must match. Every refusal costs one Argon2id
+verification, so the answer's timing does not tell which check failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+
+from adapters.address import clean, is_plausible
+
+from . import db
+from .models import Account, Vhs
+from .passwords import MAX_LENGTH, passwords
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who logged in, as the rest of the provider needs it."""
+
+    account_id: int
+    sub: str
+    vhs: str
+    address: str
+    name: str | None
+    amr: tuple[str, ...]
+
+
+def onboarded_vhs() -> list[Vhs]:
+    """The VHS shown in the login drop-down, by name."""
+    return list(db.session().scalars(select(Vhs).where(Vhs.onboarded).order_by(Vhs.name)))
+
+
+def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity | None:
+    """Check a password login; None for every kind of refusal (the reason is logged)."""
+    address = clean(typed_address or "").value
+    account = None
+    if is_plausible(address) and len(password) <= MAX_LENGTH:
+        account = db.session().scalar(
+            select(Account).join(Vhs).where(
+                Vhs.slug == vhs_slug, Vhs.onboarded, Account.address == address
+            )
+        )
+    stored = account.password_hash if account is not None else None
+    matches = passwords().verify(stored, password[:MAX_LENGTH])
+    if account is None or not matches or account.status != "active":
+        reason = ("unknown address" if account is None else
+                  "wrong password" if not matches else f"account {account.status}")
+        current_app.logger.info("login refused at vhs %r: %s", vhs_slug, reason)
+        return None
+    if passwords().needs_rehash(account.password_hash):
+        account.password_hash = passwords().hash(password)
+        db.session().commit()
+    return Identity(
+        account_id=account.id,
+        sub=account.sub,
+        vhs=account.vhs.slug,
+        address=account.address,
+        name=account.display_name,
+        amr=("pwd",),
+    )

@@ -1,0 +1,135 @@
+"""Registering relying parties: the rules a client's metadata must follow.
+
+Redirect URIs are compared by exact string later (RFC 9700 4.1.3), so they are checked
+strictly once, here: absolute, no fragment (RFC 6749 3.1.2), https, or http only on a
+loopback host (RFC 8252 7.3), or a private-use scheme with a dot for native apps
+(RFC 8252 7.1); never javascript:, data: or the like, never credentials in the URI.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from . import db
+from .claims import SCOPES
+from .models import Client, digest
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,100}$")
+GRANTS = ("authorization_code", "refresh_token", "client_credentials")
+ALGORITHMS = ("RS256", "ES256")
+MIN_SECRET_LENGTH = 32
+
+
+class RegistrationError(ValueError):
+    """The metadata breaks a rule; the message says which."""
+
+
+@dataclass
+class Registration:
+    """What ``clients add`` asks for."""
+
+    client_id: str
+    redirect_uris: list[str] = field(default_factory=list)
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    public: bool = False
+    first_party: bool = False
+    secret: str | None = None
+    grants: list[str] = field(default_factory=lambda: ["authorization_code"])
+    scope: str = "openid profile email"
+    id_token_alg: str = "RS256"
+
+
+def check_redirect_uri(uri: str) -> None:
+    """Raise RegistrationError unless ``uri`` may be registered as a redirect URI."""
+    if not uri or len(uri) > 2000 or any(c.isspace() or ord(c) < 32 for c in uri):
+        raise RegistrationError(f"malformed URI: {uri!r}")
+    if "#" in uri:
+        raise RegistrationError(f"redirect URI must not have a fragment: {uri}")
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise RegistrationError(f"malformed URI: {uri}") from None
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not host:
+            raise RegistrationError(f"malformed URI (no host): {uri}")
+        if parts.username or parts.password:
+            raise RegistrationError(f"redirect URI must not carry credentials: {uri}")
+        if scheme == "http" and not _loopback(host):
+            raise RegistrationError(
+                f"http redirect URIs are only allowed to a loopback host: {uri}"
+            )
+        return
+    if "." in scheme and parts.path and not parts.netloc:
+        return  # private-use URI scheme of a native app (RFC 8252 7.1)
+    raise RegistrationError(f"unsupported redirect URI scheme {scheme or '(none)'!r}: {uri}")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate(reg: Registration) -> None:
+    """Raise RegistrationError for the first rule ``reg`` breaks."""
+    if not CLIENT_ID.match(reg.client_id or ""):
+        raise RegistrationError(
+            "client id must be 1 to 100 characters of letters, digits and . _ ~ -"
+        )
+    unknown = [g for g in reg.grants if g not in GRANTS]
+    if unknown:
+        raise RegistrationError(f"unknown grant {unknown[0]!r}; choose from {', '.join(GRANTS)}")
+    if "refresh_token" in reg.grants and "authorization_code" not in reg.grants:
+        raise RegistrationError("the refresh_token grant needs the authorization_code grant")
+    if reg.public and "client_credentials" in reg.grants:
+        raise RegistrationError("a public client cannot use the client_credentials grant")
+    if reg.public and reg.secret:
+        raise RegistrationError("a public client has no secret")
+    if reg.secret is not None and len(reg.secret) < MIN_SECRET_LENGTH:
+        raise RegistrationError(f"a client secret must be at least {MIN_SECRET_LENGTH} characters")
+    if "authorization_code" in reg.grants and not reg.redirect_uris:
+        raise RegistrationError("the authorization_code grant needs at least one --redirect-uri")
+    for uri in [*reg.redirect_uris, *reg.post_logout_redirect_uris]:
+        check_redirect_uri(uri)
+    unknown = [s for s in reg.scope.split() if s not in SCOPES]
+    if unknown:
+        raise RegistrationError(f"unknown scope {unknown[0]!r}; choose from {' '.join(SCOPES)}")
+    if reg.id_token_alg not in ALGORITHMS:
+        raise RegistrationError(f"ID-token algorithm must be one of {', '.join(ALGORITHMS)}")
+    if db.session().scalar(select(Client.id).where(Client.client_id == reg.client_id)):
+        raise RegistrationError(f"a client {reg.client_id!r} exists already")
+
+
+def register(reg: Registration) -> tuple[Client, str | None]:
+    """Store a validated client; returns it and a generated secret (shown once) if any."""
+    validate(reg)
+    generated = None
+    secret = reg.secret
+    if not reg.public and secret is None:
+        secret = generated = secrets.token_urlsafe(32)
+    client = Client(
+        client_id=reg.client_id,
+        secret_hash=digest(secret) if secret else None,
+        public=reg.public,
+        first_party=reg.first_party,
+        redirect_uris=list(dict.fromkeys(reg.redirect_uris)),
+        post_logout_redirect_uris=list(dict.fromkeys(reg.post_logout_redirect_uris)),
+        grant_types=list(dict.fromkeys(reg.grants)),
+        scope=" ".join(dict.fromkeys(reg.scope.split())),
+        id_token_signed_response_alg=reg.id_token_alg,
+    )
+    db.session().add(client)
+    db.session().commit()
+    return client, generated

@@ -1,0 +1,181 @@
+"""The provider's configuration: one documented defaults mapping, IDP_* overrides, checks.
+
+Every setting can be overridden by an environment variable of the same name with the
+prefix ``IDP_`` (``IDP_ISSUER``, ``IDP_ACCESS_TOKEN_TTL``, ...). The README's
+configuration reference is this table. ``check(config)`` runs once at start-up and names
+the variable at fault.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its default, its type and what it is for."""
+
+    default: object
+    kind: type
+    doc: str
+
+
+SETTINGS: dict[str, Setting] = {
+    "ENV": Setting(
+        "production",
+        str,
+        "`production` or `development`. Development generates a secret key, upgrades the "
+        "database by itself and allows http issuers on any host.",
+    ),
+    "ISSUER": Setting(
+        "http://127.0.0.1:5000",
+        str,
+        "The exact issuer URL (scheme, host, port, optional path; no trailing slash). "
+        "Every link and every token is built from it, never from the Host header.",
+    ),
+    "DATABASE_URL": Setting(
+        "",
+        str,
+        "SQLAlchemy URL. Empty: a SQLite file `idp.sqlite3` in the instance folder. "
+        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    ),
+    "KEYS_DIR": Setting("", str, "Signing-key folder. Empty: `keys` in the instance folder."),
+    "KEYS_PASSPHRASE": Setting(
+        "", str, "When set, private signing keys are stored encrypted with it."
+    ),
+    "KEYS_RELOAD_SECONDS": Setting(
+        30, int, "How often a running instance looks for rotated keys on disk."
+    ),
+    "SECRET_KEY": Setting(
+        "",
+        str,
+        "Signs the browser session and CSRF tokens. Required outside development "
+        "(at least 32 characters).",
+    ),
+    "ACCESS_TOKEN_TTL": Setting(600, int, "Access-token lifetime in seconds."),
+    "ID_TOKEN_TTL": Setting(600, int, "ID-token lifetime in seconds."),
+    "REFRESH_TOKEN_TTL": Setting(
+        30 * 86400, int, "Lifetime of each refresh token in seconds (renewed at rotation)."
+    ),
+    "CODE_TTL": Setting(60, int, "Authorization-code lifetime in seconds."),
+    "SESSION_TTL": Setting(
+        12 * 3600, int, "Lifetime of a single sign-on session without 'Angemeldet bleiben'."
+    ),
+    "REMEMBER_TTL": Setting(
+        30 * 86400, int, "Lifetime of a single sign-on session with 'Angemeldet bleiben'."
+    ),
+    "ARGON2_TIME_COST": Setting(3, int, "Argon2id iterations for password hashes."),
+    "ARGON2_MEMORY_COST": Setting(65536, int, "Argon2id memory in KiB for password hashes."),
+    "ARGON2_PARALLELISM": Setting(1, int, "Argon2id lanes for password hashes."),
+}
+
+_LIFETIMES = (
+    "ACCESS_TOKEN_TTL",
+    "ID_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "CODE_TTL",
+    "SESSION_TTL",
+    "REMEMBER_TTL",
+)
+
+
+class ConfigError(Exception):
+    """The configuration cannot work; the message names the variable."""
+
+
+def load(instance_path: str, overrides: dict | None = None) -> dict:
+    """Return the effective settings: defaults, then IDP_* environment, then overrides."""
+    values: dict[str, object] = {}
+    for name, setting in SETTINGS.items():
+        raw = os.environ.get(f"IDP_{name}")
+        if raw is None:
+            values[name] = setting.default
+        elif setting.kind is int:
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise ConfigError(f"IDP_{name} must be a whole number, not {raw!r}.") from None
+        else:
+            values[name] = raw
+    values.update(overrides or {})
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "idp.sqlite3")
+    if not values["KEYS_DIR"]:
+        values["KEYS_DIR"] = str(Path(instance_path) / "keys")
+    values["ISSUER"] = str(values["ISSUER"])
+    return values
+
+
+def check(values: dict, instance_path: str) -> dict:
+    """Validate the settings once; fill in a development secret. Raises ConfigError."""
+    env = values["ENV"]
+    if env not in ("production", "development"):
+        raise ConfigError(f"IDP_ENV must be 'production' or 'development', not {env!r}.")
+    _check_issuer(values["ISSUER"], development=env == "development")
+    for name in _LIFETIMES:
+        if not isinstance(values[name], int) or values[name] <= 0:
+            raise ConfigError(f"IDP_{name} must be a positive number of seconds.")
+    if values["CODE_TTL"] > 600:
+        raise ConfigError("IDP_CODE_TTL must be at most 600 seconds (RFC 6749 4.1.2).")
+    if values["KEYS_RELOAD_SECONDS"] <= 0 or values["KEYS_RELOAD_SECONDS"] > 60:
+        raise ConfigError("IDP_KEYS_RELOAD_SECONDS must be between 1 and 60.")
+    secret = values["SECRET_KEY"]
+    if not secret:
+        if env != "development":
+            raise ConfigError(
+                "IDP_SECRET_KEY is required outside development: set it to a random value "
+                "of at least 32 characters, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        values["SECRET_KEY"] = _development_secret(instance_path)
+    elif len(secret) < 32:
+        raise ConfigError("IDP_SECRET_KEY must be at least 32 characters long.")
+    if not str(values["DATABASE_URL"]).startswith(("sqlite", "postgresql")):
+        raise ConfigError("IDP_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL.")
+    return values
+
+
+def _check_issuer(issuer: str, development: bool) -> None:
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"IDP_ISSUER must be an http(s) URL with a host, not {issuer!r}.")
+    if parts.query or parts.fragment or issuer.endswith("/"):
+        raise ConfigError("IDP_ISSUER must have no query, no fragment and no trailing slash.")
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme == "http" and not (loopback or development):
+        raise ConfigError("IDP_ISSUER must use https outside development (OIDC Core 3.1.2.1).")
+
+
+def _development_secret(instance_path: str) -> str:
+    """Keep one random secret per instance folder so dev sessions survive a restart."""
+    path = Path(instance_path) / "dev-secret-key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def init_app(app, overrides: dict | None = None) -> None:
+    """Load, check and apply the settings, plus the Flask settings that follow from them."""
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
+    values = check(load(app.instance_path, overrides), app.instance_path)
+    secure = values["ISSUER"].startswith("https://")
+    app.config.update(values)
+    app.config.update(
+        SESSION_COOKIE_NAME="__Host-idp_session" if secure else "idp_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=3600,
+        JSON_SORT_KEYS=False,
+    )

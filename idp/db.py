@@ -1,0 +1,107 @@
+"""The database: one engine per app, one session per request, Alembic migrations.
+
+The schema lives in ``idp/migrations``; ``vhskoop-idp db upgrade`` applies it. A server
+refuses to start on a database that is behind (``require_current``); in development it
+upgrades by itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class SchemaBehind(Exception):
+    """The database is not at the newest migration."""
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine for IDP's DATABASE_URL and close each request's session."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["idp.db"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the per-dialect settings this app relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the one writer
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def engine(app: Flask | None = None) -> Engine:
+    """The app's engine."""
+    return (app or current_app).extensions["idp.db"].kw["bind"]
+
+
+def session() -> Session:
+    """The session of the current app context, created on first use."""
+    if "idp_db_session" not in g:
+        g.idp_db_session = current_app.extensions["idp.db"]()
+    return g.idp_db_session
+
+
+def _close_session(_exc) -> None:
+    db_session = g.pop("idp_db_session", None)
+    if db_session is not None:
+        db_session.close()
+
+
+def _alembic_config(connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(app: Flask, revision: str = "head") -> None:
+    """Apply the migrations up to ``revision``."""
+    with engine(app).begin() as connection:
+        command.upgrade(_alembic_config(connection), revision)
+
+
+def downgrade(app: Flask, revision: str) -> None:
+    """Go back to ``revision`` (for tests of the migrations and for operators)."""
+    with engine(app).begin() as connection:
+        command.downgrade(_alembic_config(connection), revision)
+
+
+def revisions(app: Flask) -> tuple[set[str], set[str]]:
+    """(the database's current revisions, the newest revisions in the code)."""
+    with engine(app).connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+        heads = set(ScriptDirectory.from_config(_alembic_config(connection)).get_heads())
+    return current, heads
+
+
+def require_current(app: Flask) -> None:
+    """Refuse a database that is behind; in development, upgrade it instead."""
+    current, heads = revisions(app)
+    if current == heads:
+        return
+    if app.config["ENV"] == "development":
+        upgrade(app)
+        return
+    raise SchemaBehind(
+        f"The database is at revision {', '.join(sorted(current)) or 'none'}, the code needs "
+        f"{', '.join(sorted(heads))}. Run `vhskoop-idp db upgrade` first."
+    )

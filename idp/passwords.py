@@ -1,0 +1,53 @@
+"""Password hashing with Argon2id (argon2-cffi); parameters come from the configuration.
+
+``verify`` always spends the time of one Argon2id verification, also when there is no
+hash to check (unknown address, account without password): the login answer must not tell
+known from unknown addresses by its timing.
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask import Flask, current_app
+
+MAX_LENGTH = 1024  # longer input is refused before hashing (a cheap request must not cost seconds)
+
+
+class Passwords:
+    """Hash and verify with one set of Argon2id parameters."""
+
+    def __init__(self, time_cost: int, memory_cost: int, parallelism: int):
+        self.hasher = PasswordHasher(
+            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
+        )
+        self._dummy = self.hasher.hash("dummy password, never matches a real one")
+
+    def hash(self, password: str) -> str:
+        """A new Argon2id hash of ``password``."""
+        return self.hasher.hash(password)
+
+    def verify(self, stored: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``stored``; the same cost when ``stored`` is None."""
+        try:
+            return self.hasher.verify(stored or self._dummy, password) and stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        """Whether ``stored`` was made with other parameters than the configured ones."""
+        return self.hasher.check_needs_rehash(stored)
+
+
+def init_app(app: Flask) -> None:
+    """Build the hasher from IDP_ARGON2_*."""
+    app.extensions["idp.passwords"] = Passwords(
+        app.config["ARGON2_TIME_COST"],
+        app.config["ARGON2_MEMORY_COST"],
+        app.config["ARGON2_PARALLELISM"],
+    )
+
+
+def passwords() -> Passwords:
+    """The app's hasher."""
+    return current_app.extensions["idp.passwords"]

@@ -1,0 +1,278 @@
+"""The protocol endpoints: /authorize /token /userinfo /revoke /introspect /end_session,
+discovery (OIDC Discovery 1.0, RFC 8414) and the JWKS (RFC 7517).
+
+Authlib validates and answers; these views decide only what the person must do first
+(log in, consent) and turn errors that cannot go back to a client into a page.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template
+from flask import request, session, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SubmitField
+
+from . import claims, db, sessions
+from .models import Consent, digest, now
+from .oauth import ALGORITHMS, RESPONSE_MODES, server
+from .signing import signing
+
+bp = Blueprint("protocol", __name__)
+
+FRESH_LOGIN_SECONDS = 300  # how long a just-finished login satisfies prompt=login / max_age
+
+
+class ConsentForm(FlaskForm):
+    """Allow or deny a relying party the requested scopes."""
+
+    allow = SubmitField("Zulassen")
+    deny = SubmitField("Ablehnen")
+
+
+class LogoutForm(FlaskForm):
+    """Confirm a logout that no valid id_token_hint vouches for."""
+
+    submit = SubmitField("Abmelden")
+
+
+def authorize_url(endpoint: str = "protocol.authorize") -> str:
+    """This authorization request as a GET URL on ``endpoint`` (to resume it later)."""
+    params = [(k, v) for k, v in request.values.items(multi=True)
+              if k not in ("csrf_token", "allow", "deny")]
+    return url_for(endpoint) + "?" + urlencode(params)
+
+
+def mark_fresh_login(next_url: str) -> None:
+    """Remember that the person just logged in to resume exactly ``next_url``."""
+    session["fresh_login"] = [digest(next_url), now()]
+
+
+def _was_fresh_login() -> bool:
+    marker = session.pop("fresh_login", None)
+    return bool(marker and marker[0] == digest(authorize_url())
+                and now() - marker[1] <= FRESH_LOGIN_SECONDS)
+
+
+def _login_needed(sso, prompts: list[str], max_age: str | None) -> bool:
+    if sso is None or "login" in prompts:
+        return True
+    return max_age is not None and now() - sso.auth_time > int(max_age)
+
+
+def _consent_needed(client, account, scope: str, prompts: list[str]) -> bool:
+    if "consent" in prompts:
+        return True
+    if client.first_party:
+        return False
+    consent = db.session().scalar(
+        select(Consent).where(Consent.account_id == account.id,
+                              Consent.client_id == client.client_id)
+    )
+    return consent is None or not consent.covers(scope)
+
+
+def _error(error: OAuth2Error):
+    """Back to the client when its redirect URI is proven, else a page, never a redirect."""
+    if getattr(error, "redirect_uri", None):
+        return server().handle_error_response(None, error)
+    current_app.logger.info("authorization request refused: %s", error.error)
+    return render_template("error.html", error=error.error,
+                           description=error.get_error_description()), error.status_code or 400
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    """OIDC Core 3.1.2: validate, then login, then consent, then the code."""
+    sso = sessions.current()
+    account = sso.account if sso else None
+    try:
+        grant = server().get_consent_grant(end_user=account)
+    except OAuth2Error as error:
+        return _error(error)
+    data = grant.request.payload.data
+    prompts = (data.get("prompt") or "").split()
+    state = grant.request.payload.state
+    if not _was_fresh_login() and _login_needed(sso, prompts, data.get("max_age")):
+        if "none" in prompts:
+            return _error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=state))
+        return redirect(url_for("views.login", next=authorize_url()))
+    if _consent_needed(grant.client, account, grant.request.scope, prompts):
+        if "none" in prompts:
+            return _error(ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state))
+        return render_template(
+            "consent.html", form=ConsentForm(), client=grant.client,
+            scopes=(grant.request.scope or "").split(), account=account,
+            action=authorize_url("protocol.consent"),
+        )
+    grant.sso = sso
+    return server().create_authorization_response(grant=grant, grant_user=account)
+
+
+@bp.post("/authorize/consent")
+def consent():
+    """The consent page's answer; the authorization request rides in the query string."""
+    form = ConsentForm()
+    sso = sessions.current()
+    if sso is None:
+        return redirect(url_for("views.login", next=authorize_url()))
+    if not form.validate_on_submit():
+        return render_template("error.html", error="csrf",
+                               description="Das Formular ist abgelaufen. Bitte versuchen "
+                                           "Sie es noch einmal."), 400
+    try:
+        grant = server().get_consent_grant(end_user=sso.account)
+    except OAuth2Error as error:
+        return _error(error)
+    grant.sso = sso
+    if not form.allow.data:
+        return server().create_authorization_response(grant=grant, grant_user=None)
+    _remember_consent(sso.account, grant.client, grant.request.scope or "")
+    return server().create_authorization_response(grant=grant, grant_user=sso.account)
+
+
+def _remember_consent(account, client, scope: str) -> None:
+    record = db.session().scalar(
+        select(Consent).where(Consent.account_id == account.id,
+                              Consent.client_id == client.client_id)
+    )
+    if record is None:
+        record = Consent(account_id=account.id, client_id=client.client_id, scope="")
+        db.session().add(record)
+    record.scope = " ".join(sorted(set(record.scope.split()) | set(scope.split())))
+    record.granted_at = now()
+    db.session().commit()
+
+
+@bp.post("/token")
+def token():
+    """RFC 6749 3.2; a failed request leaves nothing half-written."""
+    response = server().create_token_response()
+    if response.status_code == 200:
+        db.session().commit()
+    else:
+        db.session().rollback()
+    return response
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo():
+    """OIDC Core 5.3."""
+    return server().create_endpoint_response("userinfo")
+
+
+@bp.post("/revoke")
+def revoke():
+    """RFC 7009."""
+    return server().create_endpoint_response("revocation")
+
+
+@bp.post("/introspect")
+def introspect():
+    """RFC 7662."""
+    return server().create_endpoint_response("introspection")
+
+
+@bp.route("/end_session", methods=["GET", "POST"])
+def end_session():
+    """OIDC RP-Initiated Logout 1.0; without a valid id_token_hint the person confirms."""
+    sso = sessions.current()
+    try:
+        validated = server().validate_endpoint_request("end_session")
+    except OAuth2Error:
+        validated = None  # an invalid hint earns no redirect, only the question
+    hint_sub = (validated.id_token_claims or {}).get("sub") if validated else None
+    if validated is None or validated.needs_confirmation or (
+            sso is not None and hint_sub != sso.account.sub):
+        if sso is None:
+            return render_template("logged_out.html")
+        return render_template("logout_confirm.html", form=LogoutForm(), account=sso.account)
+    response = server().create_endpoint_response("end_session", validated)
+    if response is None:
+        response = current_app.make_response(render_template("logged_out.html"))
+    sessions.clear_cookie(response)
+    return response
+
+
+@bp.post("/end_session/confirm")
+def end_session_confirm():
+    """The person confirmed the logout."""
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        return render_template("error.html", error="csrf",
+                               description="Das Formular ist abgelaufen. Bitte versuchen "
+                                           "Sie es noch einmal."), 400
+    sessions.end(sessions.current())
+    response = current_app.make_response(render_template("logged_out.html"))
+    sessions.clear_cookie(response)
+    return response
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery():
+    """OIDC Discovery 1.0 section 3 and RFC 8414 metadata."""
+    issuer = current_app.config["ISSUER"]
+    auth_methods = ["client_secret_basic", "client_secret_post", "none"]
+    metadata = {
+        "issuer": issuer,
+        "authorization_endpoint": issuer + "/authorize",
+        "token_endpoint": issuer + "/token",
+        "userinfo_endpoint": issuer + "/userinfo",
+        "jwks_uri": issuer + "/jwks.json",
+        "revocation_endpoint": issuer + "/revoke",
+        "introspection_endpoint": issuer + "/introspect",
+        "end_session_endpoint": issuer + "/end_session",
+        "scopes_supported": list(claims.SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": list(RESPONSE_MODES),
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(ALGORITHMS),
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods[:2],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": claims.supported(),
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+        "prompt_values_supported": ["none", "login", "consent"],
+        "ui_locales_supported": ["de"],
+        "claims_locales_supported": ["de"],
+    }
+    response = jsonify(metadata)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/jwks.json")
+def jwks():
+    """Every published key: next, current and retired (RFC 7517 5)."""
+    response = jsonify(signing().keyring().jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+_CORS_ENDPOINTS = {"protocol.token", "protocol.userinfo", "protocol.revoke",
+                   "protocol.discovery", "protocol.jwks"}
+
+
+@bp.after_request
+def _cors(response):
+    """Browser-based public clients call these endpoints cross-origin, without cookies."""
+    if request.endpoint in _CORS_ENDPOINTS:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the protocol endpoints."""
+    app.register_blueprint(bp)

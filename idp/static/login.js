@@ -1,0 +1,13 @@
+// Show/hide the password. Without JavaScript the field simply stays hidden text.
+(function () {
+  var button = document.getElementById("toggle-password");
+  var field = document.getElementById("password");
+  if (!button || !field) { return; }
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    var show = field.type === "password";
+    field.type = show ? "text" : "password";
+    button.setAttribute("aria-pressed", show ? "true" : "false");
+    button.setAttribute("aria-label", show ? "Passwort verbergen" : "Passwort anzeigen");
+  });
+})();

@@ -1,0 +1,217 @@
+"""Issued tokens and codes in the database: save, find, claim once, revoke.
+
+"Claim once" is an UPDATE ... WHERE used_at IS NULL whose row count says who won, so two
+concurrent requests with the same code or refresh token cannot both succeed, on SQLite
+and on PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from . import db
+from .models import Account, AuthorizationCode, Client, Token, digest, new_secret, now
+
+
+@dataclass
+class PresentedToken:
+    """A token string as a client presented it: the row and which of its two secrets.
+
+    Implements what Authlib's revocation, introspection and bearer validation ask of a
+    token (its TokenMixin), for the access or the refresh token of one row.
+    """
+
+    row: Token
+    kind: str  # "access_token" or "refresh_token"
+
+    @property
+    def scope(self) -> str:
+        return self.row.scope
+
+    def check_client(self, client: Client) -> bool:
+        return self.row.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_client(self) -> Client:
+        return self.row.client
+
+    def get_user(self) -> Account | None:
+        return self.row.account
+
+    @property
+    def expires_at(self) -> int:
+        if self.kind == "refresh_token":
+            return self.row.refresh_expires_at
+        return self.row.access_expires_at
+
+    def get_expires_in(self) -> int:
+        return self.expires_at - self.row.issued_at
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= now()
+
+    def is_revoked(self) -> bool:
+        if self.row.account is not None and self.row.account.status != "active":
+            return True  # a disabled person's tokens stop working at once
+        if self.kind == "refresh_token":
+            return bool(self.row.refresh_revoked_at or self.row.refresh_used_at)
+        return bool(self.row.access_revoked_at)
+
+
+def save(token: dict, client: Client, account: Account | None, *, family_id: str | None,
+         code: AuthorizationCode | None, sid: str | None) -> Token:
+    """Store a freshly generated token response (digests only)."""
+    issued = now()
+    refresh = token.get("refresh_token")
+    row = Token(
+        client_id=client.client_id,
+        account_id=account.id if account else None,
+        access_token_hash=digest(token["access_token"]),
+        refresh_token_hash=digest(refresh) if refresh else None,
+        scope=token.get("scope", ""),
+        issued_at=issued,
+        access_expires_at=issued + token["expires_in"],
+        refresh_expires_at=issued + current_app.config["REFRESH_TOKEN_TTL"] if refresh else None,
+        family_id=family_id or new_secret(),
+        code_id=code.id if code else None,
+        sid=sid,
+    )
+    db.session().add(row)
+    return row
+
+
+def find(value: str, hint: str | None = None) -> PresentedToken | None:
+    """The token a client presented, as access or refresh token (hint first)."""
+    if not value or len(value) > 512:
+        return None
+    hashed = digest(value)
+    kinds = ["refresh_token", "access_token"] if hint == "refresh_token" else [
+        "access_token", "refresh_token"]
+    for kind in kinds:
+        column = Token.access_token_hash if kind == "access_token" else Token.refresh_token_hash
+        row = db.session().scalar(select(Token).where(column == hashed))
+        if row is not None:
+            return PresentedToken(row, kind)
+    return None
+
+
+def claim_refresh(row: Token) -> bool:
+    """Mark a refresh token as used, exactly once; False when someone else did already."""
+    result = db.session().execute(
+        update(Token)
+        .where(Token.id == row.id, Token.refresh_used_at.is_(None),
+               Token.refresh_revoked_at.is_(None))
+        .values(refresh_used_at=now())
+    )
+    return result.rowcount == 1
+
+
+def revoke_family(family_id: str) -> None:
+    """Revoke every access and refresh token of one grant (refresh reuse, revocation)."""
+    moment = now()
+    session = db.session()
+    session.execute(
+        update(Token).where(Token.family_id == family_id, Token.access_revoked_at.is_(None))
+        .values(access_revoked_at=moment)
+    )
+    session.execute(
+        update(Token).where(Token.family_id == family_id, Token.refresh_revoked_at.is_(None))
+        .values(refresh_revoked_at=moment)
+    )
+
+
+def revoke_access(row: Token) -> None:
+    """Revoke one access token; its refresh token stays valid (RFC 7009 2.1)."""
+    db.session().execute(
+        update(Token).where(Token.id == row.id, Token.access_revoked_at.is_(None))
+        .values(access_revoked_at=now())
+    )
+
+
+def save_code(code: str, client: Client, account: Account, *, redirect_uri: str, scope: str,
+              nonce: str | None, challenge: str | None, challenge_method: str | None,
+              auth_time: int, amr: list[str], sid: str | None) -> AuthorizationCode:
+    """Store a new authorization code (its digest) with everything it is bound to."""
+    issued = now()
+    row = AuthorizationCode(
+        code_hash=digest(code),
+        client_id=client.client_id,
+        account_id=account.id,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        nonce=nonce,
+        code_challenge=challenge,
+        code_challenge_method=challenge_method,
+        auth_time=auth_time,
+        amr=amr,
+        sid=sid,
+        created_at=issued,
+        expires_at=issued + current_app.config["CODE_TTL"],
+    )
+    db.session().add(row)
+    return row
+
+
+def redeem_code(code: str, client: Client) -> AuthorizationCode | None:
+    """Use a code once. A second use revokes every token the first use produced.
+
+    The claim is committed at once: a code that reached the token endpoint is spent,
+    whatever happens after (wrong PKCE verifier included).
+    """
+    if not code or len(code) > 512:
+        return None
+    session = db.session()
+    row = session.scalar(
+        select(AuthorizationCode).where(
+            AuthorizationCode.code_hash == digest(code),
+            AuthorizationCode.client_id == client.client_id,
+        )
+    )
+    if row is None:
+        return None
+    claimed = session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now())
+    ).rowcount == 1
+    if not claimed:
+        families = session.scalars(select(Token.family_id).where(Token.code_id == row.id))
+        for family_id in set(families):
+            revoke_family(family_id)
+        current_app.logger.warning(
+            "authorization code replayed by client %s; its tokens were revoked", client.client_id
+        )
+    session.commit()
+    if not claimed or row.expires_at <= now():
+        return None
+    return row
+
+
+def nonce_seen(client_id: str, nonce: str) -> bool:
+    """Whether a code was already issued to this client with this nonce (replay)."""
+    return db.session().scalar(
+        select(AuthorizationCode.id).where(
+            AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce
+        ).limit(1)
+    ) is not None
+
+
+def purge_expired(older_than: int) -> int:
+    """Delete codes and tokens that expired before ``older_than``; returns rows removed."""
+    session = db.session()
+    removed = session.execute(
+        Token.__table__.delete().where(
+            Token.access_expires_at < older_than,
+            or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < older_than),
+        )
+    ).rowcount
+    removed += session.execute(
+        AuthorizationCode.__table__.delete().where(AuthorizationCode.expires_at < older_than)
+    ).rowcount
+    session.commit()
+    return removed

@@ -1,0 +1,130 @@
+"""The login page (words and layout from the help page) and the start page."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import SubmitField
+
+from .. import sessions
+from ..authn import authenticate, onboarded_vhs
+from ..passwords import MAX_LENGTH
+from ..protocol import mark_fresh_login
+
+bp = Blueprint("views", __name__)
+
+FAILED = ("Die Anmeldung ist fehlgeschlagen. Bitte prüfen Sie die gewählte vhs, "
+          "die E-Mail-Adresse und das Passwort.")
+EXPIRED = "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal."
+
+
+class LoginForm(FlaskForm):
+    """Bitte vhs auswählen, E-Mail-Adresse, Passwort, Angemeldet bleiben."""
+
+    tenant = SelectField("vhs", validate_choice=False)
+    email = StringField("E-Mail-Adresse")
+    password = PasswordField("Passwort")
+    remember = BooleanField("Angemeldet bleiben")
+    next = HiddenField()
+    submit = SubmitField("Anmelden")
+
+
+class LogoutForm(FlaskForm):
+    """The start page's "Abmelden" button."""
+
+    submit = SubmitField("Abmelden")
+
+
+def safe_next(value: str | None) -> str | None:
+    """Only a pending authorization request of ours may be resumed (no open redirect)."""
+    prefix = url_for("protocol.authorize") + "?"
+    if value and value.startswith(prefix) and "\\" not in value and len(value) <= 8192:
+        return value
+    return None
+
+
+def _login_hint(next_url: str | None) -> str:
+    if not next_url:
+        return ""
+    hints = parse_qs(urlsplit(next_url).query).get("login_hint") or [""]
+    return hints[0][:320]
+
+
+def _render(form: LoginForm, message: str | None = None, status: int = 200):
+    vhs_list = onboarded_vhs()
+    form.tenant.choices = [("", "Bitte vhs auswählen")] + [(v.slug, v.name) for v in vhs_list]
+    return render_template("login.html", form=form, message=message), status
+
+
+@bp.get("/login")
+def login():
+    """Show the login form, pre-filled from ``login_hint``."""
+    form = LoginForm(formdata=None)
+    form.next.data = safe_next(request.args.get("next")) or ""
+    form.email.data = _login_hint(form.next.data)
+    return _render(form)
+
+
+@bp.post("/login")
+def login_submit():
+    """Check the form, then the password; one message for every refusal."""
+    form = LoginForm()
+    next_url = safe_next(form.next.data)
+    form.next.data = next_url or ""
+    tenant, email, password = form.tenant.data or "", form.email.data or "", form.password.data or ""
+    form.password.data = ""
+    if not form.validate_on_submit():
+        return _render(form, EXPIRED, 400)
+    if not tenant:
+        return _render(form, "Bitte wählen Sie Ihre vhs aus.", 400)
+    if not email.strip():
+        return _render(form, "Bitte geben Sie Ihre E-Mail-Adresse ein.", 400)
+    if not password:
+        return _render(form, "Bitte geben Sie Ihr Passwort ein.", 400)
+    if len(email) > 1000 or len(password) > MAX_LENGTH or len(tenant) > 63:
+        return _render(form, FAILED, 401)
+    identity = authenticate(tenant, email, password)
+    if identity is None:
+        return _render(form, FAILED, 401)
+    sso, secret = sessions.start(identity, remember=bool(form.remember.data))
+    session.clear()  # a new CSRF token and nothing else from before the login
+    if next_url:
+        mark_fresh_login(next_url)
+    current_app.logger.info("login at vhs %s, session %s", identity.vhs, sso.sid[:8])
+    response = redirect(next_url or url_for("views.index"), 303)
+    sessions.set_cookie(response, sso, secret)
+    return response
+
+
+@bp.get("/")
+def index():
+    """Who is signed in here, with a logout button; or the way to the login."""
+    sso = sessions.current()
+    return render_template("index.html", sso=sso, form=LogoutForm())
+
+
+@bp.post("/logout")
+def logout():
+    """End this browser's SSO session (the provider's own logout button)."""
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        return render_template("error.html", error="csrf", description=EXPIRED), 400
+    sessions.end(sessions.current())
+    response = current_app.make_response(render_template("logged_out.html"))
+    sessions.clear_cookie(response)
+    return response
+
+
+@bp.get("/passwort-vergessen")
+def forgot_password():
+    """Where to reset a password until self-service reset exists."""
+    return render_template("forgot_password.html")
+
+
+@bp.get("/neuer-zugang")
+def new_access():
+    """Where to ask for access until self-service registration exists."""
+    return render_template("new_access.html")

@@ -1,0 +1,10 @@
+"""The WSGI entry point for gunicorn: ``gunicorn 'idp.wsgi:app'``.
+
+Refuses to start on a database that is behind or a keys folder it cannot read.
+"""
+
+from . import create_app
+from .cli import prepare
+
+app = create_app()
+prepare(app)

@@ -1,0 +1,122 @@
+"""The keyring and its rotation, as pure functions of (keyring, now, policy).
+
+Each algorithm has at most one key in each of the states
+- ``next``: published in the JWKS, not yet signing, so relying parties cache it early;
+- ``current``: signing;
+- ``retired``: no longer signing, published until every token it signed has expired.
+``rotate`` promotes next to current, retires the old current and makes a new next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import Callable
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc.jwk import ECKey, RSAKey
+
+ALGORITHMS = ("RS256", "ES256")
+RSA_BITS = 3072
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How long a retired key stays published: the longest lifetime of what it signed."""
+
+    retain_seconds: int
+    algorithms: tuple[str, ...] = ALGORITHMS
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """One private key with its state; ``kid`` is its RFC 7638 thumbprint."""
+
+    alg: str
+    state: str
+    created_at: int
+    private_pem: bytes
+    retire_until: int | None = None
+
+    @cached_property
+    def jwk(self) -> RSAKey | ECKey:
+        """The joserfc key object (private), imported once."""
+        kind = RSAKey if self.alg == "RS256" else ECKey
+        return kind.import_key(self.private_pem)
+
+    @cached_property
+    def kid(self) -> str:
+        """RFC 7638 JWK thumbprint, base64url SHA-256."""
+        return self.jwk.thumbprint()
+
+    def public_jwk(self) -> dict:
+        """The public JWK as published in the JWKS."""
+        data = self.jwk.as_dict(private=False)
+        data.update({"kid": self.kid, "use": "sig", "alg": self.alg})
+        return data
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """An immutable set of signing keys."""
+
+    keys: tuple[SigningKey, ...] = ()
+
+    def current(self, alg: str) -> SigningKey:
+        """The key that signs for ``alg``; KeyError when there is none."""
+        for key in self.keys:
+            if key.alg == alg and key.state == "current":
+                return key
+        raise KeyError(f"no current {alg} key")
+
+    def find(self, alg: str, state: str) -> SigningKey | None:
+        """The key of ``alg`` in ``state``, if any."""
+        return next((k for k in self.keys if k.alg == alg and k.state == state), None)
+
+    def jwks(self) -> dict:
+        """Every published key (next, current, retired) as a JWK Set."""
+        return {"keys": [key.public_jwk() for key in self.keys]}
+
+
+def generate(alg: str, now: int, state: str = "next") -> SigningKey:
+    """Make a new private key for ``alg`` (RSA 3072 for RS256, P-256 for ES256)."""
+    if alg == "RS256":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+    elif alg == "ES256":
+        private = ec.generate_private_key(ec.SECP256R1())
+    else:
+        raise ValueError(f"unsupported signing algorithm {alg!r}")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return SigningKey(alg=alg, state=state, created_at=now, private_pem=pem)
+
+
+Generator = Callable[[str, int], SigningKey]
+
+
+def prune(keyring: Keyring, now: int, policy: Policy, make: Generator = generate) -> Keyring:
+    """Drop expired retired keys and add a missing current or next key per algorithm."""
+    kept = [k for k in keyring.keys if not (k.state == "retired" and k.retire_until <= now)]
+    for alg in policy.algorithms:
+        for state in ("current", "next"):
+            if not any(k.alg == alg and k.state == state for k in kept):
+                kept.append(replace(make(alg, now), state=state))
+    return Keyring(tuple(kept))
+
+
+def rotate(keyring: Keyring, now: int, policy: Policy, make: Generator = generate) -> Keyring:
+    """Promote next to current, retire current until its tokens expired, add a new next."""
+    keyring = prune(keyring, now, policy, make)
+    rotated = []
+    for key in keyring.keys:
+        if key.state == "current":
+            key = replace(key, state="retired", retire_until=now + policy.retain_seconds)
+        elif key.state == "next":
+            key = replace(key, state="current")
+        rotated.append(key)
+    rotated.extend(replace(make(alg, now), state="next") for alg in policy.algorithms)
+    return Keyring(tuple(rotated))

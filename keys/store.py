@@ -1,0 +1,166 @@
+"""The keyring on disk: a manifest plus one PEM file per private key.
+
+Layout of the keys folder (mode 0700):
+- ``keyring.json``: which key (by kid) has which algorithm, state and retirement time;
+- ``<kid>.pem``: the PKCS#8 private key, mode 0600, encrypted when a passphrase is set;
+- ``.lock``: taken while a process changes the keyring.
+The manifest is replaced atomically (write, fsync, rename), so a reader sees the old or the
+new keyring, never half of one; other instances notice the new manifest by its stat.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+from cryptography.hazmat.primitives import serialization
+
+from .keyring import Keyring, Policy, SigningKey, prune
+
+MANIFEST = "keyring.json"
+
+
+class KeyStoreError(Exception):
+    """The keys folder cannot be used; the message says why and what to do."""
+
+
+class KeyStore:
+    """Reads and changes the keyring in one folder."""
+
+    def __init__(self, path: str | os.PathLike, passphrase: str = ""):
+        self.path = Path(path)
+        self.passphrase = passphrase.encode() if passphrase else None
+
+    @contextmanager
+    def _locked(self):
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with open(self.path / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def stamp(self) -> tuple[int, int] | None:
+        """What identifies the manifest on disk now (changes on every save)."""
+        try:
+            stat = (self.path / MANIFEST).stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns)
+
+    def load(self) -> Keyring:
+        """Read the keyring; an empty one when the folder has none yet."""
+        try:
+            manifest = json.loads((self.path / MANIFEST).read_text())
+        except FileNotFoundError:
+            return Keyring()
+        except (OSError, ValueError) as error:
+            raise KeyStoreError(f"cannot read {self.path / MANIFEST}: {error}") from error
+        return Keyring(tuple(self._load_key(entry) for entry in manifest["keys"]))
+
+    def update(self, change: Callable[[Keyring], Keyring]) -> Keyring:
+        """Apply ``change`` to the stored keyring under the lock and save the result."""
+        with self._locked():
+            keyring = change(self.load())
+            self._save(keyring)
+            return keyring
+
+    def ensure(self, now: int, policy: Policy) -> Keyring:
+        """Load the keyring, creating or completing it on first start."""
+        keyring = self.load()
+        if _complete(keyring, policy, now):
+            return keyring
+        return self.update(lambda current: prune(current, now, policy))
+
+    def _load_key(self, entry: dict) -> SigningKey:
+        pem_path = self.path / f"{entry['kid']}.pem"
+        try:
+            pem = pem_path.read_bytes()
+            private = serialization.load_pem_private_key(pem, password=self.passphrase)
+        except FileNotFoundError:
+            raise KeyStoreError(f"private key file {pem_path} is missing") from None
+        except TypeError as error:
+            raise KeyStoreError(
+                f"{pem_path}: {error} (set IDP_KEYS_PASSPHRASE to the passphrase the keys "
+                "were written with)"
+            ) from None
+        except ValueError:
+            raise KeyStoreError(
+                f"{pem_path} cannot be decrypted: IDP_KEYS_PASSPHRASE is wrong"
+            ) from None
+        plain = private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        key = SigningKey(
+            alg=entry["alg"],
+            state=entry["state"],
+            created_at=entry["created_at"],
+            private_pem=plain,
+            retire_until=entry.get("retire_until"),
+        )
+        if key.kid != entry["kid"]:
+            raise KeyStoreError(f"{pem_path} does not hold the key {entry['kid']}")
+        return key
+
+    def _save(self, keyring: Keyring) -> None:
+        os.chmod(self.path, 0o700)
+        for key in keyring.keys:
+            pem_path = self.path / f"{key.kid}.pem"
+            if not pem_path.exists():
+                _write_atomic(pem_path, self._encrypted(key))
+        manifest = {
+            "version": 1,
+            "keys": [
+                {
+                    "kid": key.kid,
+                    "alg": key.alg,
+                    "state": key.state,
+                    "created_at": key.created_at,
+                    "retire_until": key.retire_until,
+                }
+                for key in keyring.keys
+            ],
+        }
+        _write_atomic(self.path / MANIFEST, json.dumps(manifest, indent=2).encode())
+        wanted = {f"{key.kid}.pem" for key in keyring.keys}
+        for stale in self.path.glob("*.pem"):
+            if stale.name not in wanted:
+                stale.unlink()
+
+    def _encrypted(self, key: SigningKey) -> bytes:
+        if not self.passphrase:
+            return key.private_pem
+        private = serialization.load_pem_private_key(key.private_pem, password=None)
+        return private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(self.passphrase),
+        )
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _complete(keyring: Keyring, policy: Policy, now: int) -> bool:
+    return all(
+        keyring.find(alg, state) for alg in policy.algorithms for state in ("current", "next")
+    ) and not any(k.state == "retired" and k.retire_until <= now for k in keyring.keys)
