@@ -54,3 +54,155 @@ def test_confidential_client_signs_in_with_pkce_nonce_and_verified_id_token(live
     assert info == {"sub": claims["sub"], "vhs": "straubing", "name": "Anna Muster",
                     "email": "anna.muster@vhs-straubing.de", "email_verified": True}
 
+
+
+def test_public_client_needs_pkce_and_gets_tokens_with_it(live, browser):
+    add_client(live, "spa", "--public", "--first-party")
+    rp = RelyingParty(live.url, "spa")
+    token = rp.fetch_token(sign_in(live, browser, rp))
+    assert rp.verify_id_token(token)["aud"] == "spa"
+    # Without a code challenge the request goes back to the client as an error.
+    url = rp.authorization_url().replace("code_challenge=", "x=")
+    response = browser.get(url)
+    assert response.status_code == 302
+    error = query(response.headers["Location"])
+    assert error["error"] == "invalid_request" and error["iss"] == live.url
+
+
+def test_plain_pkce_is_refused(live, browser):
+    add_client(live, "spa", "--public", "--first-party")
+    rp = RelyingParty(live.url, "spa")
+    url = rp.authorization_url().replace("code_challenge_method=S256",
+                                         "code_challenge_method=plain")
+    error = query(browser.get(url).headers["Location"])
+    assert error["error"] == "invalid_request"
+
+
+def test_wrong_code_verifier_is_refused_and_spends_the_code(live, browser):
+    secret = add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", secret)
+    callback = sign_in(live, browser, rp)
+    right = rp.verifier
+    rp.verifier = "x" * 50
+    with pytest.raises(Exception, match="invalid_grant"):
+        rp.fetch_token(callback)
+    rp.verifier = right
+    with pytest.raises(Exception, match="invalid_grant"):
+        rp.fetch_token(callback)
+
+
+def test_replayed_code_is_refused_and_revokes_what_it_issued(live, browser):
+    secret = add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", secret)
+    callback = sign_in(live, browser, rp)
+    token = rp.fetch_token(callback)
+    with pytest.raises(Exception, match="invalid_grant"):
+        rp.fetch_token(callback)
+    info = requests.get(rp.metadata["userinfo_endpoint"], timeout=10,
+                        headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert info.status_code == 401
+    assert "invalid_token" in info.headers["WWW-Authenticate"]
+    with pytest.raises(Exception, match="invalid_grant"):
+        rp.refresh(token["refresh_token"])
+
+
+@pytest.mark.parametrize("redirect_uri", [
+    "http://127.0.0.1:8765/other",
+    "http://127.0.0.1:8765/callback/",
+    "http://127.0.0.1:8765/callback?x=1",
+    "https://evil.example/callback",
+])
+def test_unregistered_redirect_uri_gets_an_error_page_never_a_redirect(live, browser,
+                                                                       redirect_uri):
+    add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", "secret-not-needed-here", redirect_uri=redirect_uri)
+    response = browser.get(rp.authorization_url())
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "Das hat nicht geklappt" in response.text
+
+
+def test_unknown_client_gets_an_error_page_before_any_login(live, browser):
+    response = browser.get("/authorize?response_type=code&client_id=nobody&scope=openid"
+                           "&redirect_uri=https%3A%2F%2Fevil.example%2F")
+    assert response.status_code in (400, 401)
+    assert "Location" not in response.headers
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(live, browser):
+    secret = add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", secret)
+    first = rp.fetch_token(sign_in(live, browser, rp))
+    second = rp.refresh(first["refresh_token"])
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    with pytest.raises(Exception, match="invalid_grant"):
+        rp.refresh(first["refresh_token"])  # reuse of a rotated token
+    with pytest.raises(Exception, match="invalid_grant"):
+        rp.refresh(second["refresh_token"])  # the whole family is gone
+
+
+def test_no_refresh_token_without_offline_access(live, browser):
+    secret = add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", secret, scope="openid email")
+    token = rp.fetch_token(sign_in(live, browser, rp))
+    assert "refresh_token" not in token
+    info = rp.session.get(rp.metadata["userinfo_endpoint"]).json()
+    assert set(info) == {"sub", "vhs", "email", "email_verified"}  # claims by scope
+
+
+def introspect(rp, secret, value, client_id="vhskoop"):
+    return requests.post(rp.metadata["introspection_endpoint"], data={"token": value},
+                         auth=(client_id, secret), timeout=10).json()
+
+
+def test_revocation_then_introspection(live, browser):
+    secret = add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", secret)
+    token = rp.fetch_token(sign_in(live, browser, rp))
+    active = introspect(rp, secret, token["access_token"])
+    assert active["active"] is True and active["client_id"] == "vhskoop"
+    assert active["vhs"] == "straubing" and active["sub"]
+    assert introspect(rp, secret, token["refresh_token"])["active"] is True
+    revoked = requests.post(rp.metadata["revocation_endpoint"],
+                            data={"token": token["refresh_token"],
+                                  "token_type_hint": "refresh_token"},
+                            auth=("vhskoop", secret), timeout=10)
+    assert revoked.status_code == 200
+    assert introspect(rp, secret, token["refresh_token"])["active"] is False
+    assert introspect(rp, secret, token["access_token"])["active"] is False  # same grant
+    assert introspect(rp, secret, "never-issued")["active"] is False
+
+
+def test_a_client_cannot_introspect_another_clients_token(live, browser):
+    secret = add_client(live, "vhskoop", "--first-party")
+    other = live.cli("clients", "add", "feedback", "--grant", "client_credentials")
+    other_secret = other.strip().splitlines()[-1].rsplit(" ", 1)[1]
+    rp = RelyingParty(live.url, "vhskoop", secret)
+    token = rp.fetch_token(sign_in(live, browser, rp))
+    assert introspect(rp, other_secret, token["access_token"], "feedback") == {"active": False}
+
+
+def test_client_credentials(live):
+    output = live.cli("clients", "add", "feedback", "--grant", "client_credentials")
+    secret = output.strip().splitlines()[-1].rsplit(" ", 1)[1]
+    meta = requests.get(live.url + "/.well-known/openid-configuration", timeout=10).json()
+    response = requests.post(meta["token_endpoint"], data={"grant_type": "client_credentials"},
+                             auth=("feedback", secret), timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    token = response.json()
+    assert "refresh_token" not in token and "id_token" not in token
+    info = requests.post(meta["introspection_endpoint"], data={"token": token["access_token"]},
+                         auth=("feedback", secret), timeout=10).json()
+    assert info["active"] is True and "sub" not in info
+
+
+@pytest.mark.parametrize("auth", [("feedback", "wrong" * 10), ("nobody", "x" * 40)])
+def test_wrong_client_credentials_get_401_with_www_authenticate(live, auth):
+    live.cli("clients", "add", "feedback", "--grant", "client_credentials")
+    response = requests.post(live.url + "/token", data={"grant_type": "client_credentials"},
+                             auth=auth, timeout=10)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    assert response.headers["WWW-Authenticate"].startswith("Basic")

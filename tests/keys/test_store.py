@@ -1,0 +1,69 @@
+"""The keyring on disk: file modes, encryption at rest, reload, errors."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+
+import pytest
+
+from keys import KeyStore, KeyStoreError, Policy, rotate
+
+POLICY = Policy(retain_seconds=900, algorithms=("ES256",))
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_first_start_writes_private_keys_readable_by_the_owner_only(tmp_path):
+    store = KeyStore(tmp_path / "keys")
+    keyring = store.ensure(int(time.time()), POLICY)
+    assert mode(tmp_path / "keys") == 0o700
+    for key in keyring.keys:
+        pem = tmp_path / "keys" / f"{key.kid}.pem"
+        assert mode(pem) == 0o600
+        assert b"BEGIN PRIVATE KEY" in pem.read_bytes()
+
+
+def test_with_a_passphrase_keys_are_encrypted_and_need_it(tmp_path):
+    store = KeyStore(tmp_path, "geheime Passphrase")
+    keyring = store.ensure(int(time.time()), POLICY)
+    pem = (tmp_path / f"{keyring.current('ES256').kid}.pem").read_bytes()
+    assert b"ENCRYPTED PRIVATE KEY" in pem
+    assert KeyStore(tmp_path, "geheime Passphrase").load().current("ES256").kid == \
+        keyring.current("ES256").kid
+    with pytest.raises(KeyStoreError, match="IDP_KEYS_PASSPHRASE is wrong"):
+        KeyStore(tmp_path, "falsch").load()
+    with pytest.raises(KeyStoreError, match="IDP_KEYS_PASSPHRASE"):
+        KeyStore(tmp_path).load()
+
+
+def test_rotation_is_saved_and_the_stamp_changes(tmp_path):
+    store = KeyStore(tmp_path)
+    first = store.ensure(1000, POLICY)
+    stamp = store.stamp()
+    store.update(lambda keyring: rotate(keyring, 2000, POLICY))
+    assert store.stamp() != stamp
+    reloaded = KeyStore(tmp_path).load()
+    assert reloaded.current("ES256").kid == first.find("ES256", "next").kid
+    assert reloaded.find("ES256", "retired").kid == first.current("ES256").kid
+
+
+def test_removed_keys_lose_their_files(tmp_path):
+    store = KeyStore(tmp_path)
+    first = store.ensure(1000, POLICY)
+    store.update(lambda keyring: rotate(keyring, 2000, POLICY))
+    store.update(lambda keyring: rotate(keyring, 4000, POLICY))  # first retiree expired
+    assert not (tmp_path / f"{first.current('ES256').kid}.pem").exists()
+    manifest = json.loads((tmp_path / "keyring.json").read_text())
+    assert first.current("ES256").kid not in {k["kid"] for k in manifest["keys"]}
+
+
+def test_a_missing_key_file_is_a_clear_error(tmp_path):
+    store = KeyStore(tmp_path)
+    keyring = store.ensure(1000, POLICY)
+    (tmp_path / f"{keyring.current('ES256').kid}.pem").unlink()
+    with pytest.raises(KeyStoreError, match="missing"):
+        KeyStore(tmp_path).load()
