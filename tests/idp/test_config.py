@@ -1,0 +1,63 @@
+"""Start-up checks: each wrong setting fails with the variable's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp import create_app
+from idp.config import ConfigError
+
+from ..conftest import SECRET
+
+
+@pytest.fixture
+def base(tmp_path, migrated):
+    return {"ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": migrated,
+            "KEYS_DIR": str(tmp_path / "keys")}
+
+
+@pytest.mark.parametrize(("override", "variable"), [
+    ({"SECRET_KEY": ""}, "IDP_SECRET_KEY is required"),
+    ({"SECRET_KEY": "short"}, "IDP_SECRET_KEY"),
+    ({"ISSUER": "http://login.vhskoop.de"}, "IDP_ISSUER must use https"),
+    ({"ISSUER": "https://login.vhskoop.de/"}, "IDP_ISSUER"),
+    ({"ISSUER": "ftp://x"}, "IDP_ISSUER"),
+    ({"ENV": "staging"}, "IDP_ENV"),
+    ({"CODE_TTL": 3600}, "IDP_CODE_TTL"),
+    ({"ACCESS_TOKEN_TTL": 0}, "IDP_ACCESS_TOKEN_TTL"),
+    ({"DATABASE_URL": "mysql://x"}, "IDP_DATABASE_URL"),
+])
+def test_bad_settings_name_the_variable(base, override, variable):
+    with pytest.raises(ConfigError, match=variable):
+        create_app({**base, **override})
+
+
+def test_environment_overrides_and_type_errors(base, monkeypatch):
+    monkeypatch.setenv("IDP_ACCESS_TOKEN_TTL", "120")
+    app = create_app({k: v for k, v in base.items()})
+    assert app.config["ACCESS_TOKEN_TTL"] == 120
+    monkeypatch.setenv("IDP_ACCESS_TOKEN_TTL", "zwei Minuten")
+    with pytest.raises(ConfigError, match="IDP_ACCESS_TOKEN_TTL must be a whole number"):
+        create_app(base)
+
+
+def test_development_generates_and_keeps_a_secret(base, tmp_path, monkeypatch):
+    monkeypatch.setenv("IDP_INSTANCE_PATH", str(tmp_path / "instance"))
+    settings = {**base, "ENV": "development", "SECRET_KEY": ""}
+    first = create_app(settings).config["SECRET_KEY"]
+    assert len(first) >= 32
+    assert create_app(settings).config["SECRET_KEY"] == first
+    assert (tmp_path / "instance" / "dev-secret-key").stat().st_mode & 0o077 == 0
+
+
+def test_cli_prints_the_config_error(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from idp.cli import main
+
+    monkeypatch.setenv("IDP_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("IDP_SECRET_KEY", raising=False)
+    monkeypatch.setenv("IDP_ENV", "production")
+    result = CliRunner().invoke(main, ["vhs", "list"])
+    assert result.exit_code != 0
+    assert "IDP_SECRET_KEY is required" in result.output

@@ -1,0 +1,189 @@
+"""The login page: words from the help page, one message for every refusal, cookies,
+CSRF, no open redirects, and no 500 for hostile input."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import update
+
+from idp import db
+from idp.models import Account
+
+from ..conftest import PASSWORD
+from ..helpers import form_field
+
+
+def login_form(client, next_url=None):
+    page = client.get("/login" + (f"?next={next_url}" if next_url else "")).get_data(as_text=True)
+    return page, {"csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next")}
+
+
+def post_login(client, tenant="straubing", email="anna.muster@vhs-straubing.de",
+               password=PASSWORD, **extra):
+    _, data = login_form(client)
+    data.update(tenant=tenant, email=email, password=password, **extra)
+    return client.post("/login", data=data)
+
+
+def test_login_page_has_the_help_pages_words_and_fields(client, tenant):
+    page, _ = login_form(client)
+    for words in ["Herzlich willkommen im Kooperationsportal vhsKOOP",
+                  "Benutzen Sie Ihren Mitarbeitenden-Login.", "Bitte vhs auswählen",
+                  "E-Mail-Adresse", "Passwort", "Angemeldet bleiben", "Anmelden",
+                  "Passwort vergessen", "Neuer Zugang"]:
+        assert words in page
+    assert '<select id="tenant" name="tenant"' in page
+    assert re.search(r'<input[^>]*name="email"', page)
+    assert re.search(r'<input[^>]*name="password"[^>]*type="password"', page)
+    assert re.search(r'<input[^>]*name="remember"[^>]*type="checkbox"', page)
+    assert re.search(r'<input[^>]*name="csrf_token"[^>]*type="hidden"', page)
+    assert '<option value="straubing">vhs Straubing</option>' in page
+
+
+def test_only_onboarded_vhs_are_offered(client, runner, tenant):
+    runner.invoke(args=["vhs", "add", "passau", "--name", "vhs Passau"])
+    page, _ = login_form(client)
+    assert "vhs Passau" not in page
+
+
+def test_successful_login_opens_a_session(client, tenant):
+    response = post_login(client)
+    assert response.status_code == 303
+    assert client.get("/").get_data(as_text=True).count("anna.muster@vhs-straubing.de") == 1
+
+
+def test_the_typed_address_is_cleaned(client, tenant):
+    assert post_login(client, email="\u00a0Anna.Muster@VHS-Straubing.de\u200b ").status_code == 303
+
+
+def strip_own_input(body: str) -> str:
+    """The page apart from the CSRF token, the CSP nonce and what the person typed."""
+    body = re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "", body)
+    body = re.sub(r'nonce="[^"]*"', "", body)
+    body = re.sub(r'(name="email"[^>]*)value="[^"]*"', r"\1", body)
+    return re.sub(r' selected', "", body)
+
+
+def test_every_refusal_reads_the_same(app, client, tenant):
+    with app.app_context():
+        db.session().execute(update(Account).values(status="disabled"))
+        db.session().commit()
+    disabled = post_login(client)
+    wrong = post_login(client, password="falsches-Passwort-123")
+    unknown = post_login(client, email="niemand@vhs-straubing.de")
+    other_vhs = post_login(client, tenant="nirgendwo")
+    bodies = {strip_own_input(r.get_data(as_text=True)) for r in (disabled, wrong, unknown, other_vhs)}
+    assert len(bodies) == 1
+    assert {r.status_code for r in (disabled, wrong, unknown, other_vhs)} == {401}
+    assert "Die Anmeldung ist fehlgeschlagen" in bodies.pop()
+
+
+@pytest.mark.parametrize(("field", "message"), [
+    ("tenant", "Bitte wählen Sie Ihre vhs aus."),
+    ("email", "Bitte geben Sie Ihre E-Mail-Adresse ein."),
+    ("password", "Bitte geben Sie Ihr Passwort ein."),
+])
+def test_missing_fields_are_named(client, tenant, field, message):
+    response = post_login(client, **{field: ""})
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_post_without_csrf_token_is_refused(client, tenant):
+    response = client.post("/login", data={"tenant": "straubing", "password": PASSWORD,
+                                           "email": "anna.muster@vhs-straubing.de"})
+    assert response.status_code == 400
+    assert "Das Formular ist abgelaufen" in response.get_data(as_text=True)
+
+
+def cookie_header(response, name):
+    return next(h for h in response.headers.getlist("Set-Cookie") if h.startswith(name + "="))
+
+
+def test_session_cookie_flags_and_remember(client, tenant):
+    short = cookie_header(post_login(client), "idp_sso")
+    assert "HttpOnly" in short and "SameSite=Lax" in short
+    assert "Expires" not in short and "Max-Age" not in short  # ends with the browser
+    remembered = cookie_header(post_login(client, remember="y"), "idp_sso")
+    assert "Max-Age=2592000" in remembered  # 30 days
+
+
+def test_session_secret_changes_at_every_login(client, tenant):
+    first = cookie_header(post_login(client), "idp_sso").split(";")[0]
+    second = cookie_header(post_login(client), "idp_sso").split(";")[0]
+    assert first != second
+
+
+def test_cookies_are_secure_behind_an_https_issuer(make_app, tenant):
+    app = make_app(ISSUER="https://login.vhskoop.de")
+    response = post_login(app.test_client())
+    header = cookie_header(response, "__Host-idp_sso")
+    assert "Secure" in header and "Path=/" in header
+
+
+@pytest.mark.parametrize("next_url", [
+    "https://evil.example/", "//evil.example/authorize?x", "/\\evil.example", "/account",
+    "javascript:alert(1)",
+])
+def test_no_open_redirect_after_login(client, tenant, next_url):
+    _, data = login_form(client)
+    data.update(tenant="straubing", email="anna.muster@vhs-straubing.de", password=PASSWORD,
+                next=next_url)
+    response = client.post("/login", data=data)
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("data", [
+    {"email": "a" * 5000 + "@vhs.de"},
+    {"password": "p" * 5000},
+    {"tenant": "x" * 5000},
+    {"email": "anna@vhs.de\r\nBcc: x@evil.example"},
+    {"email": "' OR 1=1 --"},
+    {"tenant": "straubing'; DROP TABLE accounts; --"},
+    {"email": "\x00\x01\x02"},
+    {"email": "anna.muster@vhs-straubing.de\u0430"},  # Cyrillic look-alike letter
+])
+def test_hostile_input_gets_the_normal_refusal(client, tenant, data):
+    response = post_login(client, **data)
+    assert response.status_code == 401
+    assert "Die Anmeldung ist fehlgeschlagen" in response.get_data(as_text=True)
+    assert post_login(client).status_code == 303  # nothing was broken
+
+
+def test_oversized_request_is_413(client, tenant):
+    response = client.post("/login", data={"email": "x" * 100_000})
+    assert response.status_code == 413
+    assert "zu groß" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", ["/token", "/revoke", "/introspect"])
+def test_protocol_endpoints_answer_garbage_with_protocol_errors(client, path):
+    response = client.post(path, data={"grant_type": "\x00", "token": "x" * 10_000,
+                                       "client_id": "y" * 10_000})
+    assert 400 <= response.status_code < 500
+    assert response.is_json and "error" in response.json
+
+
+def test_unknown_page_is_a_german_404(client):
+    response = client.get("/gibt-es-nicht")
+    assert response.status_code == 404
+    assert "Diese Seite gibt es nicht." in response.get_data(as_text=True)
+
+
+def test_security_headers(client):
+    response = client.get("/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_logout_button_ends_the_session(client, tenant):
+    post_login(client)
+    page = client.get("/").get_data(as_text=True)
+    response = client.post("/logout", data={"csrf_token": form_field(page, "csrf_token")})
+    assert "Sie sind abgemeldet" in response.get_data(as_text=True)
+    assert "Sie sind angemeldet" not in client.get("/").get_data(as_text=True)

@@ -1,0 +1,43 @@
+"""The server refuses a database that is behind, naming the command; development upgrades."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp import create_app, db
+
+from ..conftest import SECRET
+
+
+def fresh_app(tmp_path, env="production"):
+    return create_app({"ENV": env, "SECRET_KEY": SECRET,
+                       "DATABASE_URL": "sqlite:///" + str(tmp_path / "behind.sqlite3"),
+                       "KEYS_DIR": str(tmp_path / "keys")})
+
+
+def test_production_refuses_a_database_that_is_behind(tmp_path):
+    app = fresh_app(tmp_path)
+    with pytest.raises(db.SchemaBehind, match="vhskoop-idp db upgrade"):
+        db.require_current(app)
+    db.upgrade(app)
+    db.require_current(app)  # now it starts
+    db.downgrade(app, "base")
+    with pytest.raises(db.SchemaBehind):
+        db.require_current(app)
+
+
+def test_development_upgrades_by_itself(tmp_path):
+    app = fresh_app(tmp_path, env="development")
+    db.require_current(app)
+    current, heads = db.revisions(app)
+    assert current == heads
+
+
+def test_migrations_go_down_and_up_again_on_the_test_database(make_app):
+    app = make_app()
+    db.downgrade(app, "base")
+    try:
+        assert db.revisions(app)[0] == set()
+    finally:
+        db.upgrade(app)
+    assert db.revisions(app)[0] == db.revisions(app)[1]
