@@ -8,8 +8,8 @@ from flask import Flask
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Build the provider: config -> db -> keys -> oauth -> pages -> cli."""
-    from . import cli, config, db, oauth, protocol, signing, views
+    """Build the provider: config -> db -> keys -> oauth -> pages -> limits -> cli."""
+    from . import cli, config, db, limits, oauth, protocol, signing, views
 
     app = Flask(__name__, instance_path=os.environ.get("IDP_INSTANCE_PATH") or None)
     config.init_app(app, overrides)
@@ -18,5 +18,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     oauth.init_app(app)
     protocol.init_app(app)
     views.init_app(app)
+    limits.init_app(app)
     cli.init_app(app)
     return app

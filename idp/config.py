@@ -68,6 +68,18 @@ SETTINGS: dict[str, Setting] = {
     "REMEMBER_TTL": Setting(
         30 * 86400, int, "Lifetime of a single sign-on session with 'Angemeldet bleiben'."
     ),
+    "RATELIMIT_LOGIN_IP": Setting(
+        "60 per minute", str, "Password logins allowed per client IP address."
+    ),
+    "RATELIMIT_LOGIN_ADDRESS": Setting(
+        "10 per 5 minutes", str, "Password logins allowed per VHS and typed address."
+    ),
+    "REDIS_URL": Setting(
+        "", str, "Rate-limit counters in this Redis (shared by all instances); empty: in memory."
+    ),
+    "PROXIES": Setting(
+        0, int, "How many reverse proxies in front set X-Forwarded-For/-Proto (0: none)."
+    ),
     "ARGON2_TIME_COST": Setting(3, int, "Argon2id iterations for password hashes."),
     "ARGON2_MEMORY_COST": Setting(65536, int, "Argon2id memory in KiB for password hashes."),
     "ARGON2_PARALLELISM": Setting(1, int, "Argon2id lanes for password hashes."),
@@ -123,6 +135,10 @@ def check(values: dict, instance_path: str) -> dict:
         raise ConfigError("IDP_CODE_TTL must be at most 600 seconds (RFC 6749 4.1.2).")
     if values["KEYS_RELOAD_SECONDS"] <= 0 or values["KEYS_RELOAD_SECONDS"] > 60:
         raise ConfigError("IDP_KEYS_RELOAD_SECONDS must be between 1 and 60.")
+    if not 0 <= values["PROXIES"] <= 5:
+        raise ConfigError("IDP_PROXIES must be between 0 and 5.")
+    if values["REDIS_URL"] and not str(values["REDIS_URL"]).startswith(("redis://", "rediss://")):
+        raise ConfigError("IDP_REDIS_URL must be a redis:// or rediss:// URL.")
     secret = values["SECRET_KEY"]
     if not secret:
         if env != "development":

@@ -136,6 +136,30 @@ def tenant(runner):
     return "straubing", "anna.muster@vhs-straubing.de"
 
 
+def require_service(name: str, error: Exception):
+    """Locally a missing service skips with the reason; in CI it fails."""
+    message = f"{name} is not reachable: {error}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must provide it)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url():
+    """Redis on 127.0.0.1:6379, database 15, emptied before and after the test."""
+    import redis
+
+    url = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    connection = redis.Redis.from_url(url, socket_timeout=2)
+    try:
+        connection.flushdb()
+    except redis.RedisError as error:
+        require_service("Redis", error)
+    yield url
+    connection.flushdb()
+    connection.close()
+
+
 class LiveServer:
     """The provider on a real HTTP server on 127.0.0.1 with a free port."""
 

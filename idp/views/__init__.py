@@ -53,6 +53,8 @@ def _security_headers(response):
 
 def _http_error(error: HTTPException):
     code = error.code or 500
+    if code == 429 and request.endpoint == "views.login_submit":
+        return login.too_many_attempts()
     message = MESSAGES.get(code, error.description)
     if request.path.startswith(_JSON_PATHS):
         body = {"error": "invalid_request" if code < 500 else "server_error",

@@ -19,6 +19,8 @@ bp = Blueprint("views", __name__)
 FAILED = ("Die Anmeldung ist fehlgeschlagen. Bitte prüfen Sie die gewählte vhs, "
           "die E-Mail-Adresse und das Passwort.")
 EXPIRED = "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal."
+TOO_MANY = ("Zu viele Anmeldeversuche. Bitte warten Sie einige Minuten und versuchen Sie "
+            "es dann erneut.")
 
 
 class LoginForm(FlaskForm):
@@ -57,6 +59,13 @@ def _render(form: LoginForm, message: str | None = None, status: int = 200):
     vhs_list = onboarded_vhs()
     form.tenant.choices = [("", "Bitte vhs auswählen")] + [(v.slug, v.name) for v in vhs_list]
     return render_template("login.html", form=form, message=message), status
+
+
+def too_many_attempts():
+    """The login form again, with the rate-limit message (the same for every address)."""
+    form = LoginForm(formdata=None)
+    form.next.data = safe_next(request.form.get("next")) or ""
+    return _render(form, TOO_MANY, 429)
 
 
 @bp.get("/login")
