@@ -9,7 +9,7 @@ from flask import Flask
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the provider: config -> db -> keys -> oauth -> pages -> limits -> cli."""
-    from . import cli, config, db, limits, oauth, protocol, signing, views
+    from . import cli, config, db, i18n, limits, oauth, protocol, signing, views
 
     app = Flask(__name__, instance_path=os.environ.get("IDP_INSTANCE_PATH") or None)
     config.init_app(app, overrides)
@@ -17,6 +17,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     signing.init_app(app)
     oauth.init_app(app)
     protocol.init_app(app)
+    i18n.init_app(app)
     views.init_app(app)
     limits.init_app(app)
     cli.init_app(app)

@@ -13,6 +13,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template
 from flask import request, session, url_for
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SubmitField
@@ -25,6 +26,7 @@ from .signing import signing
 bp = Blueprint("protocol", __name__)
 
 FRESH_LOGIN_SECONDS = 300  # how long a just-finished login satisfies prompt=login / max_age
+EXPIRED = lazy_gettext("Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.")
 
 
 class ConsentForm(FlaskForm):
@@ -121,9 +123,7 @@ def consent():
     if sso is None:
         return redirect(url_for("views.login", next=authorize_url()))
     if not form.validate_on_submit():
-        return render_template("error.html", error="csrf",
-                               description="Das Formular ist abgelaufen. Bitte versuchen "
-                                           "Sie es noch einmal."), 400
+        return render_template("error.html", error="csrf", description=EXPIRED), 400
     try:
         grant = server().get_consent_grant(end_user=sso.account)
     except OAuth2Error as error:
@@ -203,9 +203,7 @@ def end_session_confirm():
     """The person confirmed the logout."""
     form = LogoutForm()
     if not form.validate_on_submit():
-        return render_template("error.html", error="csrf",
-                               description="Das Formular ist abgelaufen. Bitte versuchen "
-                                           "Sie es noch einmal."), 400
+        return render_template("error.html", error="csrf", description=EXPIRED), 400
     sessions.end(sessions.current())
     response = current_app.make_response(render_template("logged_out.html"))
     sessions.clear_cookie(response)
@@ -242,8 +240,7 @@ def discovery():
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
-        "ui_locales_supported": ["de"],
-        "claims_locales_supported": ["de"],
+        "ui_locales_supported": ["de", "en"],
     }
     response = jsonify(metadata)
     response.headers["Cache-Control"] = "public, max-age=3600"

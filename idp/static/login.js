@@ -3,11 +3,13 @@
   var button = document.getElementById("toggle-password");
   var field = document.getElementById("password");
   if (!button || !field) { return; }
+  var showLabel = button.getAttribute("aria-label");
+  var hideLabel = button.getAttribute("data-label-hide");
   button.hidden = false;
   button.addEventListener("click", function () {
     var show = field.type === "password";
     field.type = show ? "text" : "password";
     button.setAttribute("aria-pressed", show ? "true" : "false");
-    button.setAttribute("aria-label", show ? "Passwort verbergen" : "Passwort anzeigen");
+    button.setAttribute("aria-label", show ? hideLabel : showLabel);
   });
 })();

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from . import login
@@ -12,12 +13,12 @@ from . import login
 _JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/", "/jwks")
 
 MESSAGES = {
-    400: "Die Anfrage ist ungültig.",
-    404: "Diese Seite gibt es nicht.",
-    405: "Diese Seite kann so nicht aufgerufen werden.",
-    413: "Die Anfrage ist zu groß.",
-    429: "Zu viele Anfragen. Bitte warten Sie einen Moment.",
-    500: "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später noch einmal.",
+    400: _l("Die Anfrage ist ungültig."),
+    404: _l("Diese Seite gibt es nicht."),
+    405: _l("Diese Seite kann so nicht aufgerufen werden."),
+    413: _l("Die Anfrage ist zu groß."),
+    429: _l("Zu viele Anfragen. Bitte warten Sie einen Moment."),
+    500: _l("Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später noch einmal."),
 }
 
 
@@ -58,7 +59,7 @@ def _http_error(error: HTTPException):
     message = MESSAGES.get(code, error.description)
     if request.path.startswith(_JSON_PATHS):
         body = {"error": "invalid_request" if code < 500 else "server_error",
-                "error_description": message}
+                "error_description": str(message)}
         return jsonify(body), code
     return render_template("error.html", error=str(code), description=message), code
 

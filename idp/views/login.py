@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms import SubmitField
@@ -12,15 +13,17 @@ from wtforms import SubmitField
 from .. import sessions
 from ..authn import authenticate, onboarded_vhs
 from ..passwords import MAX_LENGTH
-from ..protocol import mark_fresh_login
+from ..protocol import EXPIRED, mark_fresh_login
 
 bp = Blueprint("views", __name__)
 
-FAILED = ("Die Anmeldung ist fehlgeschlagen. Bitte prüfen Sie die gewählte vhs, "
-          "die E-Mail-Adresse und das Passwort.")
-EXPIRED = "Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal."
-TOO_MANY = ("Zu viele Anmeldeversuche. Bitte warten Sie einige Minuten und versuchen Sie "
-            "es dann erneut.")
+FAILED = lazy_gettext("Die Anmeldung ist fehlgeschlagen. Bitte prüfen Sie die gewählte vhs, "
+                      "die E-Mail-Adresse und das Passwort.")
+TOO_MANY = lazy_gettext("Zu viele Anmeldeversuche. Bitte warten Sie einige Minuten und "
+                        "versuchen Sie es dann erneut.")
+NO_VHS = lazy_gettext("Bitte wählen Sie Ihre vhs aus.")
+NO_EMAIL = lazy_gettext("Bitte geben Sie Ihre E-Mail-Adresse ein.")
+NO_PASSWORD = lazy_gettext("Bitte geben Sie Ihr Passwort ein.")
 
 
 class LoginForm(FlaskForm):
@@ -57,7 +60,7 @@ def _login_hint(next_url: str | None) -> str:
 
 def _render(form: LoginForm, message: str | None = None, status: int = 200):
     vhs_list = onboarded_vhs()
-    form.tenant.choices = [("", "Bitte vhs auswählen")] + [(v.slug, v.name) for v in vhs_list]
+    form.tenant.choices = [("", gettext("Bitte vhs auswählen"))] + [(v.slug, v.name) for v in vhs_list]
     return render_template("login.html", form=form, message=message), status
 
 
@@ -88,11 +91,11 @@ def login_submit():
     if not form.validate_on_submit():
         return _render(form, EXPIRED, 400)
     if not tenant:
-        return _render(form, "Bitte wählen Sie Ihre vhs aus.", 400)
+        return _render(form, NO_VHS, 400)
     if not email.strip():
-        return _render(form, "Bitte geben Sie Ihre E-Mail-Adresse ein.", 400)
+        return _render(form, NO_EMAIL, 400)
     if not password:
-        return _render(form, "Bitte geben Sie Ihr Passwort ein.", 400)
+        return _render(form, NO_PASSWORD, 400)
     if len(email) > 1000 or len(password) > MAX_LENGTH or len(tenant) > 63:
         return _render(form, FAILED, 401)
     identity = authenticate(tenant, email, password)

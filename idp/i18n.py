@@ -1,0 +1,72 @@
+"""Languages (Flask-Babel): German by default, English second.
+
+The language comes from, in order: ``ui_locales`` of the authorization request (OIDC Core
+3.1.2.1, also when it rides in the login page's ``next``), an explicit ``?lang=`` choice,
+the choice remembered in the session, then German. The browser's Accept-Language is not
+asked: the pages are German unless someone chose otherwise.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from flask import Flask, request, session
+from flask_babel import Babel, get_locale
+from werkzeug.exceptions import HTTPException
+
+LANGUAGES = {"de": "Deutsch", "en": "English"}
+DEFAULT = "de"
+
+
+def _form(name: str) -> str:
+    """A form field, or nothing when the body itself is refused (too large, malformed)."""
+    try:
+        return request.form.get(name, "")
+    except HTTPException:
+        return ""
+
+
+def _requested() -> str | None:
+    values = [request.args.get("lang", "")]
+    values += (request.args.get("ui_locales", "") + " " + _form("ui_locales")).split()
+    nxt = request.args.get("next") or _form("next")
+    values += " ".join(parse_qs(urlsplit(nxt).query).get("ui_locales", [])).split()
+    for value in values:
+        language = value.split("-")[0].lower()
+        if language in LANGUAGES:
+            return language
+    return None
+
+
+def select_locale() -> str:
+    """The language of this response."""
+    chosen = _requested()
+    if chosen:
+        if session.get("locale") != chosen:
+            session["locale"] = chosen
+        return chosen
+    stored = session.get("locale")
+    return stored if stored in LANGUAGES else DEFAULT
+
+
+def _template_values() -> dict:
+    current = str(get_locale() or DEFAULT)
+    other = "en" if current == "de" else "de"
+    params = [(k, v) for k, v in request.args.items(multi=True)
+              if k not in ("lang", "ui_locales")]
+    if request.method == "POST" and _form("next"):
+        params.append(("next", _form("next")))  # keep the pending authorization
+    return {
+        "current_locale": current,
+        "other_language": other,
+        "other_language_name": LANGUAGES[other],
+        "other_language_query": urlencode([*params, ("lang", other)]),
+    }
+
+
+def init_app(app: Flask) -> None:
+    """Attach Flask-Babel with the package's catalogues."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = "translations"
+    Babel(app, locale_selector=select_locale)
+    app.context_processor(_template_values)
