@@ -8,8 +8,8 @@ from flask import Flask
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Build the provider: config -> db -> keys -> oauth -> pages -> limits -> cli."""
-    from . import cli, config, db, i18n, limits, oauth, protocol, signing, views
+    """Build the provider: config -> db -> keys -> oauth -> pages -> limits -> demo -> cli."""
+    from . import cli, config, db, demo, i18n, limits, oauth, protocol, signing, views
 
     app = Flask(__name__, instance_path=os.environ.get("IDP_INSTANCE_PATH") or None)
     config.init_app(app, overrides)
@@ -20,5 +20,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     i18n.init_app(app)
     views.init_app(app)
     limits.init_app(app)
+    demo.init_app(app)
     cli.init_app(app)
     return app

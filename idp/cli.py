@@ -21,12 +21,12 @@ from .models import Account, Client, Vhs
 from .signing import signing
 
 
-def _create_app() -> Flask:
+def _create_app(overrides: dict | None = None) -> Flask:
     from . import create_app
     from .config import ConfigError
 
     try:
-        return create_app()
+        return create_app(overrides)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
 
@@ -244,7 +244,7 @@ def demo(port: int) -> None:
     os.environ.setdefault("IDP_ISSUER", f"http://127.0.0.1:{port}")
     from .demo import seed
 
-    app = _create_app()
+    app = _create_app({"DEMO": True})
     prepare(app)
     with app.app_context():
         for line in seed():

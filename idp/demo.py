@@ -1,8 +1,23 @@
-"""Demo data for ``vhskoop-idp demo``: one onboarded VHS, one account, one client."""
+"""``vhskoop-idp demo``: demo data and a small relying party, for trying the provider.
+
+The demo relying party lives under /demo/ in the same development server, but talks to
+the provider only as any relying party would: a browser redirect to /authorize, then
+HTTP calls to /token, /jwks.json and /userinfo with Authlib's client. It is registered
+only when the app was built by the demo command.
+"""
 
 from __future__ import annotations
 
-from flask import current_app
+import secrets
+from urllib.parse import urlencode
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oidc.core import CodeIDToken
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from joserfc import jwt
+from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from . import accounts, db
@@ -13,6 +28,9 @@ VHS = ("musterstadt", "vhs Musterstadt")
 ADDRESS = "demo@vhs-musterstadt.de"
 PASSWORD = "Demo-Passwort-2026"
 CLIENT_ID = "demo-rp"
+
+bp = Blueprint("demo", __name__, url_prefix="/demo")
+COOKIE = "demo_rp"  # the relying party's own state, apart from the provider's session
 
 
 def seed() -> list[str]:
@@ -34,7 +52,74 @@ def seed() -> list[str]:
         ))
     return [
         f"vhskoop-idp demo at {issuer}",
+        f"  try it:    {issuer}/demo/  (a relying party that signs in through the provider)",
+        f"  login:     vhs: {VHS[1]}   e-mail: {ADDRESS}   password: {PASSWORD}",
         f"  discovery: {issuer}/.well-known/openid-configuration",
-        f"  login:     {issuer}/login   vhs: {VHS[1]}   e-mail: {ADDRESS}   password: {PASSWORD}",
-        f"  demo client (public, PKCE): {CLIENT_ID}, redirect URI {issuer}/demo/callback",
     ]
+
+
+def _oauth() -> OAuth2Session:
+    issuer = current_app.config["ISSUER"]
+    return OAuth2Session(CLIENT_ID, scope="openid profile email",
+                         redirect_uri=f"{issuer}/demo/callback", code_challenge_method="S256",
+                         token_endpoint_auth_method="none")
+
+
+@bp.get("/")
+def home():
+    """The demo relying party's start page."""
+    return render_template("demo.html", result=None)
+
+
+@bp.get("/start")
+def start():
+    """Send the browser to /authorize with PKCE, state and nonce."""
+    verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
+    url, state = _oauth().create_authorization_url(
+        current_app.config["ISSUER"] + "/authorize", code_verifier=verifier, nonce=nonce)
+    response = redirect(url)
+    response.set_cookie(COOKIE, _serializer().dumps(
+        {"verifier": verifier, "nonce": nonce, "state": state}), httponly=True,
+        samesite="Lax", path="/demo/", max_age=600)
+    return response
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="demo-rp")
+
+
+@bp.get("/callback")
+def callback():
+    """Exchange the code over HTTP, verify the ID token against the JWKS, ask userinfo."""
+    try:
+        pending = _serializer().loads(request.cookies.get(COOKIE, ""), max_age=600)
+    except BadSignature:
+        pending = None
+    issuer = current_app.config["ISSUER"]
+    if not pending or request.args.get("state") != pending["state"]:
+        abort(400)
+    if "error" in request.args or request.args.get("iss") != issuer:
+        return render_template("demo.html", result={"error": request.args.get("error")})
+    client = _oauth()
+    token = client.fetch_token(issuer + "/token", authorization_response=request.url,
+                               code_verifier=pending["verifier"], state=pending["state"])
+    jwks = KeySet.import_key_set(requests.get(issuer + "/jwks.json", timeout=5).json())
+    decoded = jwt.decode(token["id_token"], jwks, algorithms=["RS256", "ES256"])
+    claims = CodeIDToken(decoded.claims, decoded.header,
+                         options={"iss": {"essential": True, "value": issuer},
+                                  "aud": {"essential": True, "value": CLIENT_ID}},
+                         params={"nonce": pending["nonce"], "client_id": CLIENT_ID,
+                                 "access_token": token["access_token"]})
+    claims.validate(leeway=5)
+    userinfo = client.get(issuer + "/userinfo", timeout=5).json()
+    return render_template("demo.html", result={
+        "claims": dict(claims), "header": decoded.header, "userinfo": userinfo,
+        "logout": issuer + "/end_session?" + urlencode(
+            {"id_token_hint": token["id_token"],
+             "post_logout_redirect_uri": issuer + "/demo/"})})
+
+
+def init_app(app: Flask) -> None:
+    """Register the demo relying party, only in an app built by ``vhskoop-idp demo``."""
+    if app.config.get("DEMO"):
+        app.register_blueprint(bp)
