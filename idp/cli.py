@@ -13,6 +13,7 @@ import time
 import click
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup, ScriptInfo, routes_command, run_command, shell_command
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from . import accounts, db
@@ -64,7 +65,7 @@ main.add_command(routes_command)
 
 def init_app(app: Flask) -> None:
     """Register the provider's commands on the app."""
-    for group in (db_group, vhs_group, clients_group, accounts_group, keys_group):
+    for group in (db_group, vhs_group, clients_group, accounts_group, keys_group, purge):
         app.cli.add_command(group)
 
 
@@ -207,6 +208,17 @@ def accounts_list(vhs_slug: str | None) -> None:
         query = query.where(Vhs.slug == vhs_slug)
     for account in db.session().scalars(query):
         click.echo(f"{account.vhs.slug}\t{account.address}\t{account.status}\t{account.sub}")
+
+
+@click.command("purge")
+@click.option("--older-than-days", default=7, show_default=True, type=click.IntRange(1, 3650))
+@with_appcontext
+def purge(older_than_days: int) -> None:
+    """Delete tokens, codes and SSO sessions that ended that many days ago (run daily)."""
+    from .tokens import purge_expired
+
+    removed = purge_expired(int(time.time()) - older_than_days * 86400)
+    click.echo(", ".join(f"{count} {kind}" for kind, count in removed.items()) + " removed")
 
 
 @click.group("keys", cls=AppGroup)

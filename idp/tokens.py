@@ -13,7 +13,8 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from . import db
-from .models import Account, AuthorizationCode, Client, Token, digest, new_secret, now
+from .models import Account, AuthorizationCode, Client, SsoSession, Token, digest, new_secret
+from .models import now
 
 
 @dataclass
@@ -201,17 +202,28 @@ def nonce_seen(client_id: str, nonce: str) -> bool:
     ) is not None
 
 
-def purge_expired(older_than: int) -> int:
-    """Delete codes and tokens that expired before ``older_than``; returns rows removed."""
+def purge_expired(older_than: int) -> dict[str, int]:
+    """Delete tokens, codes and SSO sessions over before ``older_than``; counts per kind.
+
+    Codes are kept that long after expiry on purpose: they remember nonces (replay checks)
+    and let a late replay still revoke what the code produced.
+    """
     session = db.session()
-    removed = session.execute(
-        Token.__table__.delete().where(
-            Token.access_expires_at < older_than,
-            or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < older_than),
-        )
-    ).rowcount
-    removed += session.execute(
-        AuthorizationCode.__table__.delete().where(AuthorizationCode.expires_at < older_than)
-    ).rowcount
+    removed = {
+        "tokens": session.execute(
+            Token.__table__.delete().where(
+                Token.access_expires_at < older_than,
+                or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < older_than),
+            )
+        ).rowcount,
+        "codes": session.execute(
+            AuthorizationCode.__table__.delete().where(AuthorizationCode.expires_at < older_than)
+        ).rowcount,
+        "sessions": session.execute(
+            SsoSession.__table__.delete().where(
+                or_(SsoSession.expires_at < older_than, SsoSession.ended_at < older_than)
+            )
+        ).rowcount,
+    }
     session.commit()
     return removed

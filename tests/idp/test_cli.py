@@ -148,3 +148,30 @@ def test_keys_list_and_rotate(runner):
 def test_db_current_reports_up_to_date(runner):
     output = ok(runner, "db", "current")
     assert output.splitlines()[0].split()[-1] == output.splitlines()[1].split()[-1]
+
+
+def test_purge_removes_only_what_ended_long_ago(app, runner):
+    from sqlalchemy import func
+
+    from idp.models import Account, SsoSession, Token, Vhs
+
+    with app.app_context():
+        session = db.session()
+        vhs = Vhs(slug="v", name="v")
+        session.add(vhs)
+        session.flush()
+        account = Account(vhs_id=vhs.id, address="a@v.de", status="active")
+        client = Client(client_id="c", grant_types=["client_credentials"])
+        session.add_all([account, client])
+        session.flush()
+        old, fresh = 1_000, 4_000_000_000
+        for index, expiry in enumerate([old, fresh]):
+            session.add(Token(client_id="c", account_id=account.id, access_token_hash=f"a{index}",
+                              access_expires_at=expiry, family_id="f"))
+            session.add(SsoSession(sid=f"s{index}", secret_hash=f"h{index}",
+                                   account_id=account.id, auth_time=0, expires_at=expiry))
+        session.commit()
+    assert "1 tokens, 0 codes, 1 sessions removed" in ok(runner, "purge")
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Token)) == 1
+        assert db.session().scalar(select(func.count()).select_from(SsoSession)) == 1
