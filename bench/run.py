@@ -119,7 +119,8 @@ class Provider:
 
 
 def challenge(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def code_flow(url: str, secret: str, http: requests.Session | None = None) -> dict:
@@ -235,7 +236,8 @@ def main() -> None:
                              "p99": percentile(latencies, 0.99)})
             median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
             results[name] = {"median": median, "runs": runs}
-            print(f"{name:28s} {median['rps']:8.1f} req/s/worker   p50 {median['p50'] * 1000:7.1f} ms"
+            print(f"{name:28s} {median['rps']:8.1f} req/s/worker"
+                  f"   p50 {median['p50'] * 1000:7.1f} ms"
                   f"   p99 {median['p99'] * 1000:7.1f} ms   (runs: "
                   + ", ".join(f"{r['rps']:.0f}" for r in runs) + ")", flush=True)
         baseline = results["static (baseline)"]["median"]["rps"]

@@ -13,7 +13,8 @@ from .models import Account, Vhs, now
 from .passwords import MAX_LENGTH, passwords
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # a DNS label: <slug>.meine-vhs.de
-MIN_PASSWORD_LENGTH = 12  # NIST SP 800-63B 3.1.1.2 asks at least 8; BSI ORP.4 more for single-factor
+# NIST SP 800-63B asks at least 8 characters; for a single factor we ask more (BSI ORP.4).
+MIN_PASSWORD_LENGTH = 12
 
 
 class AccountError(ValueError):

@@ -200,7 +200,7 @@ def end_session():
 
 @bp.post("/end_session/confirm")
 def end_session_confirm():
-    """The person confirmed the logout."""
+    """The person confirmed the logout (also the start page's "Abmelden" button)."""
     form = LogoutForm()
     if not form.validate_on_submit():
         return render_template("error.html", error="csrf", description=EXPIRED), 400

@@ -13,7 +13,7 @@ from wtforms import SubmitField
 from .. import sessions
 from ..authn import authenticate, onboarded_vhs
 from ..passwords import MAX_LENGTH
-from ..protocol import EXPIRED, mark_fresh_login
+from ..protocol import EXPIRED, LogoutForm, mark_fresh_login
 
 bp = Blueprint("views", __name__)
 
@@ -37,12 +37,6 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Anmelden")
 
 
-class LogoutForm(FlaskForm):
-    """The start page's "Abmelden" button."""
-
-    submit = SubmitField("Abmelden")
-
-
 def safe_next(value: str | None) -> str | None:
     """Only a pending authorization request of ours may be resumed (no open redirect)."""
     prefix = url_for("protocol.authorize") + "?"
@@ -60,7 +54,8 @@ def _login_hint(next_url: str | None) -> str:
 
 def _render(form: LoginForm, message: str | None = None, status: int = 200):
     vhs_list = onboarded_vhs()
-    form.tenant.choices = [("", gettext("Bitte vhs auswählen"))] + [(v.slug, v.name) for v in vhs_list]
+    form.tenant.choices = [("", gettext("Bitte vhs auswählen"))]
+    form.tenant.choices += [(vhs.slug, vhs.name) for vhs in vhs_list]
     return render_template("login.html", form=form, message=message), status
 
 
@@ -86,7 +81,8 @@ def login_submit():
     form = LoginForm()
     next_url = safe_next(form.next.data)
     form.next.data = next_url or ""
-    tenant, email, password = form.tenant.data or "", form.email.data or "", form.password.data or ""
+    tenant, email = form.tenant.data or "", form.email.data or ""
+    password = form.password.data or ""
     form.password.data = ""
     if not form.validate_on_submit():
         return _render(form, EXPIRED, 400)
@@ -116,18 +112,6 @@ def index():
     """Who is signed in here, with a logout button; or the way to the login."""
     sso = sessions.current()
     return render_template("index.html", sso=sso, form=LogoutForm())
-
-
-@bp.post("/logout")
-def logout():
-    """End this browser's SSO session (the provider's own logout button)."""
-    form = LogoutForm()
-    if not form.validate_on_submit():
-        return render_template("error.html", error="csrf", description=EXPIRED), 400
-    sessions.end(sessions.current())
-    response = current_app.make_response(render_template("logged_out.html"))
-    sessions.clear_cookie(response)
-    return response
 
 
 @bp.get("/passwort-vergessen")

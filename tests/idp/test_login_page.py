@@ -74,7 +74,8 @@ def test_every_refusal_reads_the_same(app, client, tenant):
     wrong = post_login(client, password="falsches-Passwort-123")
     unknown = post_login(client, email="niemand@vhs-straubing.de")
     other_vhs = post_login(client, tenant="nirgendwo")
-    bodies = {strip_own_input(r.get_data(as_text=True)) for r in (disabled, wrong, unknown, other_vhs)}
+    responses = (disabled, wrong, unknown, other_vhs)
+    bodies = {strip_own_input(r.get_data(as_text=True)) for r in responses}
     assert len(bodies) == 1
     assert {r.status_code for r in (disabled, wrong, unknown, other_vhs)} == {401}
     assert "Die Anmeldung ist fehlgeschlagen" in bodies.pop()
@@ -184,7 +185,8 @@ def test_security_headers(client):
 def test_logout_button_ends_the_session(client, tenant):
     post_login(client)
     page = client.get("/").get_data(as_text=True)
-    response = client.post("/logout", data={"csrf_token": form_field(page, "csrf_token")})
+    action = re.search(r'<form method="post" action="([^"]+)"', page).group(1)
+    response = client.post(action, data={"csrf_token": form_field(page, "csrf_token")})
     assert "Sie sind abgemeldet" in response.get_data(as_text=True)
     assert "Sie sind angemeldet" not in client.get("/").get_data(as_text=True)
 

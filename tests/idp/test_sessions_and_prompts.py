@@ -66,15 +66,20 @@ def test_login_hint_prefills_the_address(live, browser):
     assert form_field(page, "email") == "anna.muster@vhs-straubing.de"
 
 
-def test_third_party_client_asks_consent_once(live, browser):
+def consent_page(live, browser):
+    """A third-party client's authorization request, up to its consent page."""
     add_client(live, "partner", "--public")
     rp = RelyingParty(live.url, "partner")
     page = browser.authorize(rp.authorization_url(), "straubing",
                              "anna.muster@vhs-straubing.de", PASSWORD)
     assert page.status_code == 200 and "Zugriff erlauben?" in page.text
     action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
-    answer = browser.post(action.replace("&amp;", "&"),
-                          {"csrf_token": form_field(page.text, "csrf_token"), "allow": "Zulassen"})
+    return rp, action.replace("&amp;", "&"), form_field(page.text, "csrf_token")
+
+
+def test_third_party_client_asks_consent_once(live, browser):
+    rp, action, csrf = consent_page(live, browser)
+    answer = browser.post(action, {"csrf_token": csrf, "allow": "Zulassen"})
     assert answer.headers["Location"].startswith(CALLBACK)
     assert rp.fetch_token(answer.headers["Location"])["access_token"]
     again = RelyingParty(live.url, "partner")
@@ -85,24 +90,15 @@ def test_third_party_client_asks_consent_once(live, browser):
 
 
 def test_denied_consent_answers_access_denied(live, browser):
-    add_client(live, "partner", "--public")
-    rp = RelyingParty(live.url, "partner")
-    page = browser.authorize(rp.authorization_url(), "straubing",
-                             "anna.muster@vhs-straubing.de", PASSWORD)
-    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
-    answer = browser.post(action.replace("&amp;", "&"),
-                          {"csrf_token": form_field(page.text, "csrf_token"), "deny": "Ablehnen"})
+    _, action, csrf = consent_page(live, browser)
+    answer = browser.post(action, {"csrf_token": csrf, "deny": "Ablehnen"})
     error = query(answer.headers["Location"])
     assert error["error"] == "access_denied" and error["iss"] == live.url
 
 
 def test_consent_without_csrf_token_is_refused(live, browser):
-    add_client(live, "partner", "--public")
-    rp = RelyingParty(live.url, "partner")
-    page = browser.authorize(rp.authorization_url(), "straubing",
-                             "anna.muster@vhs-straubing.de", PASSWORD)
-    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
-    answer = browser.post(action.replace("&amp;", "&"), {"allow": "Zulassen"})
+    _, action, _ = consent_page(live, browser)
+    answer = browser.post(action, {"allow": "Zulassen"})
     assert answer.status_code == 400 and "Location" not in answer.headers
 
 
