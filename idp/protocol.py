@@ -250,7 +250,7 @@ def discovery():
 @bp.get("/jwks.json")
 def jwks():
     """Every published key: next, current and retired (RFC 7517 5)."""
-    response = jsonify(signing().keyring().jwks())
+    response = jsonify(signing().keyring().jwks(now()))
     response.headers["Cache-Control"] = "public, max-age=300"
     response.add_etag()
     return response.make_conditional(request)

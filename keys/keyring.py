@@ -74,9 +74,10 @@ class Keyring:
         """The key of ``alg`` in ``state``, if any."""
         return next((k for k in self.keys if k.alg == alg and k.state == state), None)
 
-    def jwks(self) -> dict:
-        """Every published key (next, current, retired) as a JWK Set."""
-        return {"keys": [key.public_jwk() for key in self.keys]}
+    def jwks(self, now: int | None = None) -> dict:
+        """The published keys as a JWK Set: next, current, and retired ones not yet expired."""
+        return {"keys": [key.public_jwk() for key in self.keys
+                         if now is None or not (key.retire_until and key.retire_until <= now)]}
 
 
 def generate(alg: str, now: int, state: str = "next") -> SigningKey:

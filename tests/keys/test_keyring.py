@@ -47,6 +47,13 @@ def test_a_retired_key_is_published_until_its_tokens_expired_then_removed():
     assert all(k.kid != retired.kid for k in prune(keyring, 2900, POLICY).keys)
 
 
+def test_jwks_leaves_out_expired_retired_keys_before_they_are_pruned():
+    keyring = rotate(prune(Keyring(), 1000, POLICY), 2000, POLICY)
+    retired = keyring.find("ES256", "retired")
+    assert retired.kid in {k["kid"] for k in keyring.jwks(2899)["keys"]}
+    assert retired.kid not in {k["kid"] for k in keyring.jwks(2900)["keys"]}
+
+
 def test_rotate_is_pure():
     keyring = prune(Keyring(), 1000, POLICY)
     snapshot = [(k.kid, k.state) for k in keyring.keys]
