@@ -1,0 +1,188 @@
+"""Adapters that read a Verwaltungsprogramm's user management from its SQL database.
+
+KuferSQL 5.0 and itm:MANAGER keep their users in a table with e-mail fields, an active
+flag and a release flag ("Im Internet anzeigen"); KuferSQL may hold several institutions
+(Mandanten) in one database. Table and column names are options, because installations
+differ; the defaults are documented per program. The database is only read: one SELECT
+per check, always with bound parameters, and on PostgreSQL in a read-only transaction
+with a statement timeout.
+
+Matching is on the cleaned address (``adapters.address.clean``) on both sides: first an
+exact, indexed comparison; only when that finds nothing, a scan of the stored addresses
+that cleans each one, so that an address stored with an invisible character still
+matches (and ``diagnose`` can name the character).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import create_engine, func, or_, select
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
+from sqlalchemy.exc import SQLAlchemyError
+
+from .address import clean, is_plausible
+from .base import (ELIGIBLE, INACTIVE, NOT_RELEASED, AdapterConfigError, AdapterUnavailable,
+                   Context, Decision, Option, Options, Person, best)
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+TRUTHY = ["1", "true", "t", "j", "ja", "y", "yes", "x", "-1"]
+
+
+def _options(table: str, id_column: str, name_columns: list, email_columns: list,
+             active_column: str, released_column: str, mandant_column: str) -> dict:
+    return {
+        "url": Option(str, doc="SQLAlchemy URL of the program's database (read-only user)",
+                      secret=True),
+        "schema": Option(str, "", "database schema of the table, empty: the default"),
+        "table": Option(str, table, "the user table"),
+        "id_column": Option(str, id_column, "the program's own user id"),
+        "name_columns": Option(list, name_columns, "columns joined to the display name"),
+        "email_columns": Option(list, email_columns, "every column that may hold the address"),
+        "active_column": Option(str, active_column, "the user is active"),
+        "released_column": Option(str, released_column,
+                                  'the release flag ("Im Internet anzeigen")'),
+        "mandant_column": Option(str, mandant_column, "the Mandant; empty: none"),
+        "mandant": Option((str, int), "", "only users of this Mandant; empty: any"),
+        "truthy": Option(list, TRUTHY, "flag values that mean yes (compared lower-case)"),
+        "timeout": Option((int, float), 5, "seconds for connecting and for the query"),
+        "scan_on_miss": Option(bool, True,
+                               "clean every stored address when the exact match finds none"),
+    }
+
+
+class SqlAdapter:
+    """A user table in a SQL database; subclasses give the program's default names."""
+
+    NAME = "sql"
+    OPTIONS: Mapping[str, Option] = {}
+
+    def __init__(self, options: Mapping[str, Any], context: Context):
+        self.vhs = context.vhs
+        self.options = Options.parse(self.NAME, context.vhs, self.OPTIONS, options)
+        where = f"VHS {context.vhs!r}, adapter {self.NAME!r}"
+        names = [self.options[k] for k in ("table", "id_column", "active_column",
+                                           "released_column")]
+        names += list(self.options["name_columns"]) + list(self.options["email_columns"])
+        names += [n for n in (self.options["schema"], self.options["mandant_column"]) if n]
+        for name in names:
+            if not isinstance(name, str) or not IDENTIFIER.match(name):
+                raise AdapterConfigError(f"{where}: {name!r} is not a plain table or column name")
+        if not self.options["email_columns"]:
+            raise AdapterConfigError(f"{where}: option 'email_columns' must name a column")
+        if self.options["timeout"] <= 0:
+            raise AdapterConfigError(f"{where}: option 'timeout' must be positive")
+        self.truthy = {str(v).lower() for v in self.options["truthy"]}
+        try:
+            self.engine = create_engine(self.options["url"], **self._engine_arguments())
+        except (SQLAlchemyError, ValueError, ImportError) as error:
+            raise AdapterConfigError(f"{where}: option 'url' cannot be used: {error}") from None
+        self._build_query()
+
+    def _engine_arguments(self) -> dict:
+        timeout = self.options["timeout"]
+        url = self.options["url"]
+        if url.startswith("postgresql"):
+            return {"pool_pre_ping": True, "connect_args": {
+                "connect_timeout": max(1, math.ceil(timeout)),
+                "options": f"-c statement_timeout={int(timeout * 1000)} "
+                           "-c default_transaction_read_only=on"}}
+        if url.startswith("sqlite"):
+            return {"connect_args": {"timeout": timeout}}
+        if url.startswith("mssql"):
+            return {"pool_pre_ping": True, "connect_args": {"timeout": math.ceil(timeout)}}
+        return {"pool_pre_ping": True}
+
+    def _build_query(self) -> None:
+        o = self.options
+        columns = {o["id_column"], o["active_column"], o["released_column"],
+                   *o["name_columns"], *o["email_columns"]}
+        if o["mandant_column"]:
+            columns.add(o["mandant_column"])
+        self.table = sql_table(o["table"], *(sql_column(c) for c in sorted(columns)),
+                               schema=o["schema"] or None)
+        self.emails = [self.table.c[c] for c in o["email_columns"]]
+        query = select(self.table)
+        if o["mandant_column"] and o["mandant"] != "":
+            query = query.where(self.table.c[o["mandant_column"]] == o["mandant"])
+        self.query = query
+
+    def check(self, address: str) -> Decision:
+        """Look the cleaned address up; eligible when active and released."""
+        wanted = clean(address or "").value
+        if not is_plausible(wanted):
+            return Decision("unknown")
+        try:
+            with self.engine.connect() as connection:
+                exact = self.query.where(or_(*(func.lower(c) == wanted for c in self.emails)))
+                found = self._matches(connection.execute(exact), wanted)
+                if not found and self.options["scan_on_miss"]:
+                    scan = self.query.where(or_(*(c.is_not(None) for c in self.emails)))
+                    found = self._matches(connection.execute(scan), wanted)
+        except SQLAlchemyError as error:
+            raise AdapterUnavailable(
+                f"{self.NAME} database of VHS {self.vhs!r}: {type(error).__name__}: "
+                f"{str(error).splitlines()[0][:200]}"
+            ) from None
+        return best([self._decide(row, stored) for row, stored in found])
+
+    def _matches(self, rows, wanted: str) -> list[tuple[Mapping, str]]:
+        found = []
+        for row in rows.mappings():
+            for column in self.options["email_columns"]:
+                stored = row[column]
+                if isinstance(stored, str) and clean(stored).value == wanted:
+                    found.append((row, stored))
+                    break
+        return found
+
+    def _flag(self, value) -> bool:
+        return value is not None and str(value).strip().lower() in self.truthy
+
+    def _decide(self, row: Mapping, stored: str) -> Decision:
+        o = self.options
+        names = [str(row[c]).strip() for c in o["name_columns"] if row[c]]
+        person = Person(
+            user_id=str(row[o["id_column"]]),
+            display_name=" ".join(names) or None,
+            mandant=str(row[o["mandant_column"]]) if o["mandant_column"] else None,
+            stored_address=stored,
+        )
+        if not self._flag(row[o["active_column"]]):
+            return Decision(INACTIVE, person)
+        if not self._flag(row[o["released_column"]]):
+            return Decision(NOT_RELEASED, person)
+        return Decision(ELIGIBLE, person)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.engine.dispose()
+
+
+class KuferSqlAdapter(SqlAdapter):
+    """KuferSQL 5.0: the Benutzerverwaltung, with Mandanten.
+
+    Default names (change them per installation): table ``benutzer`` with ``id``,
+    ``vorname``, ``name``, ``email``, ``email2``, ``aktiv``, ``internet_anzeigen`` (the
+    checkbox "Im Internet anzeigen" on the tab "Schalter") and ``mandant``.
+    """
+
+    NAME = "kufersql"
+    OPTIONS = _options("benutzer", "id", ["vorname", "name"], ["email", "email2"],
+                       "aktiv", "internet_anzeigen", "mandant")
+
+
+class ItmManagerAdapter(SqlAdapter):
+    """itm:MANAGER / vhs.Manager: the staff table.
+
+    Default names: table ``mitarbeiter`` with ``personal_nr``, ``vorname``, ``nachname``,
+    ``email_dienstlich``, ``aktiv`` and ``portal_freigabe``; no Mandant.
+    """
+
+    NAME = "itm_manager"
+    OPTIONS = _options("mitarbeiter", "personal_nr", ["vorname", "nachname"],
+                       ["email_dienstlich"], "aktiv", "portal_freigabe", "")
