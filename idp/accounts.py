@@ -21,7 +21,7 @@ class AccountError(ValueError):
     """The request breaks a rule; the message says which."""
 
 
-def add_vhs(slug: str, name: str, onboarded: bool) -> Vhs:
+def add_vhs(slug: str, name: str, onboarded: bool, commit: bool = True) -> Vhs:
     """Create a VHS (tenant)."""
     if not SLUG.match(slug or ""):
         raise AccountError("the VHS slug must be lower-case letters, digits and hyphens "
@@ -33,7 +33,10 @@ def add_vhs(slug: str, name: str, onboarded: bool) -> Vhs:
         raise AccountError(f"a VHS {slug!r} exists already")
     vhs = Vhs(slug=slug, name=name, onboarded=onboarded)
     db.session().add(vhs)
-    db.session().commit()
+    if commit:
+        db.session().commit()
+    else:
+        db.session().flush()
     return vhs
 
 

@@ -1,8 +1,10 @@
 """The login decision: authenticate(vhs, address, password) -> Identity | None.
 
 Order (see DESIGN.md): clean the address; the VHS must be onboarded; the local account
-must be active and its Argon2id hash must match. Every refusal costs one Argon2id
-verification, so the answer's timing does not tell which check failed.
+must be active and its Argon2id hash must match; then the VHS's Verwaltungsprogramm must
+still say "eligible" (idp.eligibility, which raises CheckUnavailable when it cannot be
+asked). Every refusal before that costs one Argon2id verification, so the answer's timing
+does not tell an unknown address from a wrong password.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import select
 
 from adapters.address import clean, is_plausible
 
-from . import db
+from . import db, eligibility
 from .models import Account, Vhs
 from .passwords import MAX_LENGTH, passwords
 
@@ -52,6 +54,10 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
         reason = ("unknown address" if account is None else
                   "wrong password" if not matches else f"account {account.status}")
         current_app.logger.info("login refused at vhs %r: %s", vhs_slug, reason)
+        return None
+    if not eligibility.allows(account.vhs, account.address):  # raises CheckUnavailable
+        current_app.logger.info("login refused at vhs %r: not eligible in the program",
+                                vhs_slug)
         return None
     if passwords().needs_rehash(account.password_hash):
         account.password_hash = passwords().hash(password)

@@ -7,8 +7,10 @@ and the signing keys, like the WSGI entry point does.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import time
+import tomllib
 
 import click
 from flask import Flask
@@ -16,9 +18,12 @@ from flask.cli import AppGroup, FlaskGroup, ScriptInfo, routes_command, run_comm
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from . import accounts, db
+from adapters import directory, registry
+from adapters.base import AdapterConfigError
+
+from . import accounts, db, eligibility
 from .clients import Registration, RegistrationError, register
-from .models import Account, Client, Vhs
+from .models import Account, Client, KmaLink, Vhs, digest
 from .signing import signing
 
 
@@ -65,7 +70,8 @@ main.add_command(routes_command)
 
 def init_app(app: Flask) -> None:
     """Register the provider's commands on the app."""
-    for group in (db_group, vhs_group, clients_group, accounts_group, keys_group, purge):
+    for group in (db_group, vhs_group, clients_group, accounts_group, keys_group, kma_group,
+                  diagnose_command, purge):
         app.cli.add_command(group)
 
 
@@ -106,24 +112,159 @@ def vhs_group() -> None:
     """Volkshochschulen (tenants)."""
 
 
+def _adapter_options(path: str | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise click.ClickException(f"cannot read the adapter configuration {path}: {error}")
+
+
+def _set_adapter(vhs: Vhs, adapter: str | None, config_path: str | None) -> None:
+    try:
+        eligibility.configure(vhs, adapter, _adapter_options(config_path))
+    except AdapterConfigError as error:
+        db.session().rollback()
+        _fail(error)
+
+
 @vhs_group.command("add")
 @click.argument("slug")
 @click.option("--name", required=True, help='Display name, e.g. "vhs Straubing".')
 @click.option("--onboarded", is_flag=True, help="Show it in the login drop-down.")
-def vhs_add(slug: str, name: str, onboarded: bool) -> None:
+@click.option("--adapter", help="The Verwaltungsprogramm adapter (see `vhs adapters`).")
+@click.option("--adapter-config", type=click.Path(dir_okay=False),
+              help="TOML file with the adapter's options; stored encrypted.")
+def vhs_add(slug: str, name: str, onboarded: bool, adapter: str | None,
+            adapter_config: str | None) -> None:
     """Add a VHS."""
+    if adapter_config and not adapter:
+        _fail(ValueError("--adapter-config needs --adapter"))
+    options = _adapter_options(adapter_config)
     try:
-        vhs = accounts.add_vhs(slug, name, onboarded)
-    except accounts.AccountError as error:
+        vhs = accounts.add_vhs(slug, name, onboarded, commit=False)
+        if adapter:
+            eligibility.configure(vhs, adapter, options)
+        db.session().commit()
+    except (accounts.AccountError, AdapterConfigError) as error:
+        db.session().rollback()
         _fail(error)
-    click.echo(f"added VHS {vhs.slug} ({vhs.name}){', onboarded' if vhs.onboarded else ''}")
+    click.echo(f"added VHS {vhs.slug} ({vhs.name}){', onboarded' if vhs.onboarded else ''}"
+               f"{f', adapter {adapter}' if adapter else ''}")
+
+
+@vhs_group.command("set-adapter")
+@click.argument("slug")
+@click.option("--adapter", help="The adapter; leave out with --none.")
+@click.option("--adapter-config", type=click.Path(dir_okay=False))
+@click.option("--none", "remove", is_flag=True, help="No adapter: administrator accounts only.")
+def vhs_set_adapter(slug: str, adapter: str | None, adapter_config: str | None,
+                    remove: bool) -> None:
+    """Set or remove a VHS's Verwaltungsprogramm adapter."""
+    if bool(adapter) == remove:
+        _fail(ValueError("give either --adapter NAME or --none"))
+    vhs = _vhs(slug)
+    _set_adapter(vhs, None if remove else adapter, adapter_config)
+    click.echo(f"VHS {slug}: adapter {adapter or 'none'}")
+
+
+@vhs_group.command("adapters")
+def vhs_adapters() -> None:
+    """List the registered adapters."""
+    for name in registry.available():
+        click.echo(name)
+
+
+@vhs_group.command("import-directory")
+@click.argument("slug")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def vhs_import_directory(slug: str, path: str) -> None:
+    """Replace the VHS's pushed user list (adapter directory) from a CSV or JSON file."""
+    vhs = _vhs(slug)
+    try:
+        with open(path, "rb") as handle:
+            entries = directory.parse(handle.read(), "csv" if path.endswith(".csv") else "json")
+    except directory.DirectoryFormatError as error:
+        _fail(error)
+    click.echo(f"VHS {slug}: {eligibility.replace_directory(vhs, entries)} entries")
+
+
+@vhs_group.command("directory-token")
+@click.argument("slug")
+def vhs_directory_token(slug: str) -> None:
+    """Make a new token for pushing the user list (the old one stops working)."""
+    vhs = _vhs(slug)
+    token = secrets.token_urlsafe(32)
+    vhs.directory_token_hash = digest(token)
+    db.session().commit()
+    click.echo(f"directory token for {slug} (shown once): {token}")
+    click.echo(f"push with: PUT /api/v1/vhs/{slug}/directory, Authorization: Bearer <token>")
 
 
 @vhs_group.command("list")
 def vhs_list() -> None:
     """List every VHS."""
     for vhs in db.session().scalars(select(Vhs).order_by(Vhs.slug)):
-        click.echo(f"{vhs.slug}\t{vhs.name}\t{'onboarded' if vhs.onboarded else 'not onboarded'}")
+        state = "onboarded" if vhs.onboarded else "not onboarded"
+        click.echo(f"{vhs.slug}\t{vhs.name}\t{state}\tadapter: {vhs.adapter or 'none'}")
+
+
+def _vhs(slug: str) -> Vhs:
+    try:
+        return accounts.find_vhs(slug)
+    except accounts.AccountError as error:
+        _fail(error)
+
+
+@click.group("kma", cls=AppGroup)
+def kma_group() -> None:
+    """Kursmanagement-APP links (made by ITEM)."""
+
+
+@kma_group.command("link")
+@click.option("--vhs", "slug", required=True)
+@click.option("--email", required=True)
+def kma_link(slug: str, email: str) -> None:
+    """Record that ITEM linked this user for the VHS."""
+    click.echo(f"linked {eligibility.link(_vhs(slug), email)} at {slug}")
+
+
+@kma_group.command("unlink")
+@click.option("--vhs", "slug", required=True)
+@click.option("--email", required=True)
+def kma_unlink(slug: str, email: str) -> None:
+    """Remove a link."""
+    if not eligibility.unlink(_vhs(slug), email):
+        _fail(ValueError(f"{email} had no link at {slug}"))
+    click.echo(f"unlinked {email} at {slug}")
+
+
+@kma_group.command("list")
+@click.option("--vhs", "slug", default=None)
+def kma_list(slug: str | None) -> None:
+    """List the links."""
+    query = select(Vhs.slug, KmaLink.address).join(Vhs).order_by(Vhs.slug, KmaLink.address)
+    if slug:
+        query = query.where(Vhs.slug == slug)
+    for vhs_slug, address in db.session().execute(query):
+        click.echo(f"{vhs_slug}\t{address}")
+
+
+@click.command("diagnose")
+@click.option("--vhs", "slug", required=True)
+@click.option("--email", required=True)
+@with_appcontext
+def diagnose_command(slug: str, email: str) -> None:
+    """Run every check of the help page; exit 0 when the person could get access."""
+    from .diagnose import diagnose
+
+    findings, access = diagnose(slug, email)
+    for finding in findings:
+        click.echo(finding.line())
+    click.echo("=> could get access" if access else "=> cannot get access")
+    sys.exit(0 if access else 1)
 
 
 @click.group("clients", cls=AppGroup)

@@ -80,6 +80,15 @@ SETTINGS: dict[str, Setting] = {
     "PROXIES": Setting(
         0, int, "How many reverse proxies in front set X-Forwarded-For/-Proto (0: none)."
     ),
+    "ELIGIBILITY_CACHE_SECONDS": Setting(
+        60, int, "How long an adapter's answer for an address is reused at logins."
+    ),
+    "ELIGIBILITY_GRACE_SECONDS": Setting(
+        86400,
+        int,
+        "While the Verwaltungsprogramm is unreachable, a person found eligible within this "
+        "time may still log in (0: nobody).",
+    ),
     "ARGON2_TIME_COST": Setting(3, int, "Argon2id iterations for password hashes."),
     "ARGON2_MEMORY_COST": Setting(65536, int, "Argon2id memory in KiB for password hashes."),
     "ARGON2_PARALLELISM": Setting(1, int, "Argon2id lanes for password hashes."),
@@ -131,6 +140,9 @@ def check(values: dict, instance_path: str) -> dict:
     for name in _LIFETIMES:
         if not isinstance(values[name], int) or values[name] <= 0:
             raise ConfigError(f"IDP_{name} must be a positive number of seconds.")
+    if values["ELIGIBILITY_CACHE_SECONDS"] < 0 or values["ELIGIBILITY_GRACE_SECONDS"] < 0:
+        raise ConfigError("IDP_ELIGIBILITY_CACHE_SECONDS and IDP_ELIGIBILITY_GRACE_SECONDS "
+                          "must not be negative.")
     if values["CODE_TTL"] > 600:
         raise ConfigError("IDP_CODE_TTL must be at most 600 seconds (RFC 6749 4.1.2).")
     if values["KEYS_RELOAD_SECONDS"] <= 0 or values["KEYS_RELOAD_SECONDS"] > 60:

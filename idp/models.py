@@ -60,6 +60,10 @@ class Vhs(Base):
     name: Mapped[str] = mapped_column(String(200))
     onboarded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    adapter: Mapped[str | None] = mapped_column(String(50))
+    adapter_config: Mapped[str | None] = mapped_column(Text)  # sealed (idp.sealing)
+    adapter_changed_at: Mapped[int | None] = mapped_column(BigInteger)
+    directory_token_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Account(Base):
@@ -254,3 +258,45 @@ class Consent(Base):
     def covers(self, scope: str) -> bool:
         """Whether this consent includes every scope in ``scope``."""
         return set(scope_to_list(scope) or []) <= set(scope_to_list(self.scope) or [])
+
+
+class EligibilityCheck(Base):
+    """The adapter's last answer for an address: a short cache and the grace period's basis."""
+
+    __tablename__ = "eligibility_checks"
+    __table_args__ = (UniqueConstraint("vhs_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))
+    checked_at: Mapped[int] = mapped_column(BigInteger)
+    last_eligible_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class KmaLink(Base):
+    """ITEM linked this address's user in the Kursmanagement-APP for this VHS."""
+
+    __tablename__ = "kma_links"
+    __table_args__ = (UniqueConstraint("vhs_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+
+
+class DirectoryEntry(Base):
+    """One user of a list the VHS's program pushed (adapter ``directory``)."""
+
+    __tablename__ = "directory_entries"
+    __table_args__ = (Index(None, "vhs_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(400))  # as pushed
+    address: Mapped[str] = mapped_column(String(320))  # cleaned
+    user_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean)
+    released: Mapped[bool] = mapped_column(Boolean)

@@ -28,7 +28,7 @@ from flask import Flask, current_app, g, render_template
 from flask import request as flask_request
 from sqlalchemy import select
 
-from . import claims, db, sessions, tokens
+from . import claims, db, eligibility, sessions, tokens
 from .models import Account, Client, new_secret, now
 from .signing import signing
 
@@ -172,7 +172,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return presented
 
     def authenticate_user(self, refresh_token):
-        return _active(refresh_token.row.account)
+        account = _active(refresh_token.row.account)
+        if account is None:
+            return None
+        try:
+            allowed = eligibility.allows(account.vhs, account.address)
+        except eligibility.CheckUnavailable:
+            raise InvalidGrantError("The eligibility of the person cannot be checked now; "
+                                    "try again later.") from None
+        return account if allowed else None
 
     def revoke_old_credential(self, refresh_token):
         if not tokens.claim_refresh(refresh_token.row):

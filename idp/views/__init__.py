@@ -10,7 +10,8 @@ from werkzeug.exceptions import HTTPException
 
 from . import login
 
-_JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/", "/jwks")
+_JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/", "/jwks",
+               "/api/")
 
 MESSAGES = {
     400: _l("Die Anfrage ist ungültig."),

@@ -12,6 +12,7 @@ from wtforms import SubmitField
 
 from .. import sessions
 from ..authn import authenticate, onboarded_vhs
+from ..eligibility import CheckUnavailable
 from ..passwords import MAX_LENGTH
 from ..protocol import EXPIRED, LogoutForm, mark_fresh_login
 
@@ -21,6 +22,9 @@ FAILED = lazy_gettext("Die Anmeldung ist fehlgeschlagen. Bitte prüfen Sie die g
                       "die E-Mail-Adresse und das Passwort.")
 TOO_MANY = lazy_gettext("Zu viele Anmeldeversuche. Bitte warten Sie einige Minuten und "
                         "versuchen Sie es dann erneut.")
+CHECK_UNAVAILABLE = lazy_gettext(
+    "Ihre Berechtigung kann gerade nicht bei Ihrer vhs geprüft werden. Bitte versuchen Sie es "
+    "später noch einmal.")
 NO_VHS = lazy_gettext("Bitte wählen Sie Ihre vhs aus.")
 NO_EMAIL = lazy_gettext("Bitte geben Sie Ihre E-Mail-Adresse ein.")
 NO_PASSWORD = lazy_gettext("Bitte geben Sie Ihr Passwort ein.")
@@ -94,7 +98,10 @@ def login_submit():
         return _render(form, NO_PASSWORD, 400)
     if len(email) > 1000 or len(password) > MAX_LENGTH or len(tenant) > 63:
         return _render(form, FAILED, 401)
-    identity = authenticate(tenant, email, password)
+    try:
+        identity = authenticate(tenant, email, password)
+    except CheckUnavailable:
+        return _render(form, CHECK_UNAVAILABLE, 503)
     if identity is None:
         return _render(form, FAILED, 401)
     sso, secret = sessions.start(identity, remember=bool(form.remember.data))
