@@ -96,7 +96,8 @@ def allows(vhs: Vhs, typed_address: str) -> bool:
         decision = ask(vhs, typed_address)
     except AdapterUnavailable as error:
         grace = current_app.config["ELIGIBILITY_GRACE_SECONDS"]
-        if record and record.last_eligible_at and moment - record.last_eligible_at <= grace:
+        if (grace and record and record.last_eligible_at
+                and moment - record.last_eligible_at <= grace):
             current_app.logger.warning("eligibility check at vhs %s unavailable (%s); "
                                        "admitted within the grace period", vhs.slug, error)
             return True

@@ -172,15 +172,15 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return presented
 
     def authenticate_user(self, refresh_token):
+        # RFC 6749 5.2: a grant whose person may no longer sign in is invalid_grant.
         account = _active(refresh_token.row.account)
-        if account is None:
-            return None
         try:
-            allowed = eligibility.allows(account.vhs, account.address)
+            if account is not None and eligibility.allows(account.vhs, account.address):
+                return account
         except eligibility.CheckUnavailable:
             raise InvalidGrantError("The eligibility of the person cannot be checked now; "
                                     "try again later.") from None
-        return account if allowed else None
+        raise InvalidGrantError("The person may no longer sign in.")
 
     def revoke_old_credential(self, refresh_token):
         if not tokens.claim_refresh(refresh_token.row):
