@@ -79,7 +79,8 @@ class Context:
     vhs: str
     build: Callable[[str, Mapping[str, Any]], Adapter] | None = None
     links: LinkStore | None = None
-    entries: Callable[[], list[dict]] | None = None  # pushed directory entries
+    # The pushed directory entries whose cleaned address is the argument.
+    entries: Callable[[str], list[dict]] | None = None
 
 
 class Adapter(Protocol):

@@ -82,6 +82,14 @@ def parse(data: bytes | str, kind: str) -> list[dict]:
     return entries
 
 
+def index(entries: list[dict]) -> dict[str, list[dict]]:
+    """Entries by cleaned address."""
+    result: dict[str, list[dict]] = {}
+    for entry in entries:
+        result.setdefault(clean(entry["email"]).value, []).append(entry)
+    return result
+
+
 def decide(entries: list[dict], address: str) -> Decision:
     """The decision for ``address`` among normalised entries."""
     wanted = clean(address or "").value
@@ -112,25 +120,25 @@ class DirectoryAdapter:
             raise AdapterConfigError(
                 f"VHS {context.vhs!r}, adapter 'directory': no 'file' and no pushed list")
         self.pushed = context.entries
-        self._cache: tuple[tuple, list[dict]] | None = None
+        self._cache: tuple[tuple, dict[str, list[dict]]] | None = None
 
-    def _entries(self) -> list[dict]:
+    def _entries(self, wanted: str) -> list[dict]:
         if not self.file:
-            return self.pushed()
+            return self.pushed(wanted)
         try:
             stat = os.stat(self.file)
             stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
             if self._cache is None or self._cache[0] != stamp:
                 with open(self.file, "rb") as handle:
                     kind = "csv" if self.file.lower().endswith(".csv") else "json"
-                    self._cache = (stamp, parse(handle.read(), kind))
+                    self._cache = (stamp, index(parse(handle.read(), kind)))
         except (OSError, DirectoryFormatError) as error:
             raise AdapterUnavailable(f"directory file of VHS {self.vhs!r}: {error}") from None
-        return self._cache[1]
+        return self._cache[1].get(wanted, [])
 
     def check(self, address: str) -> Decision:
         """Look the cleaned address up in the list."""
-        return decide(self._entries(), address)
+        return decide(self._entries(clean(address or "").value), address)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -55,6 +55,11 @@ def _options(table: str, id_column: str, name_columns: list, email_columns: list
     }
 
 
+def _plain(stored: str) -> bool:
+    """Printable ASCII without spaces: clean() would only lower-case it."""
+    return stored.isascii() and stored.isprintable() and " " not in stored
+
+
 class SqlAdapter:
     """A user table in a SQL database; subclasses give the program's default names."""
 
@@ -119,10 +124,10 @@ class SqlAdapter:
         try:
             with self.engine.connect() as connection:
                 exact = self.query.where(or_(*(func.lower(c) == wanted for c in self.emails)))
-                found = self._matches(connection.execute(exact), wanted)
+                found = self._matches(connection.execute(exact), wanted, scanning=False)
                 if not found and self.options["scan_on_miss"]:
                     scan = self.query.where(or_(*(c.is_not(None) for c in self.emails)))
-                    found = self._matches(connection.execute(scan), wanted)
+                    found = self._matches(connection.execute(scan), wanted, scanning=True)
         except SQLAlchemyError as error:
             raise AdapterUnavailable(
                 f"{self.NAME} database of VHS {self.vhs!r}: {type(error).__name__}: "
@@ -130,12 +135,16 @@ class SqlAdapter:
             ) from None
         return best([self._decide(row, stored) for row, stored in found])
 
-    def _matches(self, rows, wanted: str) -> list[tuple[Mapping, str]]:
+    def _matches(self, rows, wanted: str, scanning: bool) -> list[tuple[Mapping, str]]:
         found = []
         for row in rows.mappings():
             for column in self.options["email_columns"]:
                 stored = row[column]
-                if isinstance(stored, str) and clean(stored).value == wanted:
+                if not isinstance(stored, str):
+                    continue
+                if scanning and _plain(stored):
+                    continue  # cleaning only lower-cases it: the exact match has seen it
+                if clean(stored).value == wanted:
                     found.append((row, stored))
                     break
         return found

@@ -40,8 +40,9 @@ class _Links:
 
 
 def _pushed_entries(vhs_id: int):
-    def entries() -> list[dict]:
-        rows = db.session().scalars(select(DirectoryEntry).where(DirectoryEntry.vhs_id == vhs_id))
+    def entries(address: str) -> list[dict]:
+        rows = db.session().scalars(select(DirectoryEntry).where(
+            DirectoryEntry.vhs_id == vhs_id, DirectoryEntry.address == address))
         return [{"email": r.email, "id": r.user_id, "name": r.name, "active": r.active,
                  "released": r.released} for r in rows]
     return entries
