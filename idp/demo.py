@@ -20,7 +20,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
-from . import accounts, db
+from . import accounts, db, eligibility
 from .clients import Registration, register
 from .models import Account, Client, Vhs
 
@@ -37,7 +37,12 @@ def seed() -> list[str]:
     """Create what is missing (idempotent) and say how to use it."""
     issuer = current_app.config["ISSUER"]
     if not db.session().scalar(select(Vhs.id).where(Vhs.slug == VHS[0])):
-        accounts.add_vhs(VHS[0], VHS[1], onboarded=True)
+        vhs = accounts.add_vhs(VHS[0], VHS[1], onboarded=True)
+        # The demo VHS's "Verwaltungsprogramm" is a pushed list with the demo person.
+        eligibility.configure(vhs, "directory", {})
+        eligibility.replace_directory(vhs, [{"email": ADDRESS, "id": "1",
+                                             "name": "Demo Mitarbeiterin", "active": True,
+                                             "released": True}])
     if not db.session().scalar(select(Account.id).where(Account.address == ADDRESS)):
         accounts.add_local(VHS[0], ADDRESS, PASSWORD, name="Demo Mitarbeiterin")
     if not db.session().scalar(select(Client.id).where(Client.client_id == CLIENT_ID)):
