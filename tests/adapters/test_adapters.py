@@ -114,3 +114,37 @@ def test_directory_reads_csv_and_pushed_entries():
     assert pushed.check("ANNA@vhs.de").status == "not_released"
     with pytest.raises(AdapterConfigError, match="no 'file' and no pushed list"):
         registry.build("directory", {}, context())
+
+
+def test_hostile_addresses_reach_the_database_only_as_bound_parameters(kufer_world):
+    from sqlalchemy import event
+
+    adapter = KuferSqlAdapter({"url": kufer_world["url"]}, context())
+    statements = []
+    event.listen(adapter.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, params, ctx, many:
+                 statements.append((statement, params)))
+    hostile = "x');DROP/**/TABLE/**/benutzer;--@vhs-straubing.de"  # no spaces: it is queried
+    assert adapter.check(hostile).status == "unknown"
+    assert statements
+    assert all("DROP" not in statement for statement, _ in statements)
+    assert any("drop/**/table" in str(params).lower() for _, params in statements)
+    assert adapter.check("anna.muster@vhs-straubing.de").status == "eligible"
+
+
+def test_adapters_import_neither_flask_nor_idp():
+    import ast
+    from pathlib import Path
+
+    import adapters
+
+    for path in Path(adapters.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                assert name.split(".")[0] not in ("flask", "idp"), f"{path.name} imports {name}"
