@@ -13,8 +13,8 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from . import db
-from .models import Account, AuthorizationCode, Client, SsoSession, Token, digest, new_secret
-from .models import now
+from .models import Account, AuthorizationCode, Client, EligibilityCheck, SsoSession, Token
+from .models import digest, new_secret, now
 
 
 @dataclass
@@ -203,7 +203,7 @@ def nonce_seen(client_id: str, nonce: str) -> bool:
 
 
 def purge_expired(older_than: int) -> dict[str, int]:
-    """Delete tokens, codes and SSO sessions over before ``older_than``; counts per kind.
+    """Delete tokens, codes, SSO sessions and eligibility answers over before ``older_than``.
 
     Codes are kept that long after expiry on purpose: they remember nonces (replay checks)
     and let a late replay still revoke what the code produced.
@@ -222,6 +222,14 @@ def purge_expired(older_than: int) -> dict[str, int]:
         "sessions": session.execute(
             SsoSession.__table__.delete().where(
                 or_(SsoSession.expires_at < older_than, SsoSession.ended_at < older_than)
+            )
+        ).rowcount,
+        # Answers of the Verwaltungsprogramm: no longer a cache, nor a grace-period basis.
+        "eligibility answers": session.execute(
+            EligibilityCheck.__table__.delete().where(
+                EligibilityCheck.checked_at < older_than,
+                or_(EligibilityCheck.last_eligible_at.is_(None),
+                    EligibilityCheck.last_eligible_at < older_than),
             )
         ).rowcount,
     }
