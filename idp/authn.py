@@ -62,6 +62,11 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
     if passwords().needs_rehash(account.password_hash):
         account.password_hash = passwords().hash(password)
         db.session().commit()
+    return identity_of(account)
+
+
+def identity_of(account: Account) -> Identity:
+    """The Identity of an account that just proved its password."""
     return Identity(
         account_id=account.id,
         sub=account.sub,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import smtplib
 import sys
 import time
 import tomllib
@@ -19,11 +20,13 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from adapters import directory, registry
+from adapters.address import clean, is_plausible
 from adapters.base import AdapterConfigError
 
-from . import accounts, db, eligibility
+from . import accounts, db, eligibility, mail
 from .clients import Registration, RegistrationError, register
-from .models import Account, Client, KmaLink, Vhs, digest
+from .models import Account, Client, KmaLink, OutboxMail, Vhs, digest
+from .selfservice import SUBJECTS
 from .signing import signing
 
 
@@ -71,7 +74,7 @@ main.add_command(routes_command)
 def init_app(app: Flask) -> None:
     """Register the provider's commands on the app."""
     for group in (db_group, vhs_group, clients_group, accounts_group, keys_group, kma_group,
-                  diagnose_command, purge):
+                  diagnose_command, purge, mail_worker):
         app.cli.add_command(group)
 
 
@@ -208,7 +211,81 @@ def vhs_list() -> None:
     """List every VHS."""
     for vhs in db.session().scalars(select(Vhs).order_by(Vhs.slug)):
         state = "onboarded" if vhs.onboarded else "not onboarded"
-        click.echo(f"{vhs.slug}\t{vhs.name}\t{state}\tadapter: {vhs.adapter or 'none'}")
+        mail_state = "mail: set" if vhs.mail_config else "mail: NOT SET (mails wait)"
+        click.echo(f"{vhs.slug}\t{vhs.name}\t{state}\tadapter: {vhs.adapter or 'none'}\t"
+                   f"{mail_state}")
+
+
+@vhs_group.command("set-mail")
+@click.argument("slug")
+@click.option("--host", required=True, help="The VHS's own SMTP server.")
+@click.option("--port", type=int, default=587, show_default=True)
+@click.option("--security", type=click.Choice(mail.SECURITY), default="starttls",
+              show_default=True)
+@click.option("--sender", required=True,
+              help='"E-Mail Adresse für den Empfang von allgemeinen Nachrichten".')
+@click.option("--user", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the SMTP password from stdin.")
+def vhs_set_mail(slug, host, port, security, sender, user, password_stdin) -> None:
+    """Set the VHS's mail server and sender; the password is stored encrypted."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else ""
+    try:
+        mail.set_settings(_vhs(slug), mail.MailSettings(host=host, port=port,
+                                                        security=security, sender=sender,
+                                                        user=user, password=password))
+    except mail.MailSettingsError as error:
+        _fail(error)
+    click.echo(f"VHS {slug}: mail via {host}:{port} ({security}) from {sender}")
+
+
+@vhs_group.command("test-mail")
+@click.argument("slug")
+@click.argument("address")
+def vhs_test_mail(slug: str, address: str) -> None:
+    """Send a test mail through the VHS's mail server now (not through the outbox)."""
+    from email.utils import make_msgid
+    from urllib.parse import urlsplit
+
+    from flask import current_app, render_template
+
+    vhs = _vhs(slug)
+    settings = mail.settings_of(vhs)
+    if settings is None:
+        _fail(ValueError(f"VHS {slug} has no mail settings (vhs set-mail)"))
+    if not is_plausible(clean(address).value):
+        _fail(ValueError(f"not an e-mail address: {address!r}"))
+    text = render_template("mail/test.txt", vhs=vhs)
+    row = OutboxMail(vhs_id=vhs.id, recipient=clean(address).value, kind="test", locale="de",
+                     subject=str(SUBJECTS["test"]), text_body=text,
+                     html_body=render_template("mail/base.html", body=text, vhs=vhs, link=None),
+                     message_id=make_msgid(domain=urlsplit(current_app.config["ISSUER"])
+                                           .hostname), created_at=int(time.time()))
+    try:
+        mail.send(settings, mail.message(settings, row))
+    except (smtplib.SMTPException, OSError) as error:
+        _fail(ValueError(f"the mail server refused or did not answer: {error}"))
+    click.echo(f"test mail to {row.recipient} handed to {settings.host}")
+
+
+@click.command("mail-worker")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="One round, then exit (cron).")
+@with_appcontext
+def mail_worker(interval: float, once: bool) -> None:
+    """Deliver the outbox (run one or more of these in production)."""
+    import signal
+    import threading
+
+    from flask import current_app
+
+    if once:
+        counts = mail.deliver_due()
+        click.echo(", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    mail.run_worker(current_app._get_current_object(), interval, stop)
 
 
 def _vhs(slug: str) -> Vhs:
@@ -399,6 +476,7 @@ def demo(port: int) -> None:
 
     app = _create_app({"DEMO": True})
     prepare(app)
+    mail.start_background_worker(app)
     with app.app_context():
         for line in seed():
             click.echo(line)

@@ -89,12 +89,26 @@ SETTINGS: dict[str, Setting] = {
         "While the Verwaltungsprogramm is unreachable, a person found eligible within this "
         "time may still log in (0: nobody).",
     ),
+    "ACTIVATION_TTL": Setting(72 * 3600, int, "How long an activation link is valid."),
+    "RESET_TTL": Setting(3600, int, "How long a password-reset link is valid."),
+    "PASSWORD_MIN_LENGTH": Setting(12, int, "The shortest password a person may set."),
+    "MAIL_INTERVAL_SECONDS": Setting(
+        900, int, "At most one mail of each kind per address and VHS within this time."
+    ),
+    "MAIL_GIVE_UP_SECONDS": Setting(
+        2 * 86400, int, "After this time an undeliverable mail is given up (and logged)."
+    ),
+    "MAIL_TIMEOUT_SECONDS": Setting(20, int, "SMTP connect and read timeout."),
     "ARGON2_TIME_COST": Setting(3, int, "Argon2id iterations for password hashes."),
     "ARGON2_MEMORY_COST": Setting(65536, int, "Argon2id memory in KiB for password hashes."),
     "ARGON2_PARALLELISM": Setting(1, int, "Argon2id lanes for password hashes."),
 }
 
 _LIFETIMES = (
+    "ACTIVATION_TTL",
+    "RESET_TTL",
+    "MAIL_GIVE_UP_SECONDS",
+    "MAIL_TIMEOUT_SECONDS",
     "ACCESS_TOKEN_TTL",
     "ID_TOKEN_TTL",
     "REFRESH_TOKEN_TTL",
@@ -143,6 +157,10 @@ def check(values: dict, instance_path: str) -> dict:
     if values["ELIGIBILITY_CACHE_SECONDS"] < 0 or values["ELIGIBILITY_GRACE_SECONDS"] < 0:
         raise ConfigError("IDP_ELIGIBILITY_CACHE_SECONDS and IDP_ELIGIBILITY_GRACE_SECONDS "
                           "must not be negative.")
+    if not 8 <= values["PASSWORD_MIN_LENGTH"] <= 64:
+        raise ConfigError("IDP_PASSWORD_MIN_LENGTH must be between 8 and 64.")
+    if values["MAIL_INTERVAL_SECONDS"] < 0:
+        raise ConfigError("IDP_MAIL_INTERVAL_SECONDS must not be negative.")
     if values["CODE_TTL"] > 600:
         raise ConfigError("IDP_CODE_TTL must be at most 600 seconds (RFC 6749 4.1.2).")
     if values["KEYS_RELOAD_SECONDS"] <= 0 or values["KEYS_RELOAD_SECONDS"] > 60:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from werkzeug.exceptions import HTTPException
 
@@ -39,7 +39,9 @@ def _requested() -> str | None:
 
 
 def select_locale() -> str:
-    """The language of this response."""
+    """The language of this response (German outside a request: CLI, mail worker)."""
+    if not has_request_context():
+        return DEFAULT
     chosen = _requested()
     if chosen:
         if session.get("locale") != chosen:
@@ -52,6 +54,8 @@ def select_locale() -> str:
 def _template_values() -> dict:
     current = str(get_locale() or DEFAULT)
     other = "en" if current == "de" else "de"
+    if not has_request_context():  # a mail rendered by the CLI or a worker
+        return {"current_locale": current}
     params = [(k, v) for k, v in request.args.items(multi=True)
               if k not in ("lang", "ui_locales")]
     if request.method == "POST" and _form("next"):

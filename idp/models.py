@@ -64,6 +64,7 @@ class Vhs(Base):
     adapter_config: Mapped[str | None] = mapped_column(Text)  # sealed (idp.sealing)
     adapter_changed_at: Mapped[int | None] = mapped_column(BigInteger)
     directory_token_hash: Mapped[str | None] = mapped_column(String(64))
+    mail_config: Mapped[str | None] = mapped_column(Text)  # sealed SMTP settings (idp.mail)
 
 
 class Account(Base):
@@ -300,3 +301,52 @@ class DirectoryEntry(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean)
     released: Mapped[bool] = mapped_column(Boolean)
+
+
+class AccountToken(Base):
+    """An activation or password-reset link: single use, short-lived, stored as a digest."""
+
+    __tablename__ = "account_tokens"
+
+    PURPOSES = ("activate", "reset")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(10))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    next_url: Mapped[str | None] = mapped_column(Text)  # a pending authorization to resume
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+    voided_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class OutboxMail(Base):
+    """A mail to send from the VHS's own server; written with the change that causes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "delivered_at", "failed_at", "next_attempt_at"),
+                      Index(None, "vhs_id", "recipient", "kind", "created_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(5), default="de")
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    lease_until: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+    failed_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+    vhs: Mapped[Vhs] = relationship(lazy="joined")

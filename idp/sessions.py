@@ -87,6 +87,11 @@ def end(sso: SsoSession | None) -> None:
     g.idp_sso = None
 
 
+def forget_current() -> None:
+    """Drop this request's cached session (after sessions were ended in bulk)."""
+    g.pop("idp_sso", None)
+
+
 def set_cookie(response: Response, sso: SsoSession, secret: str) -> None:
     """Give the browser the session secret; persistent only when remembered."""
     response.set_cookie(

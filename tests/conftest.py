@@ -160,6 +160,54 @@ def redis_url():
     connection.close()
 
 
+class MailServer:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+    def __init__(self):
+        self.messages = []
+        self.port = _free_port()
+        self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def start(self):
+        """Listen (again) on the same port."""
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        """Stop listening: the mail server is down."""
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address):
+        return [m for m in self.messages if m["To"] == address]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    """The VHS's mail server, running; stopped after the test."""
+    server = MailServer()
+    server.start()
+    yield server
+    server.stop()
+
+
 class LiveServer:
     """The provider on a real HTTP server on 127.0.0.1 with a free port."""
 

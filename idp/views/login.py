@@ -13,6 +13,7 @@ from wtforms import SubmitField
 from .. import sessions
 from ..authn import authenticate, onboarded_vhs
 from ..eligibility import CheckUnavailable
+from ..selfservice import void_reset_links
 from ..passwords import MAX_LENGTH
 from ..protocol import EXPIRED, LogoutForm, mark_fresh_login
 
@@ -105,6 +106,7 @@ def login_submit():
     if identity is None:
         return _render(form, FAILED, 401)
     sso, secret = sessions.start(identity, remember=bool(form.remember.data))
+    void_reset_links(identity.account_id)
     session.clear()  # a new CSRF token and nothing else from before the login
     if next_url:
         mark_fresh_login(next_url)
@@ -120,14 +122,3 @@ def index():
     sso = sessions.current()
     return render_template("index.html", sso=sso, form=LogoutForm())
 
-
-@bp.get("/passwort-vergessen")
-def forgot_password():
-    """Where to reset a password until self-service reset exists."""
-    return render_template("forgot_password.html")
-
-
-@bp.get("/neuer-zugang")
-def new_access():
-    """Where to ask for access until self-service registration exists."""
-    return render_template("new_access.html")

@@ -1,0 +1,228 @@
+"""Mail from the VHS's own mail server: per-VHS settings, the outbox, and the sender.
+
+Every mail is an outbox row written in the same transaction as the change that causes it
+(a pending account, a new link), so a mail server outage loses nothing. The sender claims
+due rows one by one with a conditional UPDATE (a lease; on PostgreSQL the candidates are
+also read with FOR UPDATE SKIP LOCKED), so two workers never send the same row; it
+retries with exponential back-off and gives up after IDP_MAIL_GIVE_UP_SECONDS. SMTP cannot
+promise exactly once: a worker that dies after the server accepted a mail and before the
+row is marked sends it again when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import threading
+from dataclasses import asdict, dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, render_template
+from flask_babel import force_locale
+from sqlalchemy import or_, select, update
+
+from adapters.address import clean, is_plausible
+
+from . import db
+from .models import OutboxMail, Vhs, now
+from .sealing import SealError, seal, unseal
+
+SECURITY = ("starttls", "tls", "none")
+LEASE_SECONDS = 300
+
+
+class MailSettingsError(ValueError):
+    """The SMTP settings break a rule; the message says which."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """One VHS's mail server and its sender for general messages."""
+
+    host: str
+    port: int
+    security: str
+    sender: str
+    user: str = ""
+    password: str = ""
+
+    def check(self) -> None:
+        """Raise MailSettingsError for the first rule broken."""
+        if not self.host or len(self.host) > 253 or any(c in self.host for c in " /\r\n"):
+            raise MailSettingsError("the SMTP host must be a host name or address")
+        if not 0 < self.port < 65536:
+            raise MailSettingsError("the SMTP port must be between 1 and 65535")
+        if self.security not in SECURITY:
+            raise MailSettingsError(f"security must be one of {', '.join(SECURITY)}")
+        if clean(self.sender).value != self.sender.lower() or not is_plausible(
+                self.sender.lower()):
+            raise MailSettingsError(f"the sender {self.sender!r} is not a plain e-mail address")
+        if bool(self.user) != bool(self.password):
+            raise MailSettingsError("give both the SMTP user and its password, or neither")
+
+
+def settings_of(vhs: Vhs) -> MailSettings | None:
+    """The VHS's mail settings; None when it has none yet."""
+    if not vhs.mail_config:
+        return None
+    try:
+        return MailSettings(**unseal(vhs.mail_config, "mail-config"))
+    except SealError:
+        current_app.logger.error("mail settings of vhs %s cannot be opened", vhs.slug)
+        return None
+
+
+def set_settings(vhs: Vhs, settings: MailSettings) -> None:
+    """Store checked settings, sealed (the password is a secret)."""
+    settings.check()
+    vhs.mail_config = seal(asdict(settings), "mail-config")
+    db.session().commit()
+
+
+def enqueue(vhs: Vhs, recipient: str, kind: str, subject: str, locale: str = "de",
+            **values) -> OutboxMail | None:
+    """Render the mail ``kind`` and add it to the outbox (the caller commits).
+
+    At most one mail of a kind per VHS and address within IDP_MAIL_INTERVAL_SECONDS:
+    None when one was written already.
+    """
+    session = db.session()
+    since = now() - current_app.config["MAIL_INTERVAL_SECONDS"]
+    recent = session.scalar(select(OutboxMail.id).where(
+        OutboxMail.vhs_id == vhs.id, OutboxMail.recipient == recipient,
+        OutboxMail.kind == kind, OutboxMail.created_at > since).limit(1))
+    if recent is not None:
+        return None
+    issuer = current_app.config["ISSUER"]
+    with force_locale(locale):
+        context = {"vhs": vhs, "issuer": issuer, "recipient": recipient, **values}
+        row = OutboxMail(
+            vhs_id=vhs.id, recipient=recipient, kind=kind, locale=locale,
+            subject=str(subject),
+            text_body=render_template(f"mail/{kind}.txt", **context),
+            html_body=render_template("mail/base.html", body=render_template(
+                f"mail/{kind}.txt", **context), **context),
+            message_id=make_msgid(domain=urlsplit(issuer).hostname),
+            created_at=now(), next_attempt_at=now(),
+        )
+    session.add(row)
+    return row
+
+
+def message(settings: MailSettings, row: OutboxMail) -> EmailMessage:
+    """The MIME message of an outbox row: plain text and HTML, with proper headers."""
+    mail = EmailMessage()
+    mail["From"] = settings.sender
+    mail["To"] = row.recipient
+    mail["Subject"] = row.subject
+    mail["Date"] = format_datetime(datetime.fromtimestamp(row.created_at, timezone.utc))
+    mail["Message-ID"] = row.message_id
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    mail["Content-Language"] = row.locale
+    mail.set_content(row.text_body)
+    mail.add_alternative(row.html_body, subtype="html")
+    return mail
+
+
+def send(settings: MailSettings, mail: EmailMessage) -> None:
+    """Hand one message to the VHS's mail server."""
+    timeout = current_app.config["MAIL_TIMEOUT_SECONDS"]
+    context = ssl.create_default_context()
+    if settings.security == "tls":
+        server = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
+    else:
+        server = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+    with server:
+        if settings.security == "starttls":
+            server.starttls(context=context)
+        if settings.user:
+            server.login(settings.user, settings.password)
+        server.send_message(mail)
+
+
+def _permanent(error: Exception) -> bool:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+def _claim(row_id: int, moment: int) -> bool:
+    claimed = db.session().execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == row_id, OutboxMail.delivered_at.is_(None),
+               OutboxMail.failed_at.is_(None),
+               or_(OutboxMail.lease_until.is_(None), OutboxMail.lease_until < moment))
+        .values(lease_until=moment + LEASE_SECONDS)
+    ).rowcount == 1
+    db.session().commit()
+    return claimed
+
+
+def deliver_due(limit: int = 50) -> dict[str, int]:
+    """Send what is due; returns counts of delivered, retried, failed, waiting rows."""
+    session = db.session()
+    moment = now()
+    candidates = list(session.scalars(
+        select(OutboxMail.id).where(
+            OutboxMail.delivered_at.is_(None), OutboxMail.failed_at.is_(None),
+            OutboxMail.next_attempt_at <= moment,
+            or_(OutboxMail.lease_until.is_(None), OutboxMail.lease_until < moment))
+        .order_by(OutboxMail.id).limit(limit).with_for_update(skip_locked=True)))
+    session.commit()
+    counts = {"delivered": 0, "retried": 0, "failed": 0, "waiting": 0}
+    for row_id in candidates:
+        if not _claim(row_id, moment):
+            continue  # another worker has it
+        row = session.get(OutboxMail, row_id)
+        counts[_deliver(row)] += 1
+        session.commit()
+    return counts
+
+
+def _deliver(row: OutboxMail) -> str:
+    moment = now()
+    settings = settings_of(row.vhs)
+    if settings is None:
+        row.lease_until, row.next_attempt_at = None, moment + 60
+        return "waiting"  # until `vhs set-mail`; not an attempt
+    try:
+        send(settings, message(settings, row))
+    except (smtplib.SMTPException, OSError) as error:
+        row.attempts += 1
+        row.lease_until = None
+        row.last_error = f"{type(error).__name__}: {error}"[:300]
+        give_up = moment - row.created_at >= current_app.config["MAIL_GIVE_UP_SECONDS"]
+        if _permanent(error) or give_up:
+            row.failed_at = moment
+            current_app.logger.error("mail %s (%s) of vhs %s given up after %d attempts: %s",
+                                     row.id, row.kind, row.vhs.slug, row.attempts,
+                                     row.last_error)
+            return "failed"
+        row.next_attempt_at = moment + min(30 * 2 ** (row.attempts - 1), 3600)
+        current_app.logger.warning("mail %s of vhs %s not delivered (attempt %d): %s",
+                                   row.id, row.vhs.slug, row.attempts, row.last_error)
+        return "retried"
+    row.delivered_at, row.lease_until = moment, None
+    return "delivered"
+
+
+def run_worker(app: Flask, interval: float, stop: threading.Event) -> None:
+    """Deliver due mails every ``interval`` seconds until ``stop`` is set."""
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                deliver_due()
+            except Exception:  # a worker must outlive a database hiccup
+                app.logger.exception("mail worker round failed")
+        stop.wait(interval)
+
+
+def start_background_worker(app: Flask, interval: float = 2.0) -> threading.Event:
+    """The development server's own sender thread; set the returned event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=run_worker, args=(app, interval, stop), daemon=True).start()
+    return stop
+

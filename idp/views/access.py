@@ -1,0 +1,182 @@
+"""The self-service pages: "Neuer Zugang", activation, "Passwort vergessen", new password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request
+from flask_babel import get_locale, lazy_gettext
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, SelectField, StringField
+
+from .. import eligibility, selfservice, sessions
+from ..authn import identity_of, onboarded_vhs
+from ..password_policy import problems
+from ..protocol import EXPIRED, mark_fresh_login
+from .login import NO_EMAIL, NO_VHS, safe_next
+
+bp = Blueprint("access", __name__)
+
+UNAVAILABLE = lazy_gettext("Der Zugang konnte nicht angefordert werden. Die Verwaltung Ihrer "
+                           "vhs ist gerade nicht erreichbar; bitte versuchen Sie es später "
+                           "noch einmal.")
+MISMATCH = lazy_gettext("Die beiden Passwörter stimmen nicht überein.")
+
+
+class AddressForm(FlaskForm):
+    """VHS and address, for "Neuer Zugang" and "Passwort vergessen"."""
+
+    tenant = SelectField("vhs", validate_choice=False)
+    email = StringField()
+    next = HiddenField()
+
+
+class PasswordForm(FlaskForm):
+    """The new password, twice, with the link's token."""
+
+    token = HiddenField()
+    password = PasswordField()
+    confirm = PasswordField()
+
+
+def _choices(form: AddressForm) -> None:
+    from flask_babel import gettext
+
+    form.tenant.choices = [("", gettext("Bitte VHS auswählen"))]
+    form.tenant.choices += [(vhs.slug, vhs.name) for vhs in onboarded_vhs()]
+
+
+def _address_page(template: str, form: AddressForm, message=None, status=200):
+    _choices(form)
+    return render_template(template, form=form, message=message), status
+
+
+def _address_form(template: str):
+    form = AddressForm(formdata=None)
+    form.next.data = safe_next(request.args.get("next")) or ""
+    return _address_page(template, form)
+
+
+def _checked_address_form(template: str):
+    """The posted form, or the page to show again; (form, None) when it can be used."""
+    form = AddressForm()
+    form.next.data = safe_next(form.next.data) or ""
+    if not form.validate_on_submit():
+        return form, _address_page(template, form, EXPIRED, 400)
+    if not form.tenant.data:
+        return form, _address_page(template, form, NO_VHS, 400)
+    if not (form.email.data or "").strip() or len(form.email.data) > 1000:
+        return form, _address_page(template, form, NO_EMAIL, 400)
+    return form, None
+
+
+@bp.get("/neuer-zugang")
+def new_access():
+    """The "Neuer Zugang" form."""
+    return _address_form("new_access.html")
+
+
+@bp.post("/neuer-zugang")
+def new_access_submit():
+    """One answer for every address; what happens behind it goes by mail."""
+    form, page = _checked_address_form("new_access.html")
+    if page:
+        return page
+    try:
+        selfservice.request_access(form.tenant.data, form.email.data, str(get_locale()),
+                                   form.next.data or None)
+    except selfservice.RequestUnavailable:
+        return _address_page("new_access.html", form, UNAVAILABLE, 503)
+    return render_template("request_sent.html", kind="access", next=form.next.data)
+
+
+@bp.get("/passwort-vergessen")
+def forgot_password():
+    """The "Passwort vergessen" form."""
+    return _address_form("forgot_password.html")
+
+
+@bp.post("/passwort-vergessen")
+def forgot_password_submit():
+    """One answer for every address; a reset link only for an active account."""
+    form, page = _checked_address_form("forgot_password.html")
+    if page:
+        return page
+    selfservice.request_reset(form.tenant.data, form.email.data, str(get_locale()))
+    return render_template("request_sent.html", kind="reset", next=form.next.data)
+
+
+def _password_page(purpose: str):
+    link = selfservice.find_link(request.args.get("token"), purpose)
+    if link.problem:
+        return render_template("link_problem.html", problem=link.problem, purpose=purpose), 410
+    form = PasswordForm(formdata=None)
+    form.token.data = request.args.get("token")
+    return render_template("set_password.html", form=form, purpose=purpose,
+                           account=link.token.account, messages=[])
+
+
+def _password_submit(purpose: str):
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return render_template("error.html", error="csrf", description=EXPIRED), 400
+    link = selfservice.find_link(form.token.data, purpose)
+    if link.problem:
+        return render_template("link_problem.html", problem=link.problem, purpose=purpose), 410
+    account = link.token.account
+    password = form.password.data or ""
+    messages = problems(password, account.address, account.vhs.slug, account.vhs.name)
+    if not messages and password != (form.confirm.data or ""):
+        messages = [MISMATCH]
+    if messages:
+        return render_template("set_password.html", form=form, purpose=purpose,
+                               account=account, messages=messages), 400
+    next_url = safe_next(link.token.next_url)
+    try:
+        account = selfservice.set_password(link.token, password, str(get_locale()))
+    except ValueError:
+        return render_template("link_problem.html", problem="used", purpose=purpose), 410
+    return _signed_in(account, next_url)
+
+
+def _signed_in(account, next_url):
+    """Sign the person in (if the program still agrees) and resume or show the login link."""
+    try:
+        allowed = eligibility.allows(account.vhs, account.address)
+    except eligibility.CheckUnavailable:
+        allowed = False
+    if not allowed:
+        return render_template("password_set.html", signed_in=False)
+    sso, secret = sessions.start(identity_of(account), remember=False)
+    current_app.logger.info("password set at vhs %s, session %s", account.vhs.slug,
+                            sso.sid[:8])
+    if next_url:
+        mark_fresh_login(next_url)
+        response = redirect(next_url, 303)
+    else:
+        response = current_app.make_response(render_template("password_set.html",
+                                                             signed_in=True))
+    sessions.set_cookie(response, sso, secret)
+    return response
+
+
+@bp.get("/zugang/aktivieren")
+def activate():
+    """The activation link: choose a password."""
+    return _password_page("activate")
+
+
+@bp.post("/zugang/aktivieren")
+def activate_submit():
+    """Set the first password and activate the account."""
+    return _password_submit("activate")
+
+
+@bp.get("/passwort-neu")
+def reset():
+    """The reset link: choose a new password."""
+    return _password_page("reset")
+
+
+@bp.post("/passwort-neu")
+def reset_submit():
+    """Set the new password; every session and refresh token of the account ends."""
+    return _password_submit("reset")

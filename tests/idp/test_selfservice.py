@@ -1,0 +1,367 @@
+"""Self-service against a real SMTP server on loopback: every branch, links, outages."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+from sqlalchemy import func, select, update
+
+from idp import db, mail
+from idp.models import Account, AccountToken, OutboxMail, Vhs
+
+from ..adapters.conftest import closed_port, kufer_world  # noqa: F401 - a fixture
+from ..conftest import PASSWORD
+from ..helpers import form_field
+from .test_eligibility import run, write_config
+from .test_login_page import post_login
+
+SENDER = "info@vhs-straubing.de"
+
+
+@pytest.fixture
+def vhs(runner, kufer_world, smtp, tmp_path):  # noqa: F811 - the fixture imported above
+    """VHS straubing on the KuferSQL world, sending through the loopback SMTP server."""
+    config = write_config(tmp_path, url=kufer_world["url"], mandant="1")
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
+        "--adapter", "kufersql", "--adapter-config", config)
+    run(runner, "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port", str(smtp.port),
+        "--security", "none", "--sender", SENDER)
+    return kufer_world["url"]
+
+
+def submit(client, path, email, tenant="straubing", **extra):
+    page = client.get(path).get_data(as_text=True)
+    data = {"csrf_token": form_field(page, "csrf_token"), "tenant": tenant, "email": email,
+            **extra}
+    return client.post(path, data=data)
+
+
+def deliver(app):
+    with app.app_context():
+        return mail.deliver_due()
+
+
+def link_in(message) -> str:
+    return re.search(r"https?://\S+token=[\w-]+", message.get_body(("plain",)).get_content()
+                     ).group(0)
+
+
+def outbox_count(app) -> int:
+    with app.app_context():
+        return db.session().scalar(select(func.count()).select_from(OutboxMail))
+
+
+def test_new_access_page_has_the_help_pages_words(client, vhs):
+    page = client.get("/neuer-zugang").get_data(as_text=True)
+    for words in ["Neuer Zugang", "Bitte VHS auswählen", "Benutzername (= E-Mail)",
+                  "Abschicken", "Zurück", "Geben Sie hier die E-Mail Adresse ein, die bei "
+                  "der Bildungseinrichtung hinterlegt ist."]:
+        assert words in page
+
+
+def test_eligible_person_gets_one_activation_mail_from_the_vhs_server(app, client, vhs, smtp):
+    response = submit(client, "/neuer-zugang", "Anna.Muster@vhs-straubing.de")
+    assert response.status_code == 200
+    assert "Wenn diese Adresse bei der gewählten vhs hinterlegt ist" in response.get_data(
+        as_text=True)
+    assert deliver(app)["delivered"] == 1
+    [message] = smtp.messages
+    assert message["From"] == SENDER and message["To"] == "anna.muster@vhs-straubing.de"
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["Message-ID"].endswith("@127.0.0.1>") and message["Date"]  # the issuer
+    assert message.get_body(("html",)) is not None
+    assert link_in(message).startswith(app.config["ISSUER"] + "/zugang/aktivieren?token=")
+    with app.app_context():
+        account = db.session().scalar(select(Account))
+        assert account.status == "pending" and account.display_name == "Anna Muster"
+
+
+@pytest.mark.parametrize(("email", "kind", "words"), [
+    ("bernd@vhs-straubing.de", "not_released",
+     "Der Login wurde nicht für den Außenstellen Login freigegeben."),
+    ("niemand@vhs-straubing.de", None, None),
+    ("carla@vhs-straubing.de", None, None),
+    ("erik@vhs-straubing.de", None, None),
+])
+def test_each_decision_gets_its_mail_or_none(app, client, vhs, smtp, email, kind, words):
+    assert submit(client, "/neuer-zugang", email).status_code == 200
+    deliver(app)
+    if kind is None:
+        assert smtp.messages == [] and outbox_count(app) == 0
+    else:
+        [message] = smtp.messages
+        assert words in message.get_body(("plain",)).get_content()
+        assert "meine Daten und Einstellungen" in message.get_body(("plain",)).get_content()
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Account)) == 0
+
+
+def test_an_active_account_gets_a_pointer_to_login(app, client, runner, vhs, smtp):
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    [message] = smtp.messages
+    assert "bereits ein aktiver Zugang" in message.get_body(("plain",)).get_content()
+    assert message["Subject"] == "Ihr Zugang zum Kooperationsportal vhsKOOP besteht bereits"
+
+
+def test_kma_without_link_gets_the_support_ticket_mail(app, client, runner, kufer_world,  # noqa: F811
+                                                       smtp, tmp_path):
+    path = tmp_path / "kma.toml"
+    path.write_text(f'program = "kufersql"\n[program_options]\nurl = "{kufer_world["url"]}"\n')
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
+        "--adapter", "kma", "--adapter-config", str(path))
+    run(runner, "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port", str(smtp.port),
+        "--security", "none", "--sender", SENDER)
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    [message] = smtp.messages
+    assert "Technik-Support-Ticket" in message.get_body(("plain",)).get_content()
+
+
+def test_unreachable_program_says_so_and_stores_nothing(app, client, runner, smtp, tmp_path):
+    config = write_config(tmp_path, url=f"postgresql+psycopg://x@127.0.0.1:{closed_port()}/x")
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
+        "--adapter", "kufersql", "--adapter-config", config)
+    response = submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    assert response.status_code == 503
+    assert "Der Zugang konnte nicht angefordert werden." in response.get_data(as_text=True)
+    assert outbox_count(app) == 0
+
+
+def test_repeated_requests_pile_up_nothing(app, client, vhs, smtp):
+    for _ in range(3):
+        submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+        submit(client, "/neuer-zugang", "bernd@vhs-straubing.de")
+    deliver(app)
+    assert len(smtp.to("anna.muster@vhs-straubing.de")) == 1
+    assert len(smtp.to("bernd@vhs-straubing.de")) == 1
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Account)) == 1
+
+
+def neutral(response) -> tuple:
+    body = re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "",
+                  response.get_data(as_text=True))
+    body = re.sub(r'nonce="[^"]*"|nonce-[\w-]+', "", body)
+    headers = tuple(sorted((k, v) for k, v in response.headers.items()
+                           if k not in ("Set-Cookie", "Content-Security-Policy")))
+    return response.status_code, body, headers
+
+
+@pytest.mark.parametrize("path", ["/neuer-zugang", "/passwort-vergessen"])
+def test_known_and_unknown_addresses_get_identical_answers(client, runner, vhs, path):
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    answers = {neutral(submit(client, path, email)) for email in (
+        "anna.muster@vhs-straubing.de", "bernd@vhs-straubing.de", "niemand@vhs-straubing.de",
+        "carla@vhs-straubing.de")}
+    assert len(answers) == 1
+
+
+def activate(client, link, password=PASSWORD, confirm=None):
+    page = client.get(link.split("127.0.0.1:5000", 1)[-1])
+    assert page.status_code == 200, page.get_data(as_text=True)
+    text = page.get_data(as_text=True)
+    return client.post(link.split("127.0.0.1:5000", 1)[-1], data={
+        "csrf_token": form_field(text, "csrf_token"), "token": form_field(text, "token"),
+        "password": password, "confirm": password if confirm is None else confirm})
+
+
+def test_activation_sets_the_password_signs_in_and_the_link_is_single_use(app, client, vhs,
+                                                                          smtp):
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    link = link_in(smtp.messages[0])
+    done = activate(client, link)
+    assert done.status_code == 200 and "Sie sind angemeldet" in done.get_data(as_text=True)
+    assert "anna.muster@vhs-straubing.de" in client.get("/").get_data(as_text=True)
+    again = client.get(link.split("127.0.0.1:5000", 1)[-1])
+    assert again.status_code == 410 and "schon benutzt" in again.get_data(as_text=True)
+    assert post_login(app.test_client()).status_code == 303
+
+
+@pytest.mark.parametrize(("password", "confirm", "words"), [
+    ("kurz", None, "mindestens 12 Zeichen"),
+    ("Passwort2024!!", None, "sehr verbreitet"),
+    ("hallohallohallo", None, "sehr verbreitet"),
+    ("123456789012345", None, "sehr verbreitet"),
+    ("anna.muster-ist-super", None, "E-Mail-Adresse oder den Namen Ihrer vhs"),
+    ("ich-liebe-straubing", None, "E-Mail-Adresse oder den Namen Ihrer vhs"),
+    ("ein langer guter Satz", "ein anderer Satz", "stimmen nicht überein"),
+])
+def test_password_rules_explain(app, client, vhs, smtp, password, confirm, words):
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    refused = activate(client, link_in(smtp.messages[0]), password, confirm)
+    assert refused.status_code == 400 and words in refused.get_data(as_text=True)
+
+
+def test_expired_and_voided_links(app, client, vhs, smtp):
+    app.config["MAIL_INTERVAL_SECONDS"] = 0
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    first, second = (link_in(m) for m in smtp.messages)
+    voided = client.get(first.split("127.0.0.1:5000", 1)[-1])
+    assert voided.status_code == 410 and "neuerer Link" in voided.get_data(as_text=True)
+    with app.app_context():
+        db.session().execute(update(AccountToken).values(expires_at=1))
+        db.session().commit()
+    expired = client.get(second.split("127.0.0.1:5000", 1)[-1])
+    assert expired.status_code == 410 and "abgelaufen" in expired.get_data(as_text=True)
+    assert client.get("/zugang/aktivieren?token=nonsense").status_code == 410
+
+
+def test_reset_ends_sessions_revokes_and_notifies(app, client, runner, vhs, smtp):
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    other_browser = app.test_client()
+    assert post_login(other_browser).status_code == 303
+    assert submit(client, "/passwort-vergessen", "niemand@vhs-straubing.de").status_code == 200
+    submit(client, "/passwort-vergessen", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    [message] = smtp.messages
+    link = link_in(message)
+    assert link.startswith(app.config["ISSUER"] + "/passwort-neu?token=")
+    assert activate(client, link, "ein ganz neues Passwort").status_code == 200
+    assert "Sie sind angemeldet" not in other_browser.get("/").get_data(as_text=True)
+    deliver(app)
+    assert "wurde soeben geändert" in smtp.messages[-1].get_body(("plain",)).get_content()
+    assert post_login(app.test_client()).status_code == 401  # the old password is gone
+    assert post_login(app.test_client(), password="ein ganz neues Passwort").status_code == 303
+
+
+def test_a_login_voids_the_reset_link(app, client, runner, vhs, smtp):
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    submit(client, "/passwort-vergessen", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    assert post_login(app.test_client()).status_code == 303
+    assert client.get(link_in(smtp.messages[0]).split("127.0.0.1:5000", 1)[-1]).status_code == 410
+
+
+def test_mail_server_outage_loses_nothing_and_sends_once(app, client, vhs, smtp):
+    smtp.stop()
+    for address in ("anna.muster@vhs-straubing.de", "bernd@vhs-straubing.de"):
+        submit(client, "/neuer-zugang", address)
+    assert deliver(app)["retried"] == 2
+    smtp.start()
+    assert deliver(app)["delivered"] == 0  # back-off: not due yet
+    with app.app_context():
+        db.session().execute(update(OutboxMail).values(next_attempt_at=0))
+        db.session().commit()
+    assert deliver(app)["delivered"] == 2
+    assert deliver(app) == {"delivered": 0, "retried": 0, "failed": 0, "waiting": 0}
+    assert len(smtp.messages) == 2
+
+
+def test_mails_give_up_after_the_configured_time(app, client, vhs, smtp):
+    smtp.stop()
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    app.config["MAIL_GIVE_UP_SECONDS"] = 0
+    assert deliver(app)["failed"] == 1
+    with app.app_context():
+        row = db.session().scalar(select(OutboxMail))
+        assert row.failed_at and "ConnectionRefusedError" in row.last_error
+
+
+def test_without_mail_settings_mails_wait(app, client, runner, vhs, smtp):
+    with app.app_context():
+        db.session().execute(update(Vhs).values(mail_config=None))
+        db.session().commit()
+    assert "mail: NOT SET" in run(runner, "vhs", "list")
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    assert deliver(app)["waiting"] == 1 and smtp.messages == []
+
+
+def test_two_workers_never_send_a_mail_twice(make_app, vhs, smtp):
+    app = make_app()
+    with app.app_context():
+        straubing = db.session().scalar(select(Vhs))
+        for number in range(30):
+            mail.enqueue(straubing, f"person{number}@vhs-straubing.de", "test", "Test")
+        db.session().commit()
+    workers = [make_app(), make_app()]
+    threads = [threading.Thread(target=deliver, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [m["Message-ID"] for m in smtp.messages]
+    assert len(ids) == 30 and len(set(ids)) == 30
+
+
+@pytest.mark.parametrize("args", [
+    ["--sender", "info@vhs-straubing.de\r\nBcc: evil@example.org"],
+    ["--sender", "kein absender"],
+    ["--sender", "info@vhs-straubing.de", "--host", "smtp.example.org\r\nX: y"],
+    ["--sender", "info@vhs-straubing.de", "--port", "0"],
+    ["--sender", "info@vhs-straubing.de", "--user", "nur-user"],
+])
+def test_mail_settings_refuse_injection_and_nonsense(runner, vhs, args):
+    base = ["vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--security", "none"]
+    run(runner, *base, *args, code=1)
+
+
+def test_header_injection_through_the_form_sends_nothing(app, client, vhs, smtp):
+    for email in ("anna.muster@vhs-straubing.de\r\nBcc: evil@example.org",
+                  "anna.muster@vhs-straubing.de\nSubject: x"):
+        assert submit(client, "/neuer-zugang", email).status_code == 200
+    deliver(app)
+    assert all("evil" not in str(m) for m in smtp.messages)
+    assert all(m["To"] == "anna.muster@vhs-straubing.de" for m in smtp.messages)
+
+
+def test_test_mail_command(runner, vhs, smtp):
+    assert "handed to 127.0.0.1" in run(runner, "vhs", "test-mail", "straubing",
+                                        "ich@vhs-straubing.de")
+    assert smtp.to("ich@vhs-straubing.de")
+    smtp.stop()
+    assert "did not answer" in run(runner, "vhs", "test-mail", "straubing",
+                                   "ich@vhs-straubing.de", code=1)
+
+
+@pytest.mark.e2e
+def test_from_new_access_through_the_mail_to_a_signed_in_relying_party(make_app, kufer_world,  # noqa: F811
+                                                                       smtp, tmp_path):
+    from ..conftest import LiveServer
+    from ..helpers import Browser, RelyingParty
+    from .test_code_flow import CALLBACK, add_client
+
+    live = LiveServer(make_app)
+    try:
+        config = write_config(tmp_path, url=kufer_world["url"], mandant="1")
+        live.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
+                 "--adapter", "kufersql", "--adapter-config", config)
+        live.cli("vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+                 str(smtp.port), "--security", "none", "--sender", SENDER)
+        add_client(live, "vhskoop-web", "--public", "--first-party")
+        rp = RelyingParty(live.url, "vhskoop-web")
+        browser = Browser(live.url)
+        login_url = browser.get(rp.authorization_url()).headers["Location"]
+        login_page = browser.get(login_url).text
+        new_access = re.search(r'href="(/neuer-zugang[^"]*)"', login_page).group(1)
+        page = browser.get(new_access.replace("&amp;", "&")).text
+        sent = browser.post("/neuer-zugang", {
+            "csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next"),
+            "tenant": "straubing", "email": "anna.muster@vhs-straubing.de"})
+        assert "Bitte sehen Sie in Ihr Postfach" in sent.text
+        deliver(live.app)
+        link = link_in(smtp.to("anna.muster@vhs-straubing.de")[0])
+        assert link.startswith(live.url + "/zugang/aktivieren?token=")
+        form = browser.get(link).text
+        done = browser.post(link, {"csrf_token": form_field(form, "csrf_token"),
+                                   "token": form_field(form, "token"),
+                                   "password": "mein langes neues Passwort",
+                                   "confirm": "mein langes neues Passwort"})
+        assert done.status_code == 303 and done.headers["Location"].startswith("/authorize?")
+        callback = browser.get(done.headers["Location"]).headers["Location"]
+        assert callback.startswith(CALLBACK)
+        claims = rp.verify_id_token(rp.fetch_token(callback))
+        assert claims["email"] == "anna.muster@vhs-straubing.de" and claims["email_verified"]
+    finally:
+        live.stop()
