@@ -121,9 +121,9 @@ def message(settings: MailSettings, row: OutboxMail) -> EmailMessage:
     mail["Date"] = format_datetime(datetime.fromtimestamp(row.created_at, timezone.utc))
     mail["Message-ID"] = row.message_id
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
-    mail["Content-Language"] = row.locale
     mail.set_content(row.text_body)
     mail.add_alternative(row.html_body, subtype="html")
+    mail["Content-Language"] = row.locale  # after the content: set_content drops Content-*
     return mail
 
 

@@ -365,3 +365,13 @@ def test_from_new_access_through_the_mail_to_a_signed_in_relying_party(make_app,
         assert claims["email"] == "anna.muster@vhs-straubing.de" and claims["email_verified"]
     finally:
         live.stop()
+
+
+def test_mails_follow_the_language_the_person_chose(app, client, vhs, smtp):
+    client.get("/neuer-zugang?lang=en")
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    [message] = smtp.messages
+    assert message["Subject"] == "Your vhsKOOP cooperation portal account"
+    assert message["Content-Language"] == "en"
+    assert "With this link you set your password" in message.get_body(("plain",)).get_content()
