@@ -92,6 +92,12 @@ SETTINGS: dict[str, Setting] = {
     "ACTIVATION_TTL": Setting(72 * 3600, int, "How long an activation link is valid."),
     "RESET_TTL": Setting(3600, int, "How long a password-reset link is valid."),
     "PASSWORD_MIN_LENGTH": Setting(12, int, "The shortest password a person may set."),
+    "SELFSERVICE_ANSWER_SECONDS": Setting(
+        0.4,
+        float,
+        '"Neuer Zugang" and "Passwort vergessen" answer no earlier than this after the '
+        "request arrived, so known and unknown addresses take the same time.",
+    ),
     "MAIL_INTERVAL_SECONDS": Setting(
         900, int, "At most one mail of each kind per address and VHS within this time."
     ),
@@ -129,11 +135,12 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
         raw = os.environ.get(f"IDP_{name}")
         if raw is None:
             values[name] = setting.default
-        elif setting.kind is int:
+        elif setting.kind in (int, float):
             try:
-                values[name] = int(raw)
+                values[name] = setting.kind(raw)
             except ValueError:
-                raise ConfigError(f"IDP_{name} must be a whole number, not {raw!r}.") from None
+                kind = "a whole number" if setting.kind is int else "a number"
+                raise ConfigError(f"IDP_{name} must be {kind}, not {raw!r}.") from None
         else:
             values[name] = raw
     values.update(overrides or {})
@@ -159,6 +166,8 @@ def check(values: dict, instance_path: str) -> dict:
                           "must not be negative.")
     if not 8 <= values["PASSWORD_MIN_LENGTH"] <= 64:
         raise ConfigError("IDP_PASSWORD_MIN_LENGTH must be between 8 and 64.")
+    if not 0 <= values["SELFSERVICE_ANSWER_SECONDS"] <= 5:
+        raise ConfigError("IDP_SELFSERVICE_ANSWER_SECONDS must be between 0 and 5.")
     if values["MAIL_INTERVAL_SECONDS"] < 0:
         raise ConfigError("IDP_MAIL_INTERVAL_SECONDS must not be negative.")
     if values["CODE_TTL"] > 600:

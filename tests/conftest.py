@@ -75,6 +75,7 @@ def _settings(database_url, keys_dir, **extra):
         "KEYS_DIR": str(keys_dir),
         "ARGON2_MEMORY_COST": 8192,
         "ARGON2_TIME_COST": 2,
+        "SELFSERVICE_ANSWER_SECONDS": 0,  # bench/access_timing.py measures the real one
     }
     settings.update(extra)
     return settings

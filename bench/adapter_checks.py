@@ -1,6 +1,6 @@
 """How long one eligibility check takes per adapter (in-process, median of several runs).
 
-    .venv/bin/python bench/adapters.py [--checks 300] [--runs 5] [--users 2000]
+    .venv/bin/python bench/adapter_checks.py [--checks 300] [--runs 5] [--users 2000]
                                        [--database-url postgresql+psycopg://postgres@127.0.0.1/test]
 
 Builds each registered adapter over a program database of ``--users`` users (SQLite in a
