@@ -64,7 +64,8 @@ def main() -> None:
             deciles = statistics.quantiles(values, n=10)
             print(f"{path:20s} {kind:8s} median {medians[kind] * 1000:6.2f} ms  "
                   f"p10 {deciles[0] * 1000:6.2f}  p90 {deciles[-1] * 1000:6.2f}")
-        print(f"{path:20s} difference of medians {(medians['known'] - medians['unknown']) * 1000:+.2f} ms")
+        difference = (medians["known"] - medians["unknown"]) * 1000
+        print(f"{path:20s} difference of medians {difference:+.2f} ms")
 
 
 if __name__ == "__main__":

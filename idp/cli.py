@@ -122,7 +122,8 @@ def _adapter_options(path: str | None) -> dict:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as error:
-        raise click.ClickException(f"cannot read the adapter configuration {path}: {error}")
+        raise click.ClickException(
+            f"cannot read the adapter configuration {path}: {error}") from None
 
 
 def _set_adapter(vhs: Vhs, adapter: str | None, config_path: str | None) -> None:

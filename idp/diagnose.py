@@ -9,6 +9,7 @@ local account. The screen answers of the login and access pages never say any of
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from adapters.address import CleanAddress, clean, is_plausible
 from adapters.base import INACTIVE, NOT_LINKED, NOT_RELEASED, AdapterUnavailable, Decision
 
 from . import db, eligibility
-from .models import Account, Vhs
+from .models import Account, OutboxMail, Vhs
 
 NOT_RELEASED_MESSAGE = "Der Login wurde nicht für den Außenstellen Login freigegeben."
 
@@ -68,8 +69,29 @@ def diagnose(slug: str, typed: str) -> tuple[list[Finding], bool]:
                                "configured for this VHS)"))
     found.append(Finding(None, f"local account: {account.status}" if account else
                          "local account: none"))
-    found.append(Finding(None, "mails to this address: none recorded"))
+    found.append(Finding(bool(vhs.mail_config),
+                         "mail settings are set (vhs set-mail)" if vhs.mail_config else
+                         "mail settings are missing: mails wait in the outbox (vhs set-mail)"))
+    found.extend(_last_mails(vhs, typed_clean.value))
     return found, access
+
+
+def _last_mails(vhs: Vhs, address: str) -> list[Finding]:
+    rows = db.session().scalars(
+        select(OutboxMail).where(OutboxMail.vhs_id == vhs.id, OutboxMail.recipient == address)
+        .order_by(OutboxMail.id.desc()).limit(5))
+    lines = []
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row.created_at))
+        if row.delivered_at:
+            state = "delivered"
+        elif row.failed_at:
+            state = f"given up: {row.last_error}"
+        else:
+            error = f": {row.last_error}" if row.last_error else ""
+            state = f"waiting ({row.attempts} attempts{error})"
+        lines.append(Finding(None, f"mail {row.kind} of {when}: {state}"))
+    return lines or [Finding(None, "mails to this address: none")]
 
 
 def _program_checks(vhs: Vhs, typed: str, typed_clean: CleanAddress,

@@ -22,6 +22,8 @@ from keys import KeyStore, Policy
 
 from .helpers import Browser
 
+pytest_plugins = ("tests.worlds",)
+
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PASSWORD = "richtig-langes-Passwort-1"
 

@@ -10,7 +10,7 @@ from adapters.directory import DirectoryFormatError, parse
 from adapters.itm_connect_sim import Simulator
 from adapters.sql import KuferSqlAdapter
 
-from .conftest import Links, context, unique_vhs
+from ..worlds import Links, context, unique_vhs
 
 
 def test_unknown_adapter_names_the_group_and_the_name():

@@ -11,7 +11,7 @@ from adapters.base import AdapterUnavailable, Decision
 from adapters.itm_connect_sim import Simulator
 from adapters.sql import KuferSqlAdapter
 
-from .conftest import Links, closed_port, context, unique_vhs
+from ..worlds import Links, closed_port, context, unique_vhs
 
 ALL_LINKED = Links({("straubing", a) for a in (
     "anna.muster@vhs-straubing.de", "bernd@vhs-straubing.de", "carla@vhs-straubing.de",

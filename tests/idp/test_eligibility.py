@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, select, text
 from idp import db
 from idp.models import Vhs
 
-from ..adapters.conftest import closed_port, kufer_world  # noqa: F401 - a fixture
+from ..worlds import closed_port
 from ..conftest import PASSWORD
 from ..helpers import RelyingParty
 from .test_code_flow import add_client

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from idp import db, mail
 from idp.models import Account, AccountToken, OutboxMail, Vhs
 
-from ..adapters.conftest import closed_port, kufer_world  # noqa: F401 - a fixture
+from ..worlds import closed_port
 from ..conftest import PASSWORD
 from ..helpers import form_field
 from .test_eligibility import run, write_config
@@ -21,7 +21,7 @@ SENDER = "info@vhs-straubing.de"
 
 
 @pytest.fixture
-def vhs(runner, kufer_world, smtp, tmp_path):  # noqa: F811 - the fixture imported above
+def vhs(runner, kufer_world, smtp, tmp_path):
     """VHS straubing on the KuferSQL world, sending through the loopback SMTP server."""
     config = write_config(tmp_path, url=kufer_world["url"], mandant="1")
     run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
@@ -108,7 +108,7 @@ def test_an_active_account_gets_a_pointer_to_login(app, client, runner, vhs, smt
     assert message["Subject"] == "Ihr Zugang zum Kooperationsportal vhsKOOP besteht bereits"
 
 
-def test_kma_without_link_gets_the_support_ticket_mail(app, client, runner, kufer_world,  # noqa: F811
+def test_kma_without_link_gets_the_support_ticket_mail(app, client, runner, kufer_world,
                                                        smtp, tmp_path):
     path = tmp_path / "kma.toml"
     path.write_text(f'program = "kufersql"\n[program_options]\nurl = "{kufer_world["url"]}"\n')
@@ -326,7 +326,7 @@ def test_test_mail_command(runner, vhs, smtp):
 
 
 @pytest.mark.e2e
-def test_from_new_access_through_the_mail_to_a_signed_in_relying_party(make_app, kufer_world,  # noqa: F811
+def test_from_new_access_through_the_mail_to_a_signed_in_relying_party(make_app, kufer_world,
                                                                        smtp, tmp_path):
     from ..conftest import LiveServer
     from ..helpers import Browser, RelyingParty
@@ -375,3 +375,12 @@ def test_mails_follow_the_language_the_person_chose(app, client, vhs, smtp):
     assert message["Subject"] == "Your vhsKOOP cooperation portal account"
     assert message["Content-Language"] == "en"
     assert "With this link you set your password" in message.get_body(("plain",)).get_content()
+
+
+def test_diagnose_shows_mail_settings_and_the_last_mails(app, client, runner, vhs, smtp):
+    submit(client, "/neuer-zugang", "bernd@vhs-straubing.de")
+    deliver(app)
+    output = run(runner, "diagnose", "--vhs", "straubing", "--email", "bernd@vhs-straubing.de",
+                 code=1)
+    assert "[ok]   mail settings are set" in output
+    assert "mail not_released of" in output and ": delivered" in output

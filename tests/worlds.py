@@ -1,4 +1,6 @@
-"""Worlds for the adapter contract: the same people in each program's own shape.
+"""Fixtures for the Verwaltungsprogramme: the same people in each program's own shape.
+
+A pytest plugin (tests/conftest.py names it), so every test module can use the worlds.
 
 People (address as stored -> what the contract expects):
 - Anna.Muster@vhs-straubing.de, active and released          -> eligible
@@ -20,7 +22,7 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, create
 
 from adapters.base import Context
 
-from ..conftest import require_service
+from .conftest import require_service
 
 PEOPLE = [
     # id, first, last, address as stored, active, released, mandant
@@ -46,7 +48,8 @@ def make_program_table(url: str, name: str, columns: dict[str, str], rows) -> Ta
     with engine.begin() as connection:
         table.drop(connection, checkfirst=True)
         table.create(connection)
-        connection.execute(table.insert(), [dict(zip(columns, row)) for row in rows])
+        connection.execute(table.insert(),
+                           [dict(zip(columns, row, strict=True)) for row in rows])
     engine.dispose()
     return table
 
