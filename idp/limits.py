@@ -1,4 +1,5 @@
-"""Rate limits (Flask-Limiter): password logins per client address and per account.
+"""Rate limits (Flask-Limiter): password logins, "Neuer Zugang" and "Passwort vergessen",
+each per client address and per (VHS, address).
 
 Counters live in Redis when IDP_REDIS_URL is set (shared by every instance), in memory
 otherwise. The per-account key is a digest of VHS and cleaned address, so the counter
@@ -35,8 +36,13 @@ def init_app(app: Flask) -> None:
         strategy="moving-window",
         key_prefix="idp",
     )
-    login = app.view_functions["views.login_submit"]
-    login = limiter.limit(app.config["RATELIMIT_LOGIN_IP"], key_func=get_remote_address)(login)
-    login = limiter.limit(app.config["RATELIMIT_LOGIN_ADDRESS"], key_func=_account_key)(login)
-    app.view_functions["views.login_submit"] = login
+    # Logins, and the self-service forms that ask the Verwaltungsprogramm and send mail.
+    for endpoint in ("views.login_submit", "access.new_access_submit",
+                     "access.forgot_password_submit"):
+        view = app.view_functions[endpoint]
+        view = limiter.limit(app.config["RATELIMIT_LOGIN_IP"], key_func=get_remote_address,
+                             scope=endpoint)(view)
+        view = limiter.limit(app.config["RATELIMIT_LOGIN_ADDRESS"], key_func=_account_key,
+                             scope=endpoint)(view)
+        app.view_functions[endpoint] = view
     app.extensions["idp.limiter"] = limiter

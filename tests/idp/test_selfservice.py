@@ -384,3 +384,12 @@ def test_diagnose_shows_mail_settings_and_the_last_mails(app, client, runner, vh
                  code=1)
     assert "[ok]   mail settings are set" in output
     assert "mail not_released of" in output and ": delivered" in output
+
+
+def test_self_service_forms_are_rate_limited_like_the_login(make_app, vhs, smtp):
+    client = make_app(RATELIMIT_LOGIN_ADDRESS="2 per minute").test_client()
+    for _ in range(2):
+        assert submit(client, "/passwort-vergessen", "niemand@vhs-straubing.de").status_code \
+            == 200
+    assert submit(client, "/passwort-vergessen", "niemand@vhs-straubing.de").status_code == 429
+    assert submit(client, "/neuer-zugang", "niemand@vhs-straubing.de").status_code == 200
