@@ -473,13 +473,14 @@ def demo(port: int) -> None:
     """Run the provider in development mode with a demo VHS, account and client."""
     os.environ.setdefault("IDP_ENV", "development")
     os.environ.setdefault("IDP_ISSUER", f"http://127.0.0.1:{port}")
-    from .demo import seed
+    from .demo import DemoMailbox, seed
 
     app = _create_app({"DEMO": True})
     prepare(app)
+    mailbox = DemoMailbox()
     mail.start_background_worker(app)
     with app.app_context():
-        for line in seed():
+        for line in seed(mailbox):
             click.echo(line)
     from werkzeug.serving import run_simple
 

@@ -9,6 +9,7 @@ only when the app was built by the demo command.
 from __future__ import annotations
 
 import secrets
+import socket
 from urllib.parse import urlencode
 
 import requests
@@ -20,12 +21,13 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
-from . import accounts, db, eligibility
+from . import accounts, db, eligibility, mail
 from .clients import Registration, register
 from .models import Account, Client, Vhs
 
 VHS = ("musterstadt", "vhs Musterstadt")
 ADDRESS = "demo@vhs-musterstadt.de"
+NEW_ADDRESS = "neu@vhs-musterstadt.de"
 PASSWORD = "Demo-Passwort-2026"
 CLIENT_ID = "demo-rp"
 
@@ -33,7 +35,32 @@ bp = Blueprint("demo", __name__, url_prefix="/demo")
 COOKIE = "demo_rp"  # the relying party's own state, apart from the provider's session
 
 
-def seed() -> list[str]:
+class DemoMailbox:
+    """The demo VHS's mail server: a real SMTP server on loopback (aiosmtpd) whose mails
+    the page /demo/mails shows, so "Neuer Zugang" can be tried without a mail account."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        with socket.socket() as probe:  # a free loopback port (aiosmtpd needs one up front)
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        """Stop the mail server."""
+        self.controller.stop()
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+def seed(mailbox: DemoMailbox | None = None) -> list[str]:
     """Create what is missing (idempotent) and say how to use it."""
     issuer = current_app.config["ISSUER"]
     if not db.session().scalar(select(Vhs.id).where(Vhs.slug == VHS[0])):
@@ -43,6 +70,17 @@ def seed() -> list[str]:
         eligibility.replace_directory(vhs, [{"email": ADDRESS, "id": "1",
                                              "name": "Demo Mitarbeiterin", "active": True,
                                              "released": True}])
+    if mailbox is not None:
+        current_app.extensions["idp.demo_mailbox"] = mailbox
+        vhs = db.session().scalar(select(Vhs).where(Vhs.slug == VHS[0]))
+        mail.set_settings(vhs, mail.MailSettings(host="127.0.0.1", port=mailbox.port,
+                                                 security="none",
+                                                 sender="info@vhs-musterstadt.de"))
+        eligibility.replace_directory(vhs, [
+            {"email": ADDRESS, "id": "1", "name": "Demo Mitarbeiterin", "active": True,
+             "released": True},
+            {"email": NEW_ADDRESS, "id": "2", "name": "Neue Kollegin", "active": True,
+             "released": True}])
     if not db.session().scalar(select(Account.id).where(Account.address == ADDRESS)):
         accounts.add_local(VHS[0], ADDRESS, PASSWORD, name="Demo Mitarbeiterin")
     if not db.session().scalar(select(Client.id).where(Client.client_id == CLIENT_ID)):
@@ -60,6 +98,8 @@ def seed() -> list[str]:
         f"  try it:    {issuer}/demo/  (a relying party that signs in through the provider)",
         f"  login:     vhs: {VHS[1]}   e-mail: {ADDRESS}   password: {PASSWORD}",
         f"  discovery: {issuer}/.well-known/openid-configuration",
+        f"  new access: {NEW_ADDRESS} at {VHS[1]} may ask for an account (Neuer Zugang);"
+        f" the mails arrive at {issuer}/demo/mails",
     ]
 
 
@@ -122,6 +162,16 @@ def callback():
         "logout": issuer + "/end_session?" + urlencode(
             {"id_token_hint": token["id_token"],
              "post_logout_redirect_uri": issuer + "/demo/"})})
+
+
+@bp.get("/mails")
+def mails():
+    """What the demo VHS's mail server received, newest first."""
+    mailbox = current_app.extensions.get("idp.demo_mailbox")
+    received = [] if mailbox is None else [
+        {"to": m["To"], "subject": m["Subject"], "date": m["Date"],
+         "text": m.get_body(("plain",)).get_content()} for m in reversed(mailbox.messages)]
+    return render_template("demo_mails.html", mails=received)
 
 
 def init_app(app: Flask) -> None:

@@ -35,3 +35,24 @@ def test_demo_relying_party_signs_in_and_out(make_app):
 
 def test_demo_pages_do_not_exist_outside_the_demo(client):
     assert client.get("/demo/").status_code == 404
+
+
+def test_demo_mailbox_receives_the_activation_mail(make_app):
+    from idp import mail
+
+    app = make_app(DEMO=True)
+    mailbox = demo.DemoMailbox()
+    try:
+        with app.app_context():
+            demo.seed(mailbox)
+        client = app.test_client()
+        page = client.get("/neuer-zugang").get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        client.post("/neuer-zugang", data={"csrf_token": csrf, "tenant": demo.VHS[0],
+                                           "email": demo.NEW_ADDRESS})
+        with app.app_context():
+            assert mail.deliver_due()["delivered"] == 1
+        shown = client.get("/demo/mails").get_data(as_text=True)
+        assert demo.NEW_ADDRESS in shown and "/zugang/aktivieren?token=" in shown
+    finally:
+        mailbox.stop()
