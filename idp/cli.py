@@ -23,7 +23,7 @@ from adapters import directory, registry
 from adapters.address import clean, is_plausible
 from adapters.base import AdapterConfigError
 
-from . import accounts, db, eligibility, mail
+from . import accounts, db, eligibility, mail, portals
 from .clients import Registration, RegistrationError, register
 from .models import Account, Client, KmaLink, OutboxMail, Vhs, digest
 from .selfservice import SUBJECTS
@@ -266,6 +266,57 @@ def vhs_test_mail(slug: str, address: str) -> None:
     except (smtplib.SMTPException, OSError) as error:
         _fail(ValueError(f"the mail server refused or did not answer: {error}"))
     click.echo(f"test mail to {row.recipient} handed to {settings.host}")
+
+
+@vhs_group.command("set-portal")
+@click.argument("slug")
+@click.option("--base-url", help="Default https://SLUG.meine-vhs.de.")
+@click.option("--credential-stdin", is_flag=True, help="Read the portal's API credential.")
+@click.option("--connect-timeout", default=2.0, show_default=True)
+@click.option("--read-timeout", default=5.0, show_default=True)
+@click.option("--none", "remove", is_flag=True, help="This VHS has no itm:PORTAL logins.")
+def vhs_set_portal(slug, base_url, credential_stdin, connect_timeout, read_timeout,
+                   remove) -> None:
+    """Let the VHS's itm:PORTAL check its users' passwords (the credential is encrypted)."""
+    from .connectors.portal import PortalSettings
+
+    vhs = _vhs(slug)
+    if remove:
+        portals.configure(vhs, None)
+        click.echo(f"VHS {slug}: no itm:PORTAL")
+        return
+    if not credential_stdin:
+        _fail(ValueError("give the portal's API credential with --credential-stdin"))
+    settings = PortalSettings(base_url=base_url or f"https://{slug}.meine-vhs.de",
+                              credential=sys.stdin.readline().strip(),
+                              connect_timeout=connect_timeout, read_timeout=read_timeout)
+    try:
+        portals.configure(vhs, settings)
+    except ValueError as error:
+        _fail(error)
+    click.echo(f"VHS {slug}: itm:PORTAL at {settings.base_url}")
+
+
+@main.command("portal-sim", with_appcontext=False)
+@click.option("--port", default=8081, show_default=True)
+@click.option("--users", "users_path", required=True, type=click.Path(exists=True))
+@click.option("--credential", required=True, help="The bearer credential it accepts.")
+@click.option("--mode", type=click.Choice(["normal", "slow", "error", "html", "redirect",
+                                           "truncated", "huge", "garbage"]), default="normal")
+def portal_sim(port: int, users_path: str, credential: str, mode: str) -> None:
+    """Run the itm:PORTAL simulator on 127.0.0.1 (tests, benchmark, demo)."""
+    from .connectors.portal_sim import PortalSimulator, users_file
+
+    try:
+        users = users_file(users_path)
+    except (OSError, ValueError) as error:
+        _fail(error)
+    simulator = PortalSimulator(users, credential, port=port, mode=mode)
+    click.echo(f"itm:PORTAL simulator at {simulator.url} ({len(users)} users, mode {mode})")
+    try:
+        simulator.server.serve_forever()
+    except KeyboardInterrupt:
+        simulator.server.server_close()
 
 
 @click.command("mail-worker")

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from adapters.address import CleanAddress, clean, is_plausible
 from adapters.base import INACTIVE, NOT_LINKED, NOT_RELEASED, AdapterUnavailable, Decision
 
-from . import db, eligibility
+from . import db, eligibility, portals
+from .connectors import PortalUnavailable
 from .models import Account, OutboxMail, Vhs
 
 NOT_RELEASED_MESSAGE = "Der Login wurde nicht für den Außenstellen Login freigegeben."
@@ -65,8 +66,7 @@ def diagnose(slug: str, typed: str) -> tuple[list[Finding], bool]:
         Account.vhs_id == vhs.id, Account.address == typed_clean.value))
     if not vhs.adapter:
         access = vhs.onboarded and account is not None and account.status == "active"
-    found.append(Finding(None, "itm:PORTAL login: not checked (no itm:PORTAL connector is "
-                               "configured for this VHS)"))
+    found.append(_portal_check(vhs, typed_clean.value))
     found.append(Finding(None, f"local account: {account.status}" if account else
                          "local account: none"))
     found.append(Finding(bool(vhs.mail_config),
@@ -74,6 +74,20 @@ def diagnose(slug: str, typed: str) -> tuple[list[Finding], bool]:
                          "mail settings are missing: mails wait in the outbox (vhs set-mail)"))
     found.extend(_last_mails(vhs, typed_clean.value))
     return found, access
+
+
+def _portal_check(vhs: Vhs, address: str) -> Finding:
+    portal = portals.portal_for(vhs)
+    if portal is None:
+        return Finding(None, "itm:PORTAL: none configured for this VHS")
+    try:
+        known = portal.lookup(address)
+    except PortalUnavailable as error:
+        return Finding(False, f"itm:PORTAL cannot be reached: {error}")
+    if known:
+        return Finding(None, "itm:PORTAL has a staff login for the address: that login and "
+                             "its password count here (no second account)")
+    return Finding(None, "itm:PORTAL has no login for the address")
 
 
 def _last_mails(vhs: Vhs, address: str) -> list[Finding]:

@@ -65,6 +65,8 @@ class Vhs(Base):
     adapter_changed_at: Mapped[int | None] = mapped_column(BigInteger)
     directory_token_hash: Mapped[str | None] = mapped_column(String(64))
     mail_config: Mapped[str | None] = mapped_column(Text)  # sealed SMTP settings (idp.mail)
+    portal_config: Mapped[str | None] = mapped_column(Text)  # sealed itm:PORTAL settings
+    portal_changed_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Account(Base):
@@ -80,6 +82,8 @@ class Account(Base):
     address: Mapped[str] = mapped_column(String(320))
     display_name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # "local" (our password) or "portal" (the VHS's itm:PORTAL checks the password)
+    source: Mapped[str] = mapped_column(String(10), default="local", server_default="local")
     status: Mapped[str] = mapped_column(String(16), default="pending")
     sub: Mapped[str] = mapped_column(String(64), unique=True, default=new_secret)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -19,7 +19,8 @@ from sqlalchemy import select, update
 from adapters.address import clean, is_plausible
 from adapters.base import ELIGIBLE, NOT_LINKED, NOT_RELEASED, AdapterUnavailable
 
-from . import db, eligibility, mail, sessions, tokens
+from . import db, eligibility, mail, portals, sessions, tokens
+from .connectors import PortalUnavailable
 from .models import Account, AccountToken, SsoSession, Token, Vhs, digest, now
 from .passwords import passwords
 
@@ -33,6 +34,10 @@ SUBJECTS = {
     "password_changed": lazy_gettext("Ihr Passwort für das Kooperationsportal vhsKOOP wurde "
                                      "geändert"),
     "test": lazy_gettext("Test-E-Mail des Kooperationsportals vhsKOOP"),
+    "portal_login": lazy_gettext("Ihr Zugang zum Kooperationsportal vhsKOOP: Ihr "
+                                 "itm:PORTAL-Login"),
+    "source_switched": lazy_gettext("Kooperationsportal vhsKOOP: Anmeldung jetzt mit Ihrem "
+                                    "itm:PORTAL-Login"),
 }
 
 
@@ -82,13 +87,17 @@ def request_access(slug: str, typed: str, locale: str, next_url: str | None) -> 
         return  # no self-service there: nobody gets a mail
     try:
         decision = eligibility.ask(vhs, address)
+        on_portal = _on_portal(vhs, address)
     except AdapterUnavailable as error:
         current_app.logger.warning("access request at vhs %s: program unavailable (%s)",
                                    vhs.slug, error)
         raise RequestUnavailable(str(error)) from None
     account = _account(vhs, address)
     if decision.status == ELIGIBLE:
-        if account is not None and account.status == "active":
+        if on_portal is not None:
+            _mail(vhs, address, "portal_login", locale, link=on_portal,
+                  link_label=lazy_gettext("Passwort vergessen im itm:PORTAL"))
+        elif account is not None and account.status == "active":
             _mail(vhs, address, "already_active", locale,
                   link=current_app.config["ISSUER"] + "/login",
                   link_label=lazy_gettext("Zur Anmeldung"))
@@ -100,6 +109,26 @@ def request_access(slug: str, typed: str, locale: str, next_url: str | None) -> 
     elif decision.status == NOT_LINKED:
         _mail(vhs, address, "not_linked", locale)
     db.session().commit()
+
+
+def _on_portal(vhs: Vhs, address: str) -> str | None:
+    """The portal's reset URL when the portal has a login for the address, else None."""
+    portal = portals.portal_for(vhs)
+    if portal is None:
+        return None
+    try:
+        return portal.password_reset_url(address) if portal.lookup(address) else None
+    except PortalUnavailable as error:
+        current_app.logger.warning("itm:PORTAL of vhs %s unavailable: %s", vhs.slug, error)
+        raise RequestUnavailable(str(error)) from None
+
+
+def mail_source_switched(account: Account) -> None:
+    """Tell the person once that the itm:PORTAL login now counts (the caller commits)."""
+    portal = portals.portal_for(account.vhs)
+    _mail(account.vhs, account.address, "source_switched", "de",
+          link=portal.password_reset_url(account.address) if portal else None,
+          link_label=lazy_gettext("Passwort vergessen im itm:PORTAL"))
 
 
 def _mail(vhs: Vhs, address: str, kind: str, locale: str, **values):
@@ -136,6 +165,12 @@ def request_reset(slug: str, typed: str, locale: str) -> None:
     vhs = _vhs(slug)
     address = clean(typed).value
     if vhs is None or not is_plausible(address):
+        return
+    portal_reset = _on_portal(vhs, address)
+    if portal_reset is not None:
+        _mail(vhs, address, "portal_login", locale, link=portal_reset,
+              link_label=lazy_gettext("Passwort vergessen im itm:PORTAL"))
+        db.session().commit()
         return
     account = _account(vhs, address)
     if account is None or account.status != "active" or _recent(vhs, address, "reset"):

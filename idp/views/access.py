@@ -21,6 +21,8 @@ bp = Blueprint("access", __name__)
 UNAVAILABLE = lazy_gettext("Der Zugang konnte nicht angefordert werden. Die Verwaltung Ihrer "
                            "vhs ist gerade nicht erreichbar; bitte versuchen Sie es später "
                            "noch einmal.")
+RESET_UNAVAILABLE = lazy_gettext("Das Zurücksetzen konnte nicht angefordert werden. Bitte "
+                                 "versuchen Sie es später noch einmal.")
 MISMATCH = lazy_gettext("Die beiden Passwörter stimmen nicht überein.")
 
 
@@ -127,7 +129,10 @@ def forgot_password_submit():
     form, page = _checked_address_form("forgot_password.html")
     if page:
         return page
-    selfservice.request_reset(form.tenant.data, form.email.data, str(get_locale()))
+    try:
+        selfservice.request_reset(form.tenant.data, form.email.data, str(get_locale()))
+    except selfservice.RequestUnavailable:
+        return _address_page("forgot_password.html", form, RESET_UNAVAILABLE, 503)
     return render_template("request_sent.html", kind="reset", next=form.next.data)
 
 

@@ -13,6 +13,7 @@ from wtforms import SubmitField
 from .. import sessions
 from ..authn import authenticate, onboarded_vhs
 from ..eligibility import CheckUnavailable
+from ..portals import PortalDown
 from ..selfservice import void_reset_links
 from ..passwords import MAX_LENGTH
 from ..protocol import EXPIRED, LogoutForm, mark_fresh_login
@@ -26,6 +27,9 @@ TOO_MANY = lazy_gettext("Zu viele Anmeldeversuche. Bitte warten Sie einige Minut
 CHECK_UNAVAILABLE = lazy_gettext(
     "Ihre Berechtigung kann gerade nicht bei Ihrer vhs geprüft werden. Bitte versuchen Sie es "
     "später noch einmal.")
+PORTAL_DOWN = lazy_gettext(
+    "Das itm:PORTAL Ihrer vhs, mit dessen Zugang Sie sich anmelden, ist gerade nicht "
+    "erreichbar. Bitte versuchen Sie es später noch einmal.")
 NO_VHS = lazy_gettext("Bitte wählen Sie Ihre vhs aus.")
 NO_EMAIL = lazy_gettext("Bitte geben Sie Ihre E-Mail-Adresse ein.")
 NO_PASSWORD = lazy_gettext("Bitte geben Sie Ihr Passwort ein.")
@@ -103,6 +107,8 @@ def login_submit():
         identity = authenticate(tenant, email, password)
     except CheckUnavailable:
         return _render(form, CHECK_UNAVAILABLE, 503)
+    except PortalDown:
+        return _render(form, PORTAL_DOWN, 503)
     if identity is None:
         return _render(form, FAILED, 401)
     sso, secret = sessions.start(identity, remember=bool(form.remember.data))

@@ -1,0 +1,121 @@
+"""The itm:PORTAL password connector: a small JSON interface over HTTPS.
+
+The interface the portal side implements (documented in the README):
+
+- ``POST {base_url}/api/idp/v1/lookup`` ``{"email": ...}`` -> ``{"exists": bool}``
+- ``POST {base_url}/api/idp/v1/verify`` ``{"email": ..., "password": ...}`` ->
+  ``{"valid": bool, "id": str, "name": str, "email": str}`` (id, name, email when valid)
+
+authenticated with ``Authorization: Bearer <credential>``. Anything else - another status,
+a redirect, another content type, malformed or oversized JSON, missing fields, no answer
+within the timeouts - is ``PortalUnavailable``, never a login. TLS is verified; the
+password travels only in that request body and is never logged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+
+from .base import CircuitBreaker, PortalIdentity, PortalUnavailable
+
+MAX_BODY = 64 * 1024
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    """One VHS's portal: where, with which credential, how patient."""
+
+    base_url: str
+    credential: str
+    connect_timeout: float = 2.0
+    read_timeout: float = 5.0
+    reset_path: str = "/passwort-vergessen"
+
+    def check(self) -> None:
+        """Raise ValueError for the first rule broken."""
+        parts = urlsplit(self.base_url)
+        loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+            raise ValueError("the portal URL must be https (http only on loopback, for tests)")
+        if not parts.hostname or parts.query or parts.fragment or self.base_url.endswith("/"):
+            raise ValueError("the portal URL must be scheme://host[:port][/path], no trailing /")
+        if len(self.credential) < 16:
+            raise ValueError("the portal API credential must have at least 16 characters")
+        if not (0 < self.connect_timeout <= 30 and 0 < self.read_timeout <= 60):
+            raise ValueError("timeouts must be positive (connect at most 30 s, read 60 s)")
+
+
+class HttpPortalConnector:
+    """One HTTP session (connection reuse) and one circuit breaker per VHS."""
+
+    def __init__(self, settings: PortalSettings, breaker: CircuitBreaker | None = None):
+        settings.check()
+        self.settings = settings
+        self.breaker = breaker or CircuitBreaker()
+        self.http = requests.Session()
+        self.http.headers.update({"Authorization": f"Bearer {settings.credential}",
+                                  "Accept": "application/json"})
+
+    def _post(self, path: str, body: dict) -> dict:
+        def call() -> dict:
+            try:
+                response = self.http.post(
+                    self.settings.base_url + path, json=body, allow_redirects=False,
+                    timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                    stream=True)
+            except requests.RequestException as error:
+                raise PortalUnavailable(f"portal not reachable: {type(error).__name__}") from None
+            with response:
+                if response.status_code != 200:
+                    raise PortalUnavailable(f"portal answered HTTP {response.status_code}")
+                if response.headers.get("Content-Type", "").split(";")[0].strip() != \
+                        "application/json":
+                    raise PortalUnavailable("portal answered something else than JSON")
+                try:
+                    raw = response.raw.read(MAX_BODY + 1, decode_content=True)
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError,
+                        ValueError) as error:
+                    raise PortalUnavailable(f"portal answer broke off: {type(error).__name__}"
+                                            ) from None
+                if len(raw) > MAX_BODY:
+                    raise PortalUnavailable("portal answer too large")
+                try:
+                    data = json.loads(raw)
+                except ValueError:
+                    raise PortalUnavailable("portal answered malformed JSON") from None
+            if not isinstance(data, dict):
+                raise PortalUnavailable("portal answered JSON that is not an object")
+            return data
+        return self.breaker.call(call)
+
+    def lookup(self, address: str) -> bool:
+        """Whether the portal has a staff login for ``address``."""
+        data = self._post("/api/idp/v1/lookup", {"email": address})
+        if not isinstance(data.get("exists"), bool):
+            raise PortalUnavailable("portal lookup answer lacks 'exists'")
+        return data["exists"]
+
+    def login(self, address: str, password: str) -> PortalIdentity | None:
+        """Ask the portal to check the password."""
+        data = self._post("/api/idp/v1/verify", {"email": address, "password": password})
+        if not isinstance(data.get("valid"), bool):
+            raise PortalUnavailable("portal verify answer lacks 'valid'")
+        if not data["valid"]:
+            return None
+        if not isinstance(data.get("id"), (str, int)) or not isinstance(data.get("email"), str):
+            raise PortalUnavailable("portal verify answer lacks 'id' or 'email'")
+        name = data.get("name") if isinstance(data.get("name"), str) else None
+        return PortalIdentity(user_id=str(data["id"]), name=name, email=data["email"])
+
+    def password_reset_url(self, address: str) -> str:
+        """The portal's own "Passwort vergessen" page."""
+        return self.settings.base_url + self.settings.reset_path
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.http.close()
