@@ -10,7 +10,7 @@ from flask import Flask
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the provider: config -> db -> keys -> eligibility -> oauth -> pages -> cli."""
     from . import api, cli, config, db, demo, eligibility, i18n, limits, oauth, portals
-    from . import protocol, signing, views
+    from . import protocol, signing, upstream, views
 
     app = Flask(__name__, instance_path=os.environ.get("IDP_INSTANCE_PATH") or None)
     config.init_app(app, overrides)
@@ -18,6 +18,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     signing.init_app(app)
     eligibility.init_app(app)
     portals.init_app(app)
+    upstream.init_app(app)
     oauth.init_app(app)
     protocol.init_app(app)
     api.init_app(app)

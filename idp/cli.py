@@ -297,6 +297,40 @@ def vhs_set_portal(slug, base_url, credential_stdin, connect_timeout, read_timeo
     click.echo(f"VHS {slug}: itm:PORTAL at {settings.base_url}")
 
 
+@vhs_group.command("set-upstream")
+@click.argument("slug")
+@click.option("--issuer", help="The portal's OpenID Connect issuer URL.")
+@click.option("--client-id", help="Our client id there.")
+@click.option("--client-secret-stdin", is_flag=True, help="Read our client secret there.")
+@click.option("--none", "remove", is_flag=True, help="No \"Mit itm:PORTAL anmelden\".")
+def vhs_set_upstream(slug, issuer, client_id, client_secret_stdin, remove) -> None:
+    """Offer "Mit itm:PORTAL anmelden" through the portal's OpenID Connect provider."""
+    from . import upstream
+
+    vhs = _vhs(slug)
+    if remove:
+        upstream.configure(vhs, None)
+        click.echo(f"VHS {slug}: no upstream provider")
+        return
+    if not (issuer and client_id and client_secret_stdin):
+        _fail(ValueError("give --issuer, --client-id and --client-secret-stdin (or --none)"))
+    settings = upstream.UpstreamSettings(issuer=issuer, client_id=client_id,
+                                         client_secret=sys.stdin.readline().strip())
+    try:
+        upstream.configure(vhs, settings)
+    except ValueError as error:
+        _fail(error)
+    click.echo(f"VHS {slug}: upstream provider {issuer} (redirect URI to register there: "
+               f"{current_app_issuer()}/upstream/callback)")
+
+
+def current_app_issuer() -> str:
+    """The configured issuer (for messages)."""
+    from flask import current_app
+
+    return current_app.config["ISSUER"]
+
+
 @main.command("portal-sim", with_appcontext=False)
 @click.option("--port", default=8081, show_default=True)
 @click.option("--users", "users_path", required=True, type=click.Path(exists=True))

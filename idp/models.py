@@ -67,6 +67,7 @@ class Vhs(Base):
     mail_config: Mapped[str | None] = mapped_column(Text)  # sealed SMTP settings (idp.mail)
     portal_config: Mapped[str | None] = mapped_column(Text)  # sealed itm:PORTAL settings
     portal_changed_at: Mapped[int | None] = mapped_column(BigInteger)
+    upstream_config: Mapped[str | None] = mapped_column(Text)  # sealed OIDC client settings
 
 
 class Account(Base):

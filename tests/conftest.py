@@ -214,11 +214,12 @@ def smtp():
 class LiveServer:
     """The provider on a real HTTP server on 127.0.0.1 with a free port."""
 
-    def __init__(self, make_app, **settings):
+    def __init__(self, make_app, host_name="127.0.0.1", **settings):
         holder = {}
         self.server = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s),
                                   threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        # Another host name keeps two providers' cookies apart in one test browser.
+        self.url = f"http://{host_name}:{self.server.server_port}"
         self.app = make_app(ISSUER=self.url, **settings)
         holder["app"] = self.app
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

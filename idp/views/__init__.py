@@ -8,7 +8,7 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from . import access, login
+from . import access, login, upstream
 
 _JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/", "/jwks",
                "/api/")
@@ -27,6 +27,7 @@ def init_app(app: Flask) -> None:
     """Register the pages, the error pages and the response headers."""
     app.register_blueprint(login.bp)
     app.register_blueprint(access.bp)
+    app.register_blueprint(upstream.bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.before_request(_csp_nonce)

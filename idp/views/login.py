@@ -65,7 +65,9 @@ def _render(form: LoginForm, message: str | None = None, status: int = 200):
     vhs_list = onboarded_vhs()
     form.tenant.choices = [("", gettext("Bitte vhs auswählen"))]
     form.tenant.choices += [(vhs.slug, vhs.name) for vhs in vhs_list]
-    return render_template("login.html", form=form, message=message), status
+    brokered = [vhs for vhs in vhs_list if vhs.upstream_config]
+    return render_template("login.html", form=form, message=message,
+                           brokered=brokered), status
 
 
 def too_many_attempts():

@@ -1,0 +1,111 @@
+"""Brokering: a second instance of this provider plays the itm:PORTAL's OpenID provider,
+over real HTTP; the relying party (Authlib's client) never sees the difference."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from idp import db
+
+from ..conftest import PASSWORD, LiveServer
+from ..helpers import Browser, RelyingParty, form_field
+from .test_code_flow import CALLBACK, add_client
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def providers(make_app, tmp_path):
+    """(ours, the portal's): separate databases, separate host names."""
+    portal = LiveServer(make_app, host_name="localhost",
+                        DATABASE_URL=f"sqlite:///{tmp_path}/portal.sqlite3")
+    db.upgrade(portal.app)
+    ours = LiveServer(make_app)
+    yield ours, portal
+    ours.stop()
+    portal.stop()
+
+
+def follow(browser, response, portal_url, email, password):
+    """Follow redirects across both providers, logging in at the portal when asked."""
+    for _ in range(12):
+        location = response.headers.get("Location")
+        if response.status_code not in (302, 303) or not location:
+            return response
+        if location.startswith(CALLBACK):
+            return response
+        if location.startswith("/"):
+            base = response.url.split("/", 3)
+            location = f"{base[0]}//{base[2]}{location}"
+        if location.startswith(portal_url + "/login"):
+            page = browser.http.get(location, timeout=10).text
+            response = browser.http.post(portal_url + "/login", allow_redirects=False, timeout=10,
+                                         data={"csrf_token": form_field(page, "csrf_token"),
+                                               "next": form_field(page, "next"),
+                                               "tenant": "portal", "email": email,
+                                               "password": password})
+        else:
+            response = browser.http.get(location, allow_redirects=False, timeout=10)
+    raise AssertionError("redirect loop")
+
+
+def test_sign_in_through_the_portals_openid_provider(providers):
+    ours, portal = providers
+    portal.cli("vhs", "add", "portal", "--name", "itm:PORTAL Straubing", "--onboarded")
+    portal.cli("accounts", "add", "--vhs", "portal", "--email", "anna.muster@vhs-straubing.de",
+               "--name", "Anna Muster", "--password-stdin", input="Portal-Passwort-2026\n")
+    output = portal.cli("clients", "add", "vhskoop-idp", "--first-party", "--redirect-uri",
+                        ours.url + "/upstream/callback", "--scope", "openid email profile")
+    secret = output.strip().splitlines()[-1].rsplit(" ", 1)[1]
+    ours.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    ours.cli("vhs", "set-upstream", "straubing", "--issuer", portal.url, "--client-id",
+             "vhskoop-idp", "--client-secret-stdin", input=secret + "\n")
+    add_client(ours, "vhskoop-web", "--public", "--first-party")
+
+    rp = RelyingParty(ours.url, "vhskoop-web")
+    browser = Browser(ours.url)
+    login_url = browser.get(rp.authorization_url()).headers["Location"]
+    page = browser.get(login_url).text
+    assert "Mit itm:PORTAL anmelden" in page
+    start = re.search(r'href="(/upstream/straubing/start[^"]*)"', page).group(1)
+    response = browser.get(start.replace("&amp;", "&"))
+    assert response.headers["Location"].startswith(portal.url + "/authorize?")
+    assert "code_challenge_method=S256" in response.headers["Location"]
+    done = follow(browser, response, portal.url, "anna.muster@vhs-straubing.de",
+                  "Portal-Passwort-2026")
+    assert done.headers["Location"].startswith(CALLBACK), done.text
+    claims = rp.verify_id_token(rp.fetch_token(done.headers["Location"]))
+    assert claims["email"] == "anna.muster@vhs-straubing.de" and claims["vhs"] == "straubing"
+    assert claims["iss"] == ours.url and claims["name"] == "Anna Muster"
+    assert claims["amr"] == ["pwd"]  # how the portal authenticated the person
+    again = RelyingParty(ours.url, "vhskoop-web")  # single sign-on at ours afterwards
+    assert browser.get(again.authorization_url()).headers["Location"].startswith(CALLBACK)
+
+
+def test_a_forged_callback_is_refused(providers):
+    ours, _ = providers
+    browser = Browser(ours.url)
+    response = browser.get("/upstream/callback?code=x&state=y")
+    assert response.status_code == 400 and "Location" not in response.headers
+    assert urlsplit(ours.url).hostname == "127.0.0.1"
+
+
+def test_a_wrong_password_at_the_portal_signs_nobody_in(providers):
+    ours, portal = providers
+    portal.cli("vhs", "add", "portal", "--name", "Portal", "--onboarded")
+    portal.cli("accounts", "add", "--vhs", "portal", "--email", "anna.muster@vhs-straubing.de",
+               "--password-stdin", input="Portal-Passwort-2026\n")
+    output = portal.cli("clients", "add", "vhskoop-idp", "--first-party", "--redirect-uri",
+                        ours.url + "/upstream/callback", "--scope", "openid email profile")
+    secret = output.strip().splitlines()[-1].rsplit(" ", 1)[1]
+    ours.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    ours.cli("vhs", "set-upstream", "straubing", "--issuer", portal.url, "--client-id",
+             "vhskoop-idp", "--client-secret-stdin", input=secret + "\n")
+    browser = Browser(ours.url)
+    response = browser.get("/upstream/straubing/start")
+    done = follow(browser, response, portal.url, "anna.muster@vhs-straubing.de", PASSWORD)
+    assert done.status_code == 401  # the portal's own refusal; nothing came back to us
+    assert "Sie sind angemeldet" not in browser.get("/").text
