@@ -83,21 +83,26 @@ def request_access(slug: str, typed: str, locale: str, next_url: str | None) -> 
     """Handle "Neuer Zugang"; RequestUnavailable when the program cannot be asked."""
     vhs = _vhs(slug)
     address = clean(typed).value
-    if vhs is None or not is_plausible(address) or not vhs.adapter:
-        return  # no self-service there: nobody gets a mail
+    if vhs is None or not is_plausible(address):
+        return
     try:
-        decision = eligibility.ask(vhs, address)
         on_portal = _on_portal(vhs, address)
+        decision = eligibility.ask(vhs, address) if vhs.adapter else None
     except AdapterUnavailable as error:
         current_app.logger.warning("access request at vhs %s: program unavailable (%s)",
                                    vhs.slug, error)
         raise RequestUnavailable(str(error)) from None
+    if on_portal is not None and (decision is None or decision.eligible):
+        # Rule 3 of the help page: an itm:PORTAL login is used here too, no second account.
+        _mail(vhs, address, "portal_login", locale, link=on_portal,
+              link_label=lazy_gettext("Passwort vergessen im itm:PORTAL"))
+        db.session().commit()
+        return
+    if decision is None:
+        return  # no adapter: no self-service at this VHS, nobody gets a mail
     account = _account(vhs, address)
     if decision.status == ELIGIBLE:
-        if on_portal is not None:
-            _mail(vhs, address, "portal_login", locale, link=on_portal,
-                  link_label=lazy_gettext("Passwort vergessen im itm:PORTAL"))
-        elif account is not None and account.status == "active":
+        if account is not None and account.status == "active":
             _mail(vhs, address, "already_active", locale,
                   link=current_app.config["ISSUER"] + "/login",
                   link_label=lazy_gettext("Zur Anmeldung"))

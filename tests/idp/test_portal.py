@@ -155,3 +155,16 @@ def test_diagnose_names_the_portal_login(runner, portal_vhs):
     output = run(runner, "diagnose", "--vhs", "straubing", "--email",
                  "anna.muster@vhs-straubing.de", code=1)
     assert "itm:PORTAL has a staff login for the address" in output
+
+
+def test_new_access_for_a_portal_user_says_to_use_the_portal_login(app, client, portal_vhs,
+                                                                   smtp):
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    submit(client, "/neuer-zugang", "niemand@vhs-straubing.de")
+    deliver(app)
+    [message] = smtp.messages
+    assert message["To"] == "anna.muster@vhs-straubing.de"
+    assert "bereits einen Mitarbeitenden-Login im itm:PORTAL" in message.get_body(
+        ("plain",)).get_content()
+    with app.app_context():
+        assert db.session().scalar(select(Account)) is None  # no second account
