@@ -10,7 +10,6 @@ Adapters are built once per VHS and rebuilt when its adapter configuration chang
 
 from __future__ import annotations
 
-import threading
 import time
 
 from flask import Flask, current_app
@@ -22,6 +21,7 @@ from adapters.address import clean
 from adapters.base import Adapter, AdapterUnavailable, Context, Decision
 
 from . import db
+from .built import PerVhs
 from .models import DirectoryEntry, EligibilityCheck, KmaLink, Vhs, now
 from .sealing import seal, unseal
 
@@ -62,16 +62,9 @@ def adapter_for(vhs: Vhs) -> Adapter | None:
     """The VHS's adapter, built once and rebuilt after its configuration changed."""
     if not vhs.adapter:
         return None
-    cache = current_app.extensions["idp.adapters"]
-    with cache["lock"]:
-        known = cache["built"].get(vhs.id)
-        if known and known[0] == vhs.adapter_changed_at:
-            return known[1]
-        adapter = build(vhs, vhs.adapter, unseal(vhs.adapter_config) if vhs.adapter_config else {})
-        if known:
-            known[1].close()
-        cache["built"][vhs.id] = (vhs.adapter_changed_at, adapter)
-        return adapter
+    return current_app.extensions["idp.adapters"].get(
+        vhs.id, vhs.adapter_changed_at, lambda: build(
+            vhs, vhs.adapter, unseal(vhs.adapter_config) if vhs.adapter_config else {}))
 
 
 def ask(vhs: Vhs, address: str) -> Decision:
@@ -123,7 +116,7 @@ def allows(vhs: Vhs, typed_address: str) -> bool:
 
 def init_app(app: Flask) -> None:
     """A per-app cache of built adapters."""
-    app.extensions["idp.adapters"] = {"lock": threading.Lock(), "built": {}}
+    app.extensions["idp.adapters"] = PerVhs()
 
 
 def configure(vhs: Vhs, name: str | None, options: dict) -> None:

@@ -3,13 +3,13 @@ rebuilt when the settings change, and the accounts of portal users."""
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import asdict
 
 from flask import Flask, current_app
 
 from . import db
+from .built import PerVhs
 from .connectors.base import PortalIdentity
 from .connectors.portal import HttpPortalConnector, PortalSettings
 from .models import Account, Vhs
@@ -35,17 +35,9 @@ def portal_for(vhs: Vhs) -> HttpPortalConnector | None:
     """The VHS's connector (one HTTP session and circuit breaker per VHS and instance)."""
     if not vhs.portal_config:
         return None
-    cache = current_app.extensions["idp.portals"]
-    with cache["lock"]:
-        known = cache["built"].get(vhs.id)
-        if known and known[0] == vhs.portal_changed_at:
-            return known[1]
-        connector = HttpPortalConnector(PortalSettings(**unseal(vhs.portal_config,
-                                                                "portal-config")))
-        if known:
-            known[1].close()
-        cache["built"][vhs.id] = (vhs.portal_changed_at, connector)
-        return connector
+    return current_app.extensions["idp.portals"].get(
+        vhs.id, vhs.portal_changed_at, lambda: HttpPortalConnector(
+            PortalSettings(**unseal(vhs.portal_config, "portal-config"))))
 
 
 def portal_account(vhs: Vhs, account: Account | None, address: str,
@@ -72,4 +64,4 @@ def portal_account(vhs: Vhs, account: Account | None, address: str,
 
 def init_app(app: Flask) -> None:
     """A per-app cache of built connectors."""
-    app.extensions["idp.portals"] = {"lock": threading.Lock(), "built": {}}
+    app.extensions["idp.portals"] = PerVhs()

@@ -52,8 +52,8 @@ def follow(browser, response, portal_url, email, password):
     raise AssertionError("redirect loop")
 
 
-def test_sign_in_through_the_portals_openid_provider(providers):
-    ours, portal = providers
+def connect(ours, portal):
+    """Anna at the portal; ours registered there as a client; straubing brokered to it."""
     portal.cli("vhs", "add", "portal", "--name", "itm:PORTAL Straubing", "--onboarded")
     portal.cli("accounts", "add", "--vhs", "portal", "--email", "anna.muster@vhs-straubing.de",
                "--name", "Anna Muster", "--password-stdin", input="Portal-Passwort-2026\n")
@@ -63,6 +63,11 @@ def test_sign_in_through_the_portals_openid_provider(providers):
     ours.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
     ours.cli("vhs", "set-upstream", "straubing", "--issuer", portal.url, "--client-id",
              "vhskoop-idp", "--client-secret-stdin", input=secret + "\n")
+
+
+def test_sign_in_through_the_portals_openid_provider(providers):
+    ours, portal = providers
+    connect(ours, portal)
     add_client(ours, "vhskoop-web", "--public", "--first-party")
 
     rp = RelyingParty(ours.url, "vhskoop-web")
@@ -95,15 +100,7 @@ def test_a_forged_callback_is_refused(providers):
 
 def test_a_wrong_password_at_the_portal_signs_nobody_in(providers):
     ours, portal = providers
-    portal.cli("vhs", "add", "portal", "--name", "Portal", "--onboarded")
-    portal.cli("accounts", "add", "--vhs", "portal", "--email", "anna.muster@vhs-straubing.de",
-               "--password-stdin", input="Portal-Passwort-2026\n")
-    output = portal.cli("clients", "add", "vhskoop-idp", "--first-party", "--redirect-uri",
-                        ours.url + "/upstream/callback", "--scope", "openid email profile")
-    secret = output.strip().splitlines()[-1].rsplit(" ", 1)[1]
-    ours.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
-    ours.cli("vhs", "set-upstream", "straubing", "--issuer", portal.url, "--client-id",
-             "vhskoop-idp", "--client-secret-stdin", input=secret + "\n")
+    connect(ours, portal)
     browser = Browser(ours.url)
     response = browser.get("/upstream/straubing/start")
     done = follow(browser, response, portal.url, "anna.muster@vhs-straubing.de", PASSWORD)
