@@ -448,8 +448,10 @@ def clients_group() -> None:
 @click.option("--scope", default="openid profile email", show_default=True)
 @click.option("--id-token-alg", default="RS256", show_default=True,
               type=click.Choice(["RS256", "ES256"]))
+@click.option("--backchannel-logout-uri", default=None,
+              help="Where OIDC Back-Channel Logout tokens are POSTed.")
 def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party, secret,
-                grants, scope, id_token_alg) -> None:
+                grants, scope, id_token_alg, backchannel_logout_uri) -> None:
     """Register a client. A generated secret is printed once; only its hash is stored."""
     reg = Registration(
         client_id=client_id,
@@ -461,6 +463,7 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
         grants=list(grants) or ["authorization_code"],
         scope=scope,
         id_token_alg=id_token_alg,
+        backchannel_logout_uri=backchannel_logout_uri,
     )
     try:
         client, generated = register(reg)

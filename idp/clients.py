@@ -43,6 +43,7 @@ class Registration:
     grants: list[str] = field(default_factory=lambda: ["authorization_code"])
     scope: str = "openid profile email"
     id_token_alg: str = "RS256"
+    backchannel_logout_uri: str | None = None
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -103,6 +104,11 @@ def validate(reg: Registration) -> None:
         raise RegistrationError("the authorization_code grant needs at least one --redirect-uri")
     for uri in [*reg.redirect_uris, *reg.post_logout_redirect_uris]:
         check_redirect_uri(uri)
+    if reg.backchannel_logout_uri is not None:
+        check_redirect_uri(reg.backchannel_logout_uri)
+        if not reg.backchannel_logout_uri.lower().startswith(("https://", "http://")):
+            raise RegistrationError("the back-channel logout URI must be https (or http on "
+                                    "a loopback host)")
     unknown = [s for s in reg.scope.split() if s not in SCOPES]
     if unknown:
         raise RegistrationError(f"unknown scope {unknown[0]!r}; choose from {' '.join(SCOPES)}")
@@ -129,6 +135,7 @@ def register(reg: Registration) -> tuple[Client, str | None]:
         grant_types=list(dict.fromkeys(reg.grants)),
         scope=" ".join(dict.fromkeys(reg.scope.split())),
         id_token_signed_response_alg=reg.id_token_alg,
+        backchannel_logout_uri=reg.backchannel_logout_uri,
     )
     db.session().add(client)
     db.session().commit()

@@ -68,6 +68,12 @@ SETTINGS: dict[str, Setting] = {
     "REMEMBER_TTL": Setting(
         30 * 86400, int, "Lifetime of a single sign-on session with 'Angemeldet bleiben'."
     ),
+    "SESSION_IDLE_SECONDS": Setting(
+        2 * 3600, int, "A session without 'Angemeldet bleiben' ends after this idle time."
+    ),
+    "REMEMBER_IDLE_SECONDS": Setting(
+        14 * 86400, int, "A session with 'Angemeldet bleiben' ends after this idle time."
+    ),
     "RATELIMIT_LOGIN_IP": Setting(
         "60 per minute", str, "Password logins allowed per client IP address."
     ),
@@ -121,6 +127,8 @@ _LIFETIMES = (
     "CODE_TTL",
     "SESSION_TTL",
     "REMEMBER_TTL",
+    "SESSION_IDLE_SECONDS",
+    "REMEMBER_IDLE_SECONDS",
 )
 
 

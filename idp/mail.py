@@ -210,13 +210,16 @@ def _deliver(row: OutboxMail) -> str:
 
 
 def run_worker(app: Flask, interval: float, stop: threading.Event) -> None:
-    """Deliver due mails every ``interval`` seconds until ``stop`` is set."""
+    """Deliver due mails and back-channel logouts every ``interval`` s until ``stop``."""
+    from . import backchannel
+
     while not stop.is_set():
         with app.app_context():
-            try:
-                deliver_due()
-            except Exception:  # a worker must outlive a database hiccup
-                app.logger.exception("mail worker round failed")
+            for deliver in (deliver_due, backchannel.deliver_due):
+                try:
+                    deliver()
+                except Exception:  # a worker must outlive a database hiccup
+                    app.logger.exception("worker round failed")
         stop.wait(interval)
 
 

@@ -14,6 +14,7 @@ import secrets
 import time
 
 from authlib.oauth2.rfc6749 import ClientMixin
+from flask import current_app, has_app_context
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, MetaData, String, Text
@@ -30,8 +31,9 @@ NAMING = {
 
 
 def now() -> int:
-    """The current time in whole seconds."""
-    return int(time.time())
+    """The current time in whole seconds; tests may set app.config["CLOCK"] (a callable)."""
+    clock = current_app.config.get("CLOCK") if has_app_context() else None
+    return int(clock() if clock else time.time())
 
 
 def digest(value: str) -> str:
@@ -109,6 +111,7 @@ class Client(Base, ClientMixin):
     grant_types: Mapped[list] = mapped_column(JSON, default=list)
     scope: Mapped[str] = mapped_column(Text, default="openid")
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
 
     # Authlib's ClientMixin, on our columns.
@@ -355,3 +358,28 @@ class OutboxMail(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
+
+
+class LogoutDelivery(Base):
+    """An OIDC Back-Channel Logout notice still to deliver to one relying party.
+
+    The logout token is signed when it is sent (it is short-lived), from these claims.
+    """
+
+    __tablename__ = "logout_deliveries"
+    __table_args__ = (Index(None, "delivered_at", "failed_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    uri: Mapped[str] = mapped_column(Text)
+    sub: Mapped[str] = mapped_column(String(64))
+    sid: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    lease_until: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+    failed_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+    client: Mapped[Client] = relationship(lazy="joined")

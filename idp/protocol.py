@@ -239,6 +239,8 @@ def discovery():
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "prompt_values_supported": ["none", "login", "consent"],
         "ui_locales_supported": ["de", "en"],
     }

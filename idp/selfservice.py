@@ -227,11 +227,10 @@ def set_password(token: AccountToken, password: str, locale: str) -> Account:
 
 def end_everything(account: Account) -> None:
     """End every SSO session and revoke every token of the account (the caller commits)."""
-    moment = now()
     session = db.session()
-    session.execute(update(SsoSession).where(SsoSession.account_id == account.id,
-                                             SsoSession.ended_at.is_(None))
-                    .values(ended_at=moment))
+    for live in session.scalars(select(SsoSession).where(SsoSession.account_id == account.id,
+                                                         SsoSession.ended_at.is_(None))):
+        sessions.end(live, commit=False)
     families = set(session.scalars(select(Token.family_id).where(
         Token.account_id == account.id)))
     for family in families:

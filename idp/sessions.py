@@ -12,9 +12,9 @@ import secrets
 from flask import Response, current_app, g, request
 from sqlalchemy import select, update
 
-from . import db
+from . import db, tokens
 from .authn import Identity
-from .models import SsoSession, digest, now
+from .models import SsoSession, Token, digest, now
 
 _TOUCH_EVERY = 60  # seconds between last_seen_at writes for one session
 
@@ -39,8 +39,11 @@ def current() -> SsoSession | None:
             select(SsoSession).where(SsoSession.secret_hash == digest(secret))
         )
         moment = now()
+        idle = current_app.config["REMEMBER_IDLE_SECONDS" if candidate and candidate.remember
+                                  else "SESSION_IDLE_SECONDS"]
         if (candidate is not None and candidate.ended_at is None
-                and candidate.expires_at > moment and candidate.account.status == "active"):
+                and candidate.expires_at > moment and moment - candidate.last_seen_at < idle
+                and candidate.account.status == "active"):
             found = candidate
             if moment - candidate.last_seen_at >= _TOUCH_EVERY:
                 candidate.last_seen_at = moment
@@ -53,7 +56,7 @@ def start(identity: Identity, remember: bool) -> tuple[SsoSession, str]:
     """Open a new SSO session for ``identity``, ending this browser's previous one."""
     previous = current()
     if previous is not None:
-        previous.ended_at = now()
+        end(previous, commit=False)
     secret = secrets.token_urlsafe(32)
     moment = now()
     lifetime = current_app.config["REMEMBER_TTL" if remember else "SESSION_TTL"]
@@ -75,16 +78,29 @@ def start(identity: Identity, remember: bool) -> tuple[SsoSession, str]:
     return sso, secret
 
 
-def end(sso: SsoSession | None) -> None:
-    """End one SSO session (logout)."""
+def end(sso: SsoSession | None, commit: bool = True) -> None:
+    """End one SSO session: revoke the tokens issued in it, notify relying parties.
+
+    Refresh tokens issued in the session end with it, offline_access ones included: a
+    logout here means "this person's sessions with this provider are over".
+    """
     if sso is None:
         return
-    db.session().execute(
+    from . import backchannel
+
+    ended = db.session().execute(
         update(SsoSession).where(SsoSession.id == sso.id, SsoSession.ended_at.is_(None))
         .values(ended_at=now())
-    )
-    db.session().commit()
-    g.idp_sso = None
+    ).rowcount
+    if ended:
+        for family in set(db.session().scalars(select(Token.family_id)
+                                               .where(Token.sid == sso.sid))):
+            tokens.revoke_family(family)
+        backchannel.enqueue(sso)
+    if commit:
+        db.session().commit()
+    if g.get("idp_sso") is not None and g.idp_sso.id == sso.id:
+        g.idp_sso = None
 
 
 def forget_current() -> None:

@@ -1,0 +1,100 @@
+"""OIDC Back-Channel Logout 1.0: tell relying parties that a session ended.
+
+When an SSO session ends, every relying party that received tokens in it and registered a
+``backchannel_logout_uri`` gets a notice in an outbox (same transaction); a worker POSTs
+``logout_token=<JWT>`` to each, retrying with back-off, so the person's logout never waits
+on a slow relying party. The logout token (section 2.4) carries ``iss``, ``aud``, ``iat``,
+``exp``, ``jti``, ``events``, ``sid`` and ``sub``, never a ``nonce``, with the header
+``typ: logout+jwt``; it is signed at delivery time, so a retried notice is still fresh.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import requests
+from flask import current_app
+from joserfc import jwt
+from sqlalchemy import or_, select, update
+
+from . import db
+from .models import Client, LogoutDelivery, SsoSession, Token, now
+from .signing import signing
+
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LEASE_SECONDS = 120
+GIVE_UP_SECONDS = 86400
+TOKEN_LIFETIME = 120
+
+
+def enqueue(sso: SsoSession) -> int:
+    """Notices for every relying party with tokens in ``sso`` (the caller commits)."""
+    session = db.session()
+    clients = session.scalars(
+        select(Client).where(Client.backchannel_logout_uri.is_not(None),
+                             Client.client_id.in_(select(Token.client_id)
+                                                  .where(Token.sid == sso.sid))))
+    count = 0
+    for client in clients:
+        session.add(LogoutDelivery(client_id=client.client_id, uri=client.backchannel_logout_uri,
+                                   sub=sso.account.sub, sid=sso.sid, created_at=now(),
+                                   next_attempt_at=now()))
+        count += 1
+    return count
+
+
+def logout_token(delivery: LogoutDelivery) -> str:
+    """The signed logout token for one notice."""
+    client = delivery.client
+    key = signing().keyring().current(client.id_token_signed_response_alg)
+    issued = now()
+    claims = {"iss": current_app.config["ISSUER"], "aud": client.client_id, "iat": issued,
+              "exp": issued + TOKEN_LIFETIME, "jti": secrets.token_urlsafe(16),
+              "events": {EVENT: {}}, "sid": delivery.sid, "sub": delivery.sub}
+    return jwt.encode({"alg": key.alg, "kid": key.kid, "typ": "logout+jwt"}, claims, key.jwk,
+                      algorithms=[key.alg])
+
+
+def deliver_due(limit: int = 50) -> dict[str, int]:
+    """POST the due notices; counts of delivered, retried and failed ones."""
+    session = db.session()
+    moment = now()
+    due = list(session.scalars(select(LogoutDelivery.id).where(
+        LogoutDelivery.delivered_at.is_(None), LogoutDelivery.failed_at.is_(None),
+        LogoutDelivery.next_attempt_at <= moment,
+        or_(LogoutDelivery.lease_until.is_(None), LogoutDelivery.lease_until < moment))
+        .order_by(LogoutDelivery.id).limit(limit).with_for_update(skip_locked=True)))
+    session.commit()
+    counts = {"delivered": 0, "retried": 0, "failed": 0}
+    for delivery_id in due:
+        claimed = session.execute(update(LogoutDelivery).where(
+            LogoutDelivery.id == delivery_id, LogoutDelivery.delivered_at.is_(None),
+            or_(LogoutDelivery.lease_until.is_(None), LogoutDelivery.lease_until < moment))
+            .values(lease_until=moment + LEASE_SECONDS)).rowcount == 1
+        session.commit()
+        if claimed:
+            counts[_deliver(session.get(LogoutDelivery, delivery_id))] += 1
+            session.commit()
+    return counts
+
+
+def _deliver(delivery: LogoutDelivery) -> str:
+    moment = now()
+    try:
+        response = requests.post(delivery.uri, data={"logout_token": logout_token(delivery)},
+                                 timeout=5, allow_redirects=False)
+        if response.status_code not in (200, 204):
+            raise requests.HTTPError(f"HTTP {response.status_code}")
+    except requests.RequestException as error:
+        delivery.attempts += 1
+        delivery.lease_until = None
+        delivery.last_error = f"{type(error).__name__}: {error}"[:300]
+        if moment - delivery.created_at >= GIVE_UP_SECONDS:
+            delivery.failed_at = moment
+            current_app.logger.error("back-channel logout to %s given up: %s",
+                                     delivery.client_id, delivery.last_error)
+            return "failed"
+        delivery.next_attempt_at = moment + min(10 * 2 ** (delivery.attempts - 1), 3600)
+        return "retried"
+    delivery.delivered_at, delivery.lease_until = moment, None
+    return "delivered"
