@@ -60,9 +60,11 @@ def _was_fresh_login() -> bool:
                 and now() - marker[1] <= FRESH_LOGIN_SECONDS)
 
 
-def _login_needed(sso, prompts: list[str], max_age: str | None) -> bool:
+def _login_needed(sso, prompts: list[str], max_age: str | None, vhs: str | None) -> bool:
     if sso is None or "login" in prompts:
         return True
+    if vhs and vhs != sso.account.vhs.slug:
+        return True  # the relying party asks for another VHS than the session's
     return max_age is not None and now() - sso.auth_time > int(max_age)
 
 
@@ -99,7 +101,9 @@ def authorize():
     data = grant.request.payload.data
     prompts = (data.get("prompt") or "").split()
     state = grant.request.payload.state
-    if not _was_fresh_login() and _login_needed(sso, prompts, data.get("max_age")):
+    fresh = _was_fresh_login()
+    if (not fresh and _login_needed(sso, prompts, data.get("max_age"), data.get("vhs"))) or (
+            fresh and data.get("vhs") and data["vhs"] != sso.account.vhs.slug):
         if "none" in prompts:
             return _error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=state))
         return redirect(url_for("views.login", next=authorize_url()))

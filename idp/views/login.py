@@ -54,11 +54,12 @@ def safe_next(value: str | None) -> str | None:
     return None
 
 
-def _login_hint(next_url: str | None) -> str:
+def _from_request(next_url: str | None, name: str) -> str:
+    """A parameter of the pending authorization request (login_hint, vhs)."""
     if not next_url:
         return ""
-    hints = parse_qs(urlsplit(next_url).query).get("login_hint") or [""]
-    return hints[0][:320]
+    values = parse_qs(urlsplit(next_url).query).get(name) or [""]
+    return values[0][:320]
 
 
 def _render(form: LoginForm, message: str | None = None, status: int = 200):
@@ -82,7 +83,8 @@ def login():
     """Show the login form, pre-filled from ``login_hint``."""
     form = LoginForm(formdata=None)
     form.next.data = safe_next(request.args.get("next")) or ""
-    form.email.data = _login_hint(form.next.data)
+    form.email.data = _from_request(form.next.data, "login_hint")
+    form.tenant.data = _from_request(form.next.data, "vhs")
     return _render(form)
 
 

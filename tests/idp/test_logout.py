@@ -176,3 +176,27 @@ def test_prompt_none_paths_with_two_clients(live, browser):
     Browser.login(browser, None, "straubing", "anna.muster@vhs-straubing.de", PASSWORD)
     assert "code=" in browser.get(RelyingParty(live.url, "vhskoop", "x").authorization_url(
         prompt="none")).headers["Location"]
+
+
+def test_a_relying_party_asking_for_another_vhs_gets_a_login_for_it(live, browser):
+    live.cli("vhs", "add", "passau", "--name", "vhs Passau", "--onboarded")
+    live.cli("accounts", "add", "--vhs", "passau", "--email", "anna.muster@vhs-straubing.de",
+             "--password-stdin", input=PASSWORD + "\n")
+    register(live, "vhskoop", "http://127.0.0.1:1/unused")
+    first = RelyingParty(live.url, "vhskoop", "x")
+    sign_in(live, browser, first)
+    same = browser.get(RelyingParty(live.url, "vhskoop", "x").authorization_url(
+        vhs="straubing"))
+    assert same.headers["Location"].startswith(CALLBACK)
+    other = RelyingParty(live.url, "vhskoop", "x")
+    response = browser.get(other.authorization_url(vhs="passau"))
+    assert "/login?" in response.headers["Location"]
+    page = browser.get(response.headers["Location"]).text
+    assert '<option selected value="passau">' in page
+    assert "login_required" in browser.get(RelyingParty(live.url, "vhskoop", "x")
+                                           .authorization_url(vhs="passau", prompt="none")
+                                           ).headers["Location"]
+    done = browser.login(response.headers["Location"], "passau",
+                         "anna.muster@vhs-straubing.de", PASSWORD)
+    callback = browser.get(done.headers["Location"]).headers["Location"]
+    assert callback.startswith(CALLBACK) and "code=" in callback
