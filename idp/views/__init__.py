@@ -8,7 +8,7 @@ from flask import Flask, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from . import access, login, upstream
+from . import access, account, login, upstream
 
 _JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/", "/jwks",
                "/api/")
@@ -28,11 +28,19 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(login.bp)
     app.register_blueprint(access.bp)
     app.register_blueprint(upstream.bp)
+    app.register_blueprint(account.bp)
+    app.add_template_filter(_datetime, "datetime")
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     app.before_request(_csp_nonce)
     app.after_request(_security_headers)
     app.context_processor(lambda: {"csp_nonce": g.get("csp_nonce", "")})
+
+
+def _datetime(seconds: int) -> str:
+    import time
+
+    return time.strftime("%d.%m.%Y %H:%M UTC", time.gmtime(seconds))
 
 
 def _csp_nonce() -> None:

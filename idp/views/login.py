@@ -51,6 +51,8 @@ def safe_next(value: str | None) -> str | None:
     prefix = url_for("protocol.authorize") + "?"
     if value and value.startswith(prefix) and "\\" not in value and len(value) <= 8192:
         return value
+    if value == url_for("account.page"):
+        return value
     return None
 
 

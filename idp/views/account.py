@@ -1,0 +1,142 @@
+"""The person's own page: who, where the login comes from, sessions, connected services."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, make_response, redirect, render_template, url_for
+from flask_babel import lazy_gettext
+from flask_wtf import FlaskForm
+from sqlalchemy import delete, select
+from wtforms import PasswordField
+
+from .. import db, sessions, tokens
+from ..models import Client, Consent, SsoSession, Token, now
+from ..password_policy import problems
+from ..passwords import passwords
+from ..protocol import EXPIRED
+from ..selfservice import end_everything
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+WRONG = lazy_gettext("Das bisherige Passwort stimmt nicht.")
+MISMATCH = lazy_gettext("Die beiden Passwörter stimmen nicht überein.")
+CHANGED = lazy_gettext("Ihr Passwort wurde geändert. Ihre anderen Sitzungen wurden beendet.")
+
+
+class ActionForm(FlaskForm):
+    """A button with a CSRF token."""
+
+
+class PasswordChangeForm(FlaskForm):
+    """The current password and the new one, twice."""
+
+    current = PasswordField()
+    password = PasswordField()
+    confirm = PasswordField()
+
+
+def _signed_in():
+    sso = sessions.current()
+    if sso is None:
+        abort(redirect(url_for("views.login", next=url_for("account.page"))))
+    return sso
+
+
+def _render(sso, messages=(), status=200):
+    account = sso.account
+    live = db.session().scalars(select(SsoSession).where(
+        SsoSession.account_id == account.id, SsoSession.ended_at.is_(None),
+        SsoSession.expires_at > now()).order_by(SsoSession.last_seen_at.desc()))
+    granted = {c.client_id: c for c in db.session().scalars(
+        select(Consent).where(Consent.account_id == account.id))}
+    with_tokens = set(db.session().scalars(select(Token.client_id).where(
+        Token.account_id == account.id, Token.refresh_revoked_at.is_(None),
+        Token.refresh_token_hash.is_not(None))))
+    clients = db.session().scalars(select(Client).where(
+        Client.client_id.in_(set(granted) | with_tokens)).order_by(Client.client_id))
+    return render_template("account.html", sso=sso, account=account, sessions=list(live),
+                           clients=[(c, granted.get(c.client_id)) for c in clients],
+                           form=ActionForm(), password_form=PasswordChangeForm(formdata=None),
+                           messages=messages, status=status), status
+
+
+def _checked() -> SsoSession:
+    sso = _signed_in()
+    if not ActionForm().validate_on_submit():
+        abort(make_response(render_template("error.html", error="csrf",
+                                            description=EXPIRED), 400))
+    return sso
+
+
+@bp.get("")
+def page():
+    """The account page."""
+    return _render(_signed_in())
+
+
+@bp.post("/sessions/<sid>/end")
+def end_session(sid: str):
+    """End one of the person's sessions (another device, or this one)."""
+    sso = _checked()
+    target = db.session().scalar(select(SsoSession).where(
+        SsoSession.sid == sid[:64], SsoSession.account_id == sso.account_id))
+    if target is None:
+        abort(404)
+    sessions.end(target)
+    if target.id == sso.id:
+        response = redirect(url_for("views.index"), 303)
+        sessions.clear_cookie(response)
+        return response
+    return redirect(url_for("account.page"), 303)
+
+
+@bp.post("/logout-everywhere")
+def logout_everywhere():
+    """"Überall abmelden": every session ends and every refresh token is revoked."""
+    sso = _checked()
+    end_everything(sso.account)
+    db.session().commit()
+    response = redirect(url_for("views.index"), 303)
+    sessions.clear_cookie(response)
+    return response
+
+
+@bp.post("/clients/<client_id>/revoke")
+def revoke_client(client_id: str):
+    """Withdraw a service's consent and revoke its tokens for this person."""
+    sso = _checked()
+    session = db.session()
+    session.execute(delete(Consent).where(Consent.account_id == sso.account_id,
+                                          Consent.client_id == client_id[:100]))
+    families = set(session.scalars(select(Token.family_id).where(
+        Token.account_id == sso.account_id, Token.client_id == client_id[:100])))
+    for family in families:
+        tokens.revoke_family(family)
+    session.commit()
+    return redirect(url_for("account.page"), 303)
+
+
+@bp.post("/password")
+def change_password():
+    """Change a local password; the person's other sessions end."""
+    sso = _signed_in()
+    form = PasswordChangeForm()
+    account = sso.account
+    if not form.validate_on_submit():
+        return _render(sso, [EXPIRED], 400)
+    if account.source != "local" or not passwords().verify(account.password_hash,
+                                                          form.current.data or ""):
+        return _render(sso, [WRONG], 400)
+    password = form.password.data or ""
+    messages = problems(password, account.address, account.vhs.slug, account.vhs.name)
+    if not messages and password != (form.confirm.data or ""):
+        messages = [MISMATCH]
+    if messages:
+        return _render(sso, messages, 400)
+    account.password_hash = passwords().hash(password)
+    account.password_changed_at = now()
+    for other in db.session().scalars(select(SsoSession).where(
+            SsoSession.account_id == account.id, SsoSession.ended_at.is_(None),
+            SsoSession.id != sso.id)):
+        sessions.end(other, commit=False)
+    db.session().commit()
+    return _render(sso, [CHANGED])
