@@ -32,7 +32,7 @@ class Removal:
 
     @property
     def codepoint(self) -> str:
-        """The code point as U+XXXX."""
+        """The code point in the usual notation, e.g. U+00A0."""
         return f"U+{ord(self.char):04X}"
 
     def describe(self) -> str:

@@ -15,9 +15,9 @@ import secrets
 import requests
 from flask import current_app
 from joserfc import jwt
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
-from . import db
+from . import db, outbox
 from .models import Client, LogoutDelivery, SsoSession, Token, now
 from .signing import signing
 
@@ -57,25 +57,8 @@ def logout_token(delivery: LogoutDelivery) -> str:
 
 def deliver_due(limit: int = 50) -> dict[str, int]:
     """POST the due notices; counts of delivered, retried and failed ones."""
-    session = db.session()
-    moment = now()
-    due = list(session.scalars(select(LogoutDelivery.id).where(
-        LogoutDelivery.delivered_at.is_(None), LogoutDelivery.failed_at.is_(None),
-        LogoutDelivery.next_attempt_at <= moment,
-        or_(LogoutDelivery.lease_until.is_(None), LogoutDelivery.lease_until < moment))
-        .order_by(LogoutDelivery.id).limit(limit).with_for_update(skip_locked=True)))
-    session.commit()
-    counts = {"delivered": 0, "retried": 0, "failed": 0}
-    for delivery_id in due:
-        claimed = session.execute(update(LogoutDelivery).where(
-            LogoutDelivery.id == delivery_id, LogoutDelivery.delivered_at.is_(None),
-            or_(LogoutDelivery.lease_until.is_(None), LogoutDelivery.lease_until < moment))
-            .values(lease_until=moment + LEASE_SECONDS)).rowcount == 1
-        session.commit()
-        if claimed:
-            counts[_deliver(session.get(LogoutDelivery, delivery_id))] += 1
-            session.commit()
-    return counts
+    return outbox.deliver_due(LogoutDelivery, _deliver, LEASE_SECONDS,
+                              {"delivered": 0, "retried": 0, "failed": 0}, limit)
 
 
 def _deliver(delivery: LogoutDelivery) -> str:
@@ -86,15 +69,10 @@ def _deliver(delivery: LogoutDelivery) -> str:
         if response.status_code not in (200, 204):
             raise requests.HTTPError(f"HTTP {response.status_code}")
     except requests.RequestException as error:
-        delivery.attempts += 1
-        delivery.lease_until = None
-        delivery.last_error = f"{type(error).__name__}: {error}"[:300]
-        if moment - delivery.created_at >= GIVE_UP_SECONDS:
-            delivery.failed_at = moment
+        if outbox.retry_later(delivery, error, first_delay=10, give_up_after=GIVE_UP_SECONDS):
             current_app.logger.error("back-channel logout to %s given up: %s",
                                      delivery.client_id, delivery.last_error)
             return "failed"
-        delivery.next_attempt_at = moment + min(10 * 2 ** (delivery.attempts - 1), 3600)
         return "retried"
     delivery.delivered_at, delivery.lease_until = moment, None
     return "delivered"

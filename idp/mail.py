@@ -22,11 +22,11 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from adapters.address import clean, is_plausible
 
-from . import db
+from . import db, outbox
 from .models import OutboxMail, Vhs, now
 from .sealing import SealError, seal, unseal
 
@@ -149,37 +149,10 @@ def _permanent(error: Exception) -> bool:
     return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
 
 
-def _claim(row_id: int, moment: int) -> bool:
-    claimed = db.session().execute(
-        update(OutboxMail)
-        .where(OutboxMail.id == row_id, OutboxMail.delivered_at.is_(None),
-               OutboxMail.failed_at.is_(None),
-               or_(OutboxMail.lease_until.is_(None), OutboxMail.lease_until < moment))
-        .values(lease_until=moment + LEASE_SECONDS)
-    ).rowcount == 1
-    db.session().commit()
-    return claimed
-
-
 def deliver_due(limit: int = 50) -> dict[str, int]:
     """Send what is due; returns counts of delivered, retried, failed, waiting rows."""
-    session = db.session()
-    moment = now()
-    candidates = list(session.scalars(
-        select(OutboxMail.id).where(
-            OutboxMail.delivered_at.is_(None), OutboxMail.failed_at.is_(None),
-            OutboxMail.next_attempt_at <= moment,
-            or_(OutboxMail.lease_until.is_(None), OutboxMail.lease_until < moment))
-        .order_by(OutboxMail.id).limit(limit).with_for_update(skip_locked=True)))
-    session.commit()
-    counts = {"delivered": 0, "retried": 0, "failed": 0, "waiting": 0}
-    for row_id in candidates:
-        if not _claim(row_id, moment):
-            continue  # another worker has it
-        row = session.get(OutboxMail, row_id)
-        counts[_deliver(row)] += 1
-        session.commit()
-    return counts
+    return outbox.deliver_due(OutboxMail, _deliver, LEASE_SECONDS,
+                              {"delivered": 0, "retried": 0, "failed": 0, "waiting": 0}, limit)
 
 
 def _deliver(row: OutboxMail) -> str:
@@ -191,17 +164,12 @@ def _deliver(row: OutboxMail) -> str:
     try:
         send(settings, message(settings, row))
     except (smtplib.SMTPException, OSError) as error:
-        row.attempts += 1
-        row.lease_until = None
-        row.last_error = f"{type(error).__name__}: {error}"[:300]
-        give_up = moment - row.created_at >= current_app.config["MAIL_GIVE_UP_SECONDS"]
-        if _permanent(error) or give_up:
-            row.failed_at = moment
+        give_up = 0 if _permanent(error) else current_app.config["MAIL_GIVE_UP_SECONDS"]
+        if outbox.retry_later(row, error, first_delay=30, give_up_after=give_up):
             current_app.logger.error("mail %s (%s) of vhs %s given up after %d attempts: %s",
                                      row.id, row.kind, row.vhs.slug, row.attempts,
                                      row.last_error)
             return "failed"
-        row.next_attempt_at = moment + min(30 * 2 ** (row.attempts - 1), 3600)
         current_app.logger.warning("mail %s of vhs %s not delivered (attempt %d): %s",
                                    row.id, row.vhs.slug, row.attempts, row.last_error)
         return "retried"

@@ -333,7 +333,19 @@ class AccountToken(Base):
     account: Mapped[Account] = relationship(lazy="joined")
 
 
-class OutboxMail(Base):
+class Deliverable:
+    """The delivery state of an outbox row (mails, back-channel logouts): see idp.outbox."""
+
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    lease_until: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+    failed_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class OutboxMail(Deliverable, Base):
     """A mail to send from the VHS's own server; written with the change that causes it."""
 
     __tablename__ = "outbox"
@@ -349,18 +361,11 @@ class OutboxMail(Base):
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[int] = mapped_column(BigInteger, default=now)
-    lease_until: Mapped[int | None] = mapped_column(BigInteger)
-    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
-    failed_at: Mapped[int | None] = mapped_column(BigInteger)
-    last_error: Mapped[str | None] = mapped_column(String(300))
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
 
 
-class LogoutDelivery(Base):
+class LogoutDelivery(Deliverable, Base):
     """An OIDC Back-Channel Logout notice still to deliver to one relying party.
 
     The logout token is signed when it is sent (it is short-lived), from these claims.
@@ -374,12 +379,5 @@ class LogoutDelivery(Base):
     uri: Mapped[str] = mapped_column(Text)
     sub: Mapped[str] = mapped_column(String(64))
     sid: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[int] = mapped_column(BigInteger, default=now)
-    lease_until: Mapped[int | None] = mapped_column(BigInteger)
-    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
-    failed_at: Mapped[int | None] = mapped_column(BigInteger)
-    last_error: Mapped[str | None] = mapped_column(String(300))
 
     client: Mapped[Client] = relationship(lazy="joined")

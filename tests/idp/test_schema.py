@@ -41,3 +41,14 @@ def test_migrations_go_down_and_up_again_on_the_test_database(make_app):
     finally:
         db.upgrade(app)
     assert db.revisions(app)[0] == db.revisions(app)[1]
+
+
+def test_the_migrations_build_exactly_the_models(make_app):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from idp.models import Base
+
+    app = make_app()
+    with db.engine(app).connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
