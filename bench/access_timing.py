@@ -14,12 +14,12 @@ fixed answer time (IDP_SELFSERVICE_ANSWER_SECONDS) off to show the raw differenc
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import tempfile
 import time
 
-from idp import create_app, db, eligibility
+from inprocess import csrf_token, fresh_app
+
+from idp import db, eligibility
 from idp.models import Vhs
 
 PASSWORD = "Timing-Passwort-2026"
@@ -30,12 +30,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--answer-seconds", type=float, default=0.4)
     args = parser.parse_args()
-    folder = tempfile.mkdtemp(prefix="idp-timing-")
-    app = create_app({"ENV": "production", "SECRET_KEY": "t" * 40,
-                      "DATABASE_URL": f"sqlite:///{folder}/t.sqlite3", "KEYS_DIR": f"{folder}/k",
-                      "MAIL_INTERVAL_SECONDS": 0,
-                      "SELFSERVICE_ANSWER_SECONDS": args.answer_seconds})
-    db.upgrade(app)
+    app = fresh_app(MAIL_INTERVAL_SECONDS=0, SELFSERVICE_ANSWER_SECONDS=args.answer_seconds)
     runner = app.test_cli_runner()
     runner.invoke(args=["vhs", "add", "t", "--name", "vhs T", "--onboarded", "--adapter",
                         "directory"])
@@ -49,8 +44,7 @@ def main() -> None:
     client = app.test_client()
     for path, known in (("/neuer-zugang", "new@vhs-t.de"),
                         ("/passwort-vergessen", "active@vhs-t.de")):
-        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                         client.get(path).get_data(as_text=True)).group(1)
+        csrf = csrf_token(client, path)
         times: dict[str, list[float]] = {"known": [], "unknown": []}
         for _ in range(args.requests):
             for kind, email in (("known", known), ("unknown", "nobody@vhs-t.de")):

@@ -11,14 +11,13 @@ the difference of medians against the known address (the baseline, same run).
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import tempfile
 import time
 
+from inprocess import csrf_token, fresh_app
 from sqlalchemy import update
 
-from idp import create_app, db
+from idp import db
 from idp.models import Account
 
 PASSWORD = "Timing-Passwort-2026"
@@ -28,12 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    folder = tempfile.mkdtemp(prefix="idp-timing-")
-    app = create_app({"ENV": "production", "SECRET_KEY": "t" * 40,
-                      "DATABASE_URL": f"sqlite:///{folder}/t.sqlite3", "KEYS_DIR": f"{folder}/k",
-                      "RATELIMIT_LOGIN_IP": "1000000 per minute",
-                      "RATELIMIT_LOGIN_ADDRESS": "1000000 per minute"})
-    db.upgrade(app)
+    app = fresh_app()
     runner = app.test_cli_runner()
     runner.invoke(args=["vhs", "add", "t", "--name", "vhs T", "--onboarded"])
     for address in ("known@vhs-t.de", "disabled@vhs-t.de"):
@@ -44,8 +38,7 @@ def main() -> None:
                              .values(status="disabled"))
         db.session().commit()
     client = app.test_client()
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                     client.get("/login").get_data(as_text=True)).group(1)
+    csrf = csrf_token(client, "/login")
     kinds = {"known address, wrong password": ("known@vhs-t.de", "falsch-falsch-falsch"),
              "unknown address": ("unknown@vhs-t.de", "falsch-falsch-falsch"),
              "disabled account, right password": ("disabled@vhs-t.de", PASSWORD)}

@@ -12,14 +12,12 @@ connector's checks. Reports the median per kind (median of the runs) and the dif
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import tempfile
 import time
 
 from argon2 import PasswordHasher, Type
+from inprocess import csrf_token, fresh_app
 
-from idp import create_app, db
 from idp.connectors.portal_sim import PortalSimulator
 
 PASSWORD = "Latenz-Passwort-2026"
@@ -34,12 +32,7 @@ def main() -> None:
     hasher = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=1, type=Type.ID)
     portal = PortalSimulator([{"email": "p@vhs-b.de", "id": "1", "name": "P",
                                "password_hash": hasher.hash(PASSWORD)}], CREDENTIAL).start()
-    folder = tempfile.mkdtemp(prefix="idp-portal-")
-    app = create_app({"ENV": "production", "SECRET_KEY": "t" * 40,
-                      "DATABASE_URL": f"sqlite:///{folder}/t.sqlite3", "KEYS_DIR": f"{folder}/k",
-                      "RATELIMIT_LOGIN_IP": "1000000 per minute",
-                      "RATELIMIT_LOGIN_ADDRESS": "1000000 per minute"})
-    db.upgrade(app)
+    app = fresh_app()
     cli = app.test_cli_runner()
     cli.invoke(args=["vhs", "add", "a", "--name", "vhs A", "--onboarded"])
     cli.invoke(args=["vhs", "add", "b", "--name", "vhs B", "--onboarded"])
@@ -55,8 +48,7 @@ def main() -> None:
             for _ in range(args.logins):
                 for kind, (tenant, email) in kinds.items():
                     client = app.test_client()
-                    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
-                                     client.get("/login").get_data(as_text=True)).group(1)
+                    csrf = csrf_token(client, "/login")
                     start = time.perf_counter()
                     response = client.post("/login", data={
                         "csrf_token": csrf, "tenant": tenant, "email": email,
