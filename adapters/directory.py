@@ -19,11 +19,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from .address import clean, is_plausible
-from .base import (ELIGIBLE, INACTIVE, NOT_RELEASED, AdapterConfigError, AdapterUnavailable,
-                   Context, Decision, Option, Options, Person, best)
+from .base import (
+    ELIGIBLE,
+    INACTIVE,
+    NOT_RELEASED,
+    AdapterConfigError,
+    AdapterUnavailable,
+    Context,
+    Decision,
+    Option,
+    Options,
+    Person,
+    best,
+)
 
 MAX_ENTRIES = 100_000
-FIELDS = ("email", "id", "name", "active", "released")
 _YES = {"1", "true", "t", "j", "ja", "y", "yes", "x"}
 _NO = {"0", "false", "f", "n", "nein", "no", ""}
 

@@ -28,8 +28,16 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from .base import (STATUSES, AdapterConfigError, AdapterUnavailable, Context, Decision,
-                   Option, Options, Person)
+from .base import (
+    STATUSES,
+    AdapterConfigError,
+    AdapterUnavailable,
+    Context,
+    Decision,
+    Option,
+    Options,
+    Person,
+)
 
 
 def request_queue(vhs: str) -> str:

@@ -20,14 +20,25 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import create_engine, func, or_, select
 from sqlalchemy import column as sql_column
+from sqlalchemy import create_engine, func, or_, select
 from sqlalchemy import table as sql_table
 from sqlalchemy.exc import SQLAlchemyError
 
 from .address import clean, is_plausible
-from .base import (ELIGIBLE, INACTIVE, NOT_RELEASED, AdapterConfigError, AdapterUnavailable,
-                   Context, Decision, Option, Options, Person, best)
+from .base import (
+    ELIGIBLE,
+    INACTIVE,
+    NOT_RELEASED,
+    AdapterConfigError,
+    AdapterUnavailable,
+    Context,
+    Decision,
+    Option,
+    Options,
+    Person,
+    best,
+)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 TRUTHY = ["1", "true", "t", "j", "ja", "y", "yes", "x", "-1"]

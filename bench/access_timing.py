@@ -20,6 +20,7 @@ import time
 from inprocess import csrf_token, fresh_app
 
 from idp import db, eligibility
+from idp.cli import runner as cli_runner
 from idp.models import Vhs
 
 PASSWORD = "Timing-Passwort-2026"
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--answer-seconds", type=float, default=0.4)
     args = parser.parse_args()
     app = fresh_app(MAIL_INTERVAL_SECONDS=0, SELFSERVICE_ANSWER_SECONDS=args.answer_seconds)
-    runner = app.test_cli_runner()
+    runner = cli_runner(app)
     runner.invoke(args=["vhs", "add", "t", "--name", "vhs T", "--onboarded", "--adapter",
                         "directory"])
     runner.invoke(args=["accounts", "add", "--vhs", "t", "--email", "active@vhs-t.de",

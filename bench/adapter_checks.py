@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from adapters import registry  # noqa: E402
 from adapters.address import clean  # noqa: E402
 from adapters.base import Context  # noqa: E402
-from adapters.itm_connect_sim import Simulator  # noqa: E402
+from idp.dev.itm_connect_sim import Simulator  # noqa: E402
 
 AMQP = os.environ.get("IDP_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 

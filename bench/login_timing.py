@@ -18,6 +18,7 @@ from inprocess import csrf_token, fresh_app
 from sqlalchemy import update
 
 from idp import db
+from idp.cli import runner as cli_runner
 from idp.models import Account
 
 PASSWORD = "Timing-Passwort-2026"
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     app = fresh_app()
-    runner = app.test_cli_runner()
+    runner = cli_runner(app)
     runner.invoke(args=["vhs", "add", "t", "--name", "vhs T", "--onboarded"])
     for address in ("known@vhs-t.de", "disabled@vhs-t.de"):
         runner.invoke(args=["accounts", "add", "--vhs", "t", "--email", address,

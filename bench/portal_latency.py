@@ -18,7 +18,8 @@ import time
 from argon2 import PasswordHasher, Type
 from inprocess import csrf_token, fresh_app
 
-from idp.connectors.portal_sim import PortalSimulator
+from idp.cli import runner as cli_runner
+from idp.dev.portal_sim import PortalSimulator
 
 PASSWORD = "Latenz-Passwort-2026"
 CREDENTIAL = "bench-portal-credential-0123456789"
@@ -33,7 +34,7 @@ def main() -> None:
     portal = PortalSimulator([{"email": "p@vhs-b.de", "id": "1", "name": "P",
                                "password_hash": hasher.hash(PASSWORD)}], CREDENTIAL).start()
     app = fresh_app()
-    cli = app.test_cli_runner()
+    cli = cli_runner(app)
     cli.invoke(args=["vhs", "add", "a", "--name", "vhs A", "--onboarded"])
     cli.invoke(args=["vhs", "add", "b", "--name", "vhs B", "--onboarded"])
     cli.invoke(args=["accounts", "add", "--vhs", "a", "--email", "l@vhs-a.de",

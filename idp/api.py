@@ -7,15 +7,11 @@
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, Flask, jsonify, request
-from sqlalchemy import select
 
-from adapters.directory import DirectoryFormatError, parse
+from adapters.directory import DirectoryFormatError
 
-from . import db, eligibility
-from .models import Vhs, digest
+from . import eligibility, tenants
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIST_BYTES = 10 * 1024 * 1024
@@ -33,19 +29,18 @@ def _error(status: int, error: str, description: str):
 def put_directory(slug: str):
     """Replace the pushed user list of one VHS."""
     token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    vhs = db.session().scalar(select(Vhs).where(Vhs.slug == slug[:63]))
-    if (vhs is None or not vhs.directory_token_hash or not token
-            or not hmac.compare_digest(digest(token), vhs.directory_token_hash)):
+    vhs = tenants.directory_pusher(slug, token)
+    if vhs is None:
         return _error(401, "invalid_token", "unknown VHS or wrong token")
     kind = {"application/json": "json", "text/csv": "csv"}.get(request.mimetype)
     if kind is None:
         return _error(415, "invalid_request", "send application/json or text/csv")
     request.max_content_length = MAX_LIST_BYTES
     try:
-        entries = parse(request.get_data(cache=False), kind)
+        count = eligibility.import_directory(vhs, request.get_data(cache=False), kind)
     except (DirectoryFormatError, UnicodeDecodeError) as error:
         return _error(400, "invalid_request", str(error)[:300])
-    return jsonify({"vhs": vhs.slug, "entries": eligibility.replace_directory(vhs, entries)})
+    return jsonify({"vhs": vhs.slug, "entries": count})
 
 
 def init_app(app: Flask) -> None:

@@ -1,120 +1,114 @@
-"""The login decision: authenticate(vhs, address, password) -> Identity | None.
+"""The sign-in decision: who may sign in, confirmed by which source.
 
-Order (see DESIGN.md): clean the address; the VHS must be onboarded; the local account
-must be active and its Argon2id hash must match; then the VHS's Verwaltungsprogramm must
-still say "eligible" (idp.eligibility, which raises CheckUnavailable when it cannot be
-asked). Every refusal before that costs one Argon2id verification, so the answer's timing
-does not tell an unknown address from a wrong password.
+``authenticate(vhs, address, password)``, in order:
+1. Clean the typed address; the VHS must be onboarded.
+2. The VHS's itm:PORTAL (if it has one) is asked whether it knows the address. If so, the
+   portal checks the password, and a local password no longer counts; an unreachable
+   portal raises ``PortalUnavailable`` (never a fallback to a local password).
+3. Otherwise the local account must be active and its Argon2id hash must match. Every
+   refusal on this path costs one Argon2id verification, so the answer's timing does not
+   tell an unknown address from a wrong password.
+4. The VHS's Verwaltungsprogramm must still say "eligible" (``idp.eligibility``; an
+   unreachable program raises ``AdapterUnavailable`` unless its grace period applies).
+``admit`` does steps 4 and the account for a person the itm:PORTAL confirmed through its
+OpenID provider; ``after_link`` for a person who just set a password with a mailed link.
+The answer is an ``Identity`` tied to the account (same ``sub`` whichever source), or a
+``Refusal`` saying why; the person is told only that the sign-in failed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 from flask import current_app
-from sqlalchemy import select
 
 from adapters.address import clean, is_plausible
 
-from . import db, eligibility, portals
-from .connectors import PortalUnavailable
-from .models import Account, Vhs
+from . import accounts, db, eligibility, notices, portals, tenants
+from .identity import Identity, Reason, Refusal, Via
+from .models import Account, Source, Status, Vhs
 from .passwords import MAX_LENGTH, passwords
 
 
-@dataclass(frozen=True)
-class Identity:
-    """Who logged in, as the rest of the provider needs it."""
-
-    account_id: int
-    sub: str
-    vhs: str
-    address: str
-    name: str | None
-    amr: tuple[str, ...]
-
-
-def onboarded_vhs() -> list[Vhs]:
-    """The VHS shown in the login drop-down, by name."""
-    return list(db.session().scalars(select(Vhs).where(Vhs.onboarded).order_by(Vhs.name)))
-
-
-def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity | None:
-    """Check a password login; None for every kind of refusal (the reason is logged).
-
-    Raises PortalDown when the VHS's itm:PORTAL cannot answer (never a local fallback)
-    and CheckUnavailable when the Verwaltungsprogramm cannot be asked.
-    """
+def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity | Refusal:
+    """Check a password sign-in."""
     address = clean(typed_address or "").value
-    account = None
+    account = vhs = None
     if is_plausible(address) and len(password) <= MAX_LENGTH:
-        vhs = db.session().scalar(select(Vhs).where(Vhs.slug == vhs_slug[:63], Vhs.onboarded))
-        if vhs is not None:
-            account = db.session().scalar(select(Account).where(
-                Account.vhs_id == vhs.id, Account.address == address))
-            portal = portals.portal_for(vhs)
-            if portal is not None and _portal_knows(portal, address):
-                return _portal_login(portal, vhs, account, address, password)
+        vhs = tenants.onboarded(vhs_slug)
+    if vhs is not None:
+        account = accounts.find(vhs, address)
+        portal = portals.portal_for(vhs)
+        if portal is not None and portal.lookup(address):
+            confirmed = portal.login(address, password)
+            if confirmed is None:
+                return _refused(Reason.WRONG_PASSWORD, Via.PORTAL_PASSWORD, vhs_slug, address)
+            return admit(vhs, confirmed)
     stored = account.password_hash if account is not None else None
     matches = passwords().verify(stored, password[:MAX_LENGTH])
-    if account is None or not matches or account.status != "active":
-        reason = ("unknown address" if account is None else
-                  "wrong password" if not matches else f"account {account.status}")
-        current_app.logger.info("login refused at vhs %r: %s", vhs_slug, reason)
-        return None
-    if not eligibility.allows(account.vhs, account.address):  # raises CheckUnavailable
-        current_app.logger.info("login refused at vhs %r: not eligible in the program",
-                                vhs_slug)
-        return None
+    if vhs is None:
+        return _refused(Reason.MALFORMED, Via.PASSWORD, vhs_slug, address)
+    if account is None:
+        return _refused(Reason.UNKNOWN, Via.PASSWORD, vhs_slug, address)
+    if not matches:
+        return _refused(Reason.WRONG_PASSWORD, Via.PASSWORD, vhs_slug, address)
+    if not account.active:
+        reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
+        return _refused(reason, Via.PASSWORD, vhs_slug, address)
+    if not eligibility.allows(vhs, address):
+        return _refused(Reason.NOT_ELIGIBLE, Via.PASSWORD, vhs_slug, address)
     if passwords().needs_rehash(account.password_hash):
         account.password_hash = passwords().hash(password)
-        db.session().commit()
-    return identity_of(account)
+    return _confirmed(account, Via.PASSWORD, ("pwd",))
 
 
-def _portal_knows(portal, address: str) -> bool:
-    try:
-        return portal.lookup(address)
-    except PortalUnavailable as error:
-        current_app.logger.warning("itm:PORTAL lookup failed: %s", error)
-        raise portals.PortalDown(str(error)) from None
+def admit(vhs: Vhs, confirmed: Identity) -> Identity | Refusal:
+    """A person the VHS's itm:PORTAL confirmed: still eligible, and their portal account.
+
+    The account is made, or switched from local keeping its ``sub`` (the person gets one
+    mail saying that the portal's password counts from now on).
+    """
+    account = accounts.find(vhs, confirmed.address)
+    if account is not None and account.status == Status.DISABLED:
+        return _refused(Reason.DISABLED, confirmed.via, vhs.slug, confirmed.address)
+    if not eligibility.allows(vhs, confirmed.address):
+        return _refused(Reason.NOT_ELIGIBLE, confirmed.via, vhs.slug, confirmed.address)
+    account = _portal_account(vhs, account, confirmed)
+    return replace(confirmed, account_id=account.id, sub=account.sub,
+                   name=account.display_name)
 
 
-def _portal_login(portal, vhs: Vhs, account: Account | None, address: str,
-                  password: str) -> Identity | None:
-    """The portal's password counts; the local one (if any) no longer does."""
-    try:
-        person = portal.login(address, password)
-    except PortalUnavailable as error:
-        current_app.logger.warning("itm:PORTAL login check failed at vhs %s: %s", vhs.slug,
-                                   error)
-        raise portals.PortalDown(str(error)) from None
-    if person is None:
-        current_app.logger.info("login refused at vhs %r: wrong itm:PORTAL password", vhs.slug)
-        return None
-    if account is not None and account.status == "disabled":
-        current_app.logger.info("login refused at vhs %r: account disabled", vhs.slug)
-        return None
-    if not eligibility.allows(vhs, address):
-        current_app.logger.info("login refused at vhs %r: not eligible in the program",
-                                vhs.slug)
-        return None
-    account, switched = portals.portal_account(vhs, account, address, person)
-    if switched:
-        from .selfservice import mail_source_switched
-
-        mail_source_switched(account)
-    db.session().commit()
-    return identity_of(account)
+def after_link(account: Account) -> Identity | Refusal:
+    """A person who just set a password with a mailed link, if the program still agrees."""
+    if not account.active or not eligibility.allows(account.vhs, account.address):
+        return _refused(Reason.NOT_ELIGIBLE, Via.LINK, account.vhs.slug, account.address)
+    return _confirmed(account, Via.LINK, ("pwd",))
 
 
-def identity_of(account: Account) -> Identity:
-    """The Identity of an account that just proved its password."""
-    return Identity(
-        account_id=account.id,
-        sub=account.sub,
-        vhs=account.vhs.slug,
-        address=account.address,
-        name=account.display_name,
-        amr=("pwd",),
-    )
+def _confirmed(account: Account, via: str, amr: tuple[str, ...]) -> Identity:
+    return Identity(vhs=account.vhs.slug, address=account.address, via=via, amr=amr,
+                    name=account.display_name, account_id=account.id, sub=account.sub)
+
+
+def _refused(reason: str, via: str, vhs_slug: str, address: str) -> Refusal:
+    current_app.logger.info("sign-in refused at vhs %r (%s): %s", vhs_slug[:63], via, reason)
+    return Refusal(reason=reason, via=via, vhs=vhs_slug[:63], address=address)
+
+
+def _portal_account(vhs: Vhs, account: Account | None, confirmed: Identity) -> Account:
+    """The account of a portal user: made, or switched from local keeping its ``sub``."""
+    if account is None:
+        account = Account(vhs_id=vhs.id, vhs=vhs, address=confirmed.address,
+                          status=Status.ACTIVE)
+        db.session().add(account)
+    elif account.source != Source.PORTAL and account.password_hash is not None:
+        notices.source_switched(account)
+    account.source = Source.PORTAL
+    account.password_hash = None  # the local password no longer works
+    if account.status == Status.PENDING:
+        account.status = Status.ACTIVE
+    account.email_verified = True
+    if confirmed.name:
+        account.display_name = confirmed.name[:200]
+    db.session().flush()
+    return account

@@ -138,5 +138,10 @@ def register(reg: Registration) -> tuple[Client, str | None]:
         backchannel_logout_uri=reg.backchannel_logout_uri,
     )
     db.session().add(client)
-    db.session().commit()
+    db.session().flush()
     return client, generated
+
+
+def every() -> list[Client]:
+    """Every registered client, by id."""
+    return list(db.session().scalars(select(Client).order_by(Client.client_id)))

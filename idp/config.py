@@ -43,7 +43,9 @@ SETTINGS: dict[str, Setting] = {
         "SQLAlchemy URL. Empty: a SQLite file `idp.sqlite3` in the instance folder. "
         "PostgreSQL: `postgresql+psycopg://user@host/db`.",
     ),
-    "KEYS_DIR": Setting("", str, "Signing-key folder. Empty: `keys` in the instance folder."),
+    "KEYS_DIR": Setting(
+        "", str, "Signing-key folder. Empty: `signing-keys` in the instance folder."
+    ),
     "KEYS_PASSPHRASE": Setting(
         "", str, "When set, private signing keys are stored encrypted with it."
     ),
@@ -155,7 +157,7 @@ def load(instance_path: str, overrides: dict | None = None) -> dict:
     if not values["DATABASE_URL"]:
         values["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "idp.sqlite3")
     if not values["KEYS_DIR"]:
-        values["KEYS_DIR"] = str(Path(instance_path) / "keys")
+        values["KEYS_DIR"] = str(Path(instance_path) / "signing-keys")
     values["ISSUER"] = str(values["ISSUER"])
     return values
 

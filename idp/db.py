@@ -1,4 +1,9 @@
-"""The database: one engine per app, one session per request, Alembic migrations.
+"""The database: one engine per app, one session per request, one transaction boundary.
+
+The edge owns the transaction: a request commits once, after its view answered and before
+the answer leaves (``after_request``), so a client never sees a token or a page that was
+not stored; a view that raised is rolled back by the error handlers (``discard``). CLI
+commands get the same rule from ``transaction``. Domain functions only add and flush.
 
 The schema lives in ``idp/migrations``; ``vhskoop-idp db upgrade`` applies it. A server
 refuses to start on a database that is behind (``require_current``); in development it
@@ -7,6 +12,8 @@ upgrades by itself.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -25,9 +32,10 @@ class SchemaBehind(Exception):
 
 
 def init_app(app: Flask) -> None:
-    """Create the engine for IDP's DATABASE_URL and close each request's session."""
+    """Create the engine for IDP's DATABASE_URL; commit each answered request once."""
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["idp.db"] = sessionmaker(engine, expire_on_commit=False)
+    app.after_request(_commit_answered)
     app.teardown_appcontext(_close_session)
 
 
@@ -60,10 +68,39 @@ def session() -> Session:
     return g.idp_db_session
 
 
+def _commit_answered(response):
+    """The request's one commit: its view (or an error page) answered."""
+    db_session = g.get("idp_db_session")
+    if db_session is not None and db_session.in_transaction():
+        db_session.commit()
+    return response
+
+
+def discard() -> None:
+    """Roll back what this request or command wrote so far (it failed)."""
+    db_session = g.get("idp_db_session")
+    if db_session is not None:
+        db_session.rollback()
+
+
+def transaction(command: Callable) -> Callable:
+    """Run a CLI command in one transaction: commit when it returns, roll back if it fails."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            result = command(*args, **kwargs)
+        except BaseException:
+            discard()
+            raise
+        session().commit()
+        return result
+    return run
+
+
 def _close_session(_exc) -> None:
     db_session = g.pop("idp_db_session", None)
     if db_session is not None:
-        db_session.close()
+        db_session.close()  # rolls back whatever was not committed
 
 
 def _alembic_config(connection) -> AlembicConfig:

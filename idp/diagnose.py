@@ -17,9 +17,9 @@ from sqlalchemy import select
 from adapters.address import CleanAddress, clean, is_plausible
 from adapters.base import INACTIVE, NOT_LINKED, NOT_RELEASED, AdapterUnavailable, Decision
 
-from . import db, eligibility, portals
+from . import accounts, db, eligibility, portals
 from .connectors import PortalUnavailable
-from .models import Account, OutboxMail, Vhs
+from .models import OutboxMail, Vhs
 
 NOT_RELEASED_MESSAGE = "Der Login wurde nicht für den Außenstellen Login freigegeben."
 
@@ -62,10 +62,9 @@ def diagnose(slug: str, typed: str) -> tuple[list[Finding], bool]:
     else:
         found.append(Finding(None, "no Verwaltungsprogramm adapter is set for this VHS: only "
                                    "accounts created by an administrator can log in"))
-    account = db.session().scalar(select(Account).where(
-        Account.vhs_id == vhs.id, Account.address == typed_clean.value))
+    account = accounts.find(vhs, typed_clean.value)
     if not vhs.adapter:
-        access = vhs.onboarded and account is not None and account.status == "active"
+        access = vhs.onboarded and account is not None and account.active
     found.append(_portal_check(vhs, typed_clean.value))
     found.append(Finding(None, f"local account: {account.status}" if account else
                          "local account: none"))

@@ -4,7 +4,8 @@
 - An answer is reused for IDP_ELIGIBILITY_CACHE_SECONDS (per VHS and address, in the
   database, so every instance shares it).
 - When the program is unreachable, a person found eligible within
-  IDP_ELIGIBILITY_GRACE_SECONDS is still admitted; anyone else gets CheckUnavailable.
+  IDP_ELIGIBILITY_GRACE_SECONDS is still admitted; for anyone else ``AdapterUnavailable``
+  passes on to the caller.
 Adapters are built once per VHS and rebuilt when its adapter configuration changes.
 """
 
@@ -14,9 +15,9 @@ import time
 
 from flask import Flask, current_app
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
-from adapters import registry
+from adapters import directory, registry
 from adapters.address import clean
 from adapters.base import Adapter, AdapterUnavailable, Context, Decision
 
@@ -24,10 +25,6 @@ from . import db
 from .built import PerVhs
 from .models import DirectoryEntry, EligibilityCheck, KmaLink, Vhs, now
 from .sealing import seal, unseal
-
-
-class CheckUnavailable(Exception):
-    """The Verwaltungsprogramm cannot be asked now, and no recent answer may stand in."""
 
 
 class _Links:
@@ -76,12 +73,11 @@ def ask(vhs: Vhs, address: str) -> Decision:
 
 
 def allows(vhs: Vhs, typed_address: str) -> bool:
-    """Whether the person may log in now; CheckUnavailable when that cannot be known."""
+    """Whether the person may log in now; AdapterUnavailable when that cannot be known."""
     if not vhs.adapter:
         return True
     address = clean(typed_address).value
-    session = db.session()
-    record = session.scalar(select(EligibilityCheck).where(
+    record = db.session().scalar(select(EligibilityCheck).where(
         EligibilityCheck.vhs_id == vhs.id, EligibilityCheck.address == address))
     moment = now()
     if record and moment - record.checked_at < current_app.config["ELIGIBILITY_CACHE_SECONDS"]:
@@ -97,21 +93,24 @@ def allows(vhs: Vhs, typed_address: str) -> bool:
             return True
         current_app.logger.warning("eligibility check at vhs %s unavailable (%s); refused",
                                    vhs.slug, error)
-        raise CheckUnavailable(str(error)) from None
-    if record is None:
-        record = EligibilityCheck(vhs_id=vhs.id, address=address)
-        session.add(record)
-    record.status = decision.status
-    record.checked_at = moment
-    if decision.eligible:
-        record.last_eligible_at = moment
-    else:
+        raise
+    _remember(vhs, address, decision, moment)
+    if not decision.eligible:
         current_app.logger.info("eligibility at vhs %s: %s", vhs.slug, decision.status)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()  # another instance recorded the same address at the same time
     return decision.eligible
+
+
+def _remember(vhs: Vhs, address: str, decision: Decision, moment: int) -> None:
+    """Store the answer, whether or not another instance stored one meanwhile (upsert)."""
+    values = {"vhs_id": vhs.id, "address": address, "status": decision.status,
+              "checked_at": moment}
+    changes = {"status": decision.status, "checked_at": moment}
+    if decision.eligible:
+        values["last_eligible_at"] = changes["last_eligible_at"] = moment
+    dialect = postgresql if db.session().bind.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(EligibilityCheck).values(**values)
+    db.session().execute(statement.on_conflict_do_update(
+        index_elements=["vhs_id", "address"], set_=changes))
 
 
 def init_app(app: Flask) -> None:
@@ -127,11 +126,9 @@ def configure(vhs: Vhs, name: str | None, options: dict) -> None:
         build(vhs, name, options).close()
         vhs.adapter, vhs.adapter_config = name, seal(options)
     vhs.adapter_changed_at = time.time_ns() // 1000  # instances compare it to rebuild
-    session = db.session()
     # Ask the new configuration at the next login; keep last_eligible_at for the grace period.
-    session.execute(update(EligibilityCheck).where(EligibilityCheck.vhs_id == vhs.id)
-                    .values(checked_at=0))
-    session.commit()
+    db.session().execute(update(EligibilityCheck).where(EligibilityCheck.vhs_id == vhs.id)
+                         .values(checked_at=0))
 
 
 def link(vhs: Vhs, typed_address: str) -> str:
@@ -142,7 +139,6 @@ def link(vhs: Vhs, typed_address: str) -> str:
     if not exists:
         db.session().add(KmaLink(vhs_id=vhs.id, address=address))
         _forget(vhs, address)
-        db.session().commit()
     return address
 
 
@@ -152,20 +148,35 @@ def unlink(vhs: Vhs, typed_address: str) -> bool:
     removed = db.session().execute(delete(KmaLink).where(
         KmaLink.vhs_id == vhs.id, KmaLink.address == address)).rowcount
     _forget(vhs, address)
-    db.session().commit()
     return bool(removed)
 
 
+def links(vhs_slug: str | None = None) -> list[tuple[str, str]]:
+    """The KMA links as (VHS slug, address), of one VHS or all."""
+    query = select(Vhs.slug, KmaLink.address).join(Vhs).order_by(Vhs.slug, KmaLink.address)
+    if vhs_slug:
+        query = query.where(Vhs.slug == vhs_slug)
+    return [(slug, address) for slug, address in db.session().execute(query)]
+
+
 def replace_directory(vhs: Vhs, entries: list[dict]) -> int:
-    """Replace the VHS's pushed user list in one transaction; returns the entry count."""
+    """Replace the VHS's pushed user list (in the caller's transaction); the entry count."""
     session = db.session()
     session.execute(delete(DirectoryEntry).where(DirectoryEntry.vhs_id == vhs.id))
     session.add_all(DirectoryEntry(
         vhs_id=vhs.id, email=e["email"], address=clean(e["email"]).value, user_id=e["id"],
         name=e["name"], active=e["active"], released=e["released"]) for e in entries)
     session.execute(delete(EligibilityCheck).where(EligibilityCheck.vhs_id == vhs.id))
-    session.commit()
+    session.flush()
     return len(entries)
+
+
+def import_directory(vhs: Vhs, data: bytes, kind: str) -> int:
+    """Parse a pushed list (``json`` or ``csv``) and make it the VHS's list.
+
+    Raises adapters.directory.DirectoryFormatError with the first problem found.
+    """
+    return replace_directory(vhs, directory.parse(data, kind))
 
 
 def _forget(vhs: Vhs, address: str) -> None:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-import threading
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
 from sqlalchemy import select
 
@@ -79,7 +78,19 @@ def set_settings(vhs: Vhs, settings: MailSettings) -> None:
     """Store checked settings, sealed (the password is a secret)."""
     settings.check()
     vhs.mail_config = seal(asdict(settings), "mail-config")
-    db.session().commit()
+
+
+def send_now(vhs: Vhs, row: OutboxMail) -> str:
+    """Hand one mail to the VHS's server at once, not through the outbox (``test-mail``).
+
+    Returns the mail server's host. Raises MailSettingsError without settings,
+    smtplib.SMTPException or OSError with the point where the SMTP dialogue failed.
+    """
+    settings = settings_of(vhs)
+    if settings is None:
+        raise MailSettingsError(f"VHS {vhs.slug} has no mail settings (vhs set-mail)")
+    send(settings, message(settings, row))
+    return settings.host
 
 
 def enqueue(vhs: Vhs, recipient: str, kind: str, subject: str, locale: str = "de",
@@ -89,27 +100,35 @@ def enqueue(vhs: Vhs, recipient: str, kind: str, subject: str, locale: str = "de
     At most one mail of a kind per VHS and address within IDP_MAIL_INTERVAL_SECONDS:
     None when one was written already.
     """
-    session = db.session()
-    since = now() - current_app.config["MAIL_INTERVAL_SECONDS"]
-    recent = session.scalar(select(OutboxMail.id).where(
-        OutboxMail.vhs_id == vhs.id, OutboxMail.recipient == recipient,
-        OutboxMail.kind == kind, OutboxMail.created_at > since).limit(1))
-    if recent is not None:
+    if recently_sent(vhs, recipient, kind):
         return None
+    row = render(vhs, recipient, kind, subject, locale, **values)
+    db.session().add(row)
+    return row
+
+
+def recently_sent(vhs: Vhs, recipient: str, kind: str) -> bool:
+    """Whether a mail of ``kind`` went to ``recipient`` within IDP_MAIL_INTERVAL_SECONDS."""
+    since = now() - current_app.config["MAIL_INTERVAL_SECONDS"]
+    return db.session().scalar(select(OutboxMail.id).where(
+        OutboxMail.vhs_id == vhs.id, OutboxMail.recipient == recipient,
+        OutboxMail.kind == kind, OutboxMail.created_at > since).limit(1)) is not None
+
+
+def render(vhs: Vhs, recipient: str, kind: str, subject: str, locale: str = "de",
+           **values) -> OutboxMail:
+    """The mail ``kind`` (templates mail/KIND.txt and mail/base.html) as an unsaved row."""
     issuer = current_app.config["ISSUER"]
     with force_locale(locale):
         context = {"vhs": vhs, "issuer": issuer, "recipient": recipient, **values}
-        row = OutboxMail(
-            vhs_id=vhs.id, recipient=recipient, kind=kind, locale=locale,
-            subject=str(subject),
-            text_body=render_template(f"mail/{kind}.txt", **context),
-            html_body=render_template("mail/base.html", body=render_template(
-                f"mail/{kind}.txt", **context), **context),
+        text = render_template(f"mail/{kind}.txt", **context)
+        return OutboxMail(
+            vhs_id=vhs.id, vhs=vhs, recipient=recipient, kind=kind, locale=locale,
+            subject=str(subject), text_body=text,
+            html_body=render_template("mail/base.html", body=text, **context),
             message_id=make_msgid(domain=urlsplit(issuer).hostname),
             created_at=now(), next_attempt_at=now(),
         )
-    session.add(row)
-    return row
 
 
 def message(settings: MailSettings, row: OutboxMail) -> EmailMessage:
@@ -175,25 +194,3 @@ def _deliver(row: OutboxMail) -> str:
         return "retried"
     row.delivered_at, row.lease_until = moment, None
     return "delivered"
-
-
-def run_worker(app: Flask, interval: float, stop: threading.Event) -> None:
-    """Deliver due mails and back-channel logouts every ``interval`` s until ``stop``."""
-    from . import backchannel
-
-    while not stop.is_set():
-        with app.app_context():
-            for deliver in (deliver_due, backchannel.deliver_due):
-                try:
-                    deliver()
-                except Exception:  # a worker must outlive a database hiccup
-                    app.logger.exception("worker round failed")
-        stop.wait(interval)
-
-
-def start_background_worker(app: Flask, interval: float = 2.0) -> threading.Event:
-    """The development server's own sender thread; set the returned event to stop it."""
-    stop = threading.Event()
-    threading.Thread(target=run_worker, args=(app, interval, stop), daemon=True).start()
-    return stop
-

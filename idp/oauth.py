@@ -9,12 +9,13 @@ questions (which client, which code, which token, which key) from our database.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidGrantError
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import AccessDeniedError, InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -28,12 +29,23 @@ from flask import Flask, current_app, g, render_template
 from flask import request as flask_request
 from sqlalchemy import select
 
-from . import claims, db, eligibility, sessions, tokens
-from .models import Account, Client, new_secret, now
+from adapters.base import AdapterUnavailable
+
+from . import claims, db, eligibility, signin, tokens
+from .models import Account, Client, SsoSession, Status, new_secret, now
 from .signing import signing
 
 RESPONSE_MODES = ("query", "form_post")
 ALGORITHMS = ("RS256", "ES256")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who authorizes at /authorize (Authlib's ``grant_user``): the account and the SSO
+    session it signed in with, whose ``auth_time``, ``amr`` and ``sid`` the code keeps."""
+
+    account: Account
+    sso: SsoSession
 
 
 class AuthorizationServer(FlaskAuthorizationServer):
@@ -99,7 +111,7 @@ def generate_token(grant_type, client, user=None, scope=None, expires_in=None,
 
 
 def _active(account: Account | None) -> Account | None:
-    return account if account is not None and account.status == "active" else None
+    return account if account is not None and account.status == Status.ACTIVE else None
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -107,25 +119,22 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
-    #: set by the authorization view: the SSO session the code is issued in
-    sso = None
-
     def save_authorization_code(self, code, request):
         data = request.payload.data
+        signed_in: SignedIn = request.user
         tokens.save_code(
             code,
             request.client,
-            request.user,
+            signed_in.account,
             redirect_uri=request.payload.redirect_uri,
             scope=request.scope,
             nonce=data.get("nonce"),
             challenge=data.get("code_challenge"),
             challenge_method=data.get("code_challenge_method"),
-            auth_time=self.sso.auth_time,
-            amr=list(self.sso.amr),
-            sid=self.sso.sid,
+            auth_time=signed_in.sso.auth_time,
+            amr=list(signed_in.sso.amr),
+            sid=signed_in.sso.sid,
         )
-        db.session().commit()
 
     def query_authorization_code(self, code, client):
         return tokens.redeem_code(code, client)
@@ -149,7 +158,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    """RFC 6749 6 with rotation; reusing a rotated token revokes its family (RFC 9700)."""
+    """RFC 6749 6 with rotation; reusing a rotated token revokes its family (RFC 9700).
+
+    The presented token is spent (claimed once, by a conditional UPDATE) before anything
+    new is issued, in ``authenticate_user``; so whatever order Authlib calls its hooks in,
+    a token that lost a race issues nothing, and ``revoke_old_credential`` has no work.
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -160,12 +174,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         row = presented.row
         if row.refresh_used_at is not None and row.refresh_revoked_at is None:
-            tokens.revoke_family(row.family_id)
-            db.session().commit()
-            current_app.logger.warning(
-                "rotated refresh token reused by client %s; its family was revoked",
-                row.client_id,
-            )
+            self._reused(row)
             return None
         if presented.is_revoked() or presented.is_expired():
             return None
@@ -175,20 +184,25 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         # RFC 6749 5.2: a grant whose person may no longer sign in is invalid_grant.
         account = _active(refresh_token.row.account)
         try:
-            if account is not None and eligibility.allows(account.vhs, account.address):
-                return account
-        except eligibility.CheckUnavailable:
+            allowed = account is not None and eligibility.allows(account.vhs, account.address)
+        except AdapterUnavailable:
             raise InvalidGrantError("The eligibility of the person cannot be checked now; "
                                     "try again later.") from None
-        raise InvalidGrantError("The person may no longer sign in.")
+        if not allowed:
+            raise InvalidGrantError("The person may no longer sign in.")
+        if not tokens.claim_refresh(refresh_token.row):
+            self._reused(refresh_token.row)  # another request rotated it first
+            raise InvalidGrantError("The refresh token was already used.")
+        return account
 
     def revoke_old_credential(self, refresh_token):
-        if not tokens.claim_refresh(refresh_token.row):
-            # Another request rotated it first: drop what we issued and treat as reuse.
-            db.session().rollback()
-            tokens.revoke_family(refresh_token.row.family_id)
-            db.session().commit()
-            raise InvalidGrantError("The refresh token was already used.")
+        """Spent already in authenticate_user."""
+
+    @staticmethod
+    def _reused(row) -> None:
+        tokens.revoke_family(row.family_id)
+        current_app.logger.warning(
+            "rotated refresh token reused by client %s; its family was revoked", row.client_id)
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -293,7 +307,6 @@ class Revocation(RevocationEndpoint):
             tokens.revoke_family(token.row.family_id)
         else:
             tokens.revoke_access(token.row)
-        db.session().commit()
 
 
 class Introspection(IntrospectionEndpoint):
@@ -347,14 +360,11 @@ class EndSession(AuthlibEndSessionEndpoint):
         return list(ALGORITHMS)
 
     def end_session(self, end_session_request):
-        sessions.end(sessions.current())
+        signin.end_current()
 
 
 def init_app(app: Flask) -> None:
     """Build the server with its grants and endpoints, registered by name."""
-    from . import passwords
-
-    passwords.init_app(app)
     server = AuthorizationServer()
     server.init_app(app)
     server.scopes_supported = list(claims.SCOPES)

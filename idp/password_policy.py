@@ -11,8 +11,10 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import lazy_gettext
 
+from .models import Account
 from .passwords import MAX_LENGTH
 
+MISMATCH = lazy_gettext("Die beiden Passwörter stimmen nicht überein.")
 SEQUENCES = ("0123456789012345678901234567890", "abcdefghijklmnopqrstuvwxyz",
              "qwertzuiopüasdfghjklöäyxcvbnm", "qwertyuiopasdfghjklzxcvbnm")
 
@@ -59,4 +61,12 @@ def problems(password: str, address: str, vhs_slug: str, vhs_name: str) -> list[
     if any(len(part) >= 4 and part in lowered for part in parts):
         found.append(lazy_gettext("Das Passwort darf Ihre E-Mail-Adresse oder den Namen Ihrer "
                                   "vhs nicht enthalten."))
+    return found
+
+
+def refusals(account: Account, password: str, confirm: str) -> list[str]:
+    """Why ``password`` (typed twice) cannot be ``account``'s new password; empty if it can."""
+    found = problems(password, account.address, account.vhs.slug, account.vhs.name)
+    if not found and password != confirm:
+        found = [MISMATCH]
     return found

@@ -1,5 +1,5 @@
-"""Each VHS's itm:PORTAL connector: configured per VHS (sealed), built once per instance,
-rebuilt when the settings change, and the accounts of portal users."""
+"""Each VHS's itm:PORTAL: its settings (sealed), and its connectors, built once per VHS and
+instance and rebuilt when the settings change."""
 
 from __future__ import annotations
 
@@ -8,60 +8,53 @@ from dataclasses import asdict
 
 from flask import Flask, current_app
 
-from . import db
 from .built import PerVhs
-from .connectors.base import PortalIdentity
 from .connectors.portal import HttpPortalConnector, PortalSettings
-from .models import Account, Vhs
+from .connectors.upstream import OpenIdUpstream, UpstreamSettings
+from .models import Vhs
 from .sealing import seal, unseal
 
-
-class PortalDown(Exception):
-    """The VHS's itm:PORTAL cannot answer now; a login must not fall back to a local one."""
+CALLBACK_PATH = "/upstream/callback"
 
 
 def configure(vhs: Vhs, settings: PortalSettings | None) -> None:
-    """Set (checked) or remove the VHS's portal."""
-    if settings is None:
-        vhs.portal_config = None
-    else:
+    """Set (checked) or remove the VHS's portal password API."""
+    if settings is not None:
         settings.check()
-        vhs.portal_config = seal(asdict(settings), "portal-config")
+    vhs.portal_config = seal(asdict(settings), "portal-config") if settings else None
     vhs.portal_changed_at = time.time_ns() // 1000
-    db.session().commit()
+
+
+def configure_upstream(vhs: Vhs, settings: UpstreamSettings | None) -> str:
+    """Set (checked) or remove the VHS's portal OpenID provider; the redirect URI to
+    register there."""
+    if settings is not None:
+        settings.check()
+    vhs.upstream_config = seal(asdict(settings), "upstream-config") if settings else None
+    vhs.portal_changed_at = time.time_ns() // 1000
+    return current_app.config["ISSUER"] + CALLBACK_PATH
 
 
 def portal_for(vhs: Vhs) -> HttpPortalConnector | None:
-    """The VHS's connector (one HTTP session and circuit breaker per VHS and instance)."""
+    """The VHS's password connector (one HTTP session and circuit breaker per VHS)."""
     if not vhs.portal_config:
         return None
     return current_app.extensions["idp.portals"].get(
         vhs.id, vhs.portal_changed_at, lambda: HttpPortalConnector(
-            PortalSettings(**unseal(vhs.portal_config, "portal-config"))))
+            PortalSettings(**unseal(vhs.portal_config, "portal-config")), vhs.slug))
 
 
-def portal_account(vhs: Vhs, account: Account | None, address: str,
-                   person: PortalIdentity) -> tuple[Account, bool]:
-    """The account of a portal user: created, or switched from local keeping its ``sub``.
-
-    Returns the account and whether it was switched just now (the person gets one mail).
-    """
-    switched = False
-    if account is None:
-        account = Account(vhs_id=vhs.id, address=address, status="active")
-        db.session().add(account)
-    elif account.source != "portal":
-        switched = account.password_hash is not None
-    account.source = "portal"
-    account.password_hash = None  # the local password no longer works
-    account.status = "active" if account.status == "pending" else account.status
-    account.email_verified = True
-    if person.name:
-        account.display_name = person.name[:200]
-    db.session().flush()
-    return account, switched
+def upstream_for(vhs: Vhs) -> OpenIdUpstream | None:
+    """The VHS's OpenID upstream, if it has one."""
+    if not vhs.upstream_config:
+        return None
+    return current_app.extensions["idp.upstreams"].get(
+        vhs.id, vhs.portal_changed_at, lambda: OpenIdUpstream(
+            UpstreamSettings(**unseal(vhs.upstream_config, "upstream-config")), vhs.slug,
+            current_app.config["ISSUER"] + CALLBACK_PATH))
 
 
 def init_app(app: Flask) -> None:
-    """A per-app cache of built connectors."""
+    """Per-app caches of built connectors."""
     app.extensions["idp.portals"] = PerVhs()
+    app.extensions["idp.upstreams"] = PerVhs()

@@ -11,21 +11,28 @@ from urllib.parse import urlencode
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template
-from flask import request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SubmitField
 
-from . import claims, db, sessions
-from .models import Consent, digest, now
-from .oauth import ALGORITHMS, RESPONSE_MODES, server
+from . import claims, db, signin
+from .models import Consent, now
+from .oauth import ALGORITHMS, RESPONSE_MODES, SignedIn, server
 from .signing import signing
 
 bp = Blueprint("protocol", __name__)
 
-FRESH_LOGIN_SECONDS = 300  # how long a just-finished login satisfies prompt=login / max_age
 EXPIRED = lazy_gettext("Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.")
 
 
@@ -47,17 +54,6 @@ def authorize_url(endpoint: str = "protocol.authorize") -> str:
     params = [(k, v) for k, v in request.values.items(multi=True)
               if k not in ("csrf_token", "allow", "deny")]
     return url_for(endpoint) + "?" + urlencode(params)
-
-
-def mark_fresh_login(next_url: str) -> None:
-    """Remember that the person just logged in to resume exactly ``next_url``."""
-    session["fresh_login"] = [digest(next_url), now()]
-
-
-def _was_fresh_login() -> bool:
-    marker = session.pop("fresh_login", None)
-    return bool(marker and marker[0] == digest(authorize_url())
-                and now() - marker[1] <= FRESH_LOGIN_SECONDS)
 
 
 def _login_needed(sso, prompts: list[str], max_age: str | None, vhs: str | None) -> bool:
@@ -92,16 +88,17 @@ def _error(error: OAuth2Error):
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
     """OIDC Core 3.1.2: validate, then login, then consent, then the code."""
-    sso = sessions.current()
+    sso = signin.current()
     account = sso.account if sso else None
+    signed_in = SignedIn(account, sso) if sso else None
     try:
-        grant = server().get_consent_grant(end_user=account)
+        grant = server().get_consent_grant(end_user=signed_in)
     except OAuth2Error as error:
         return _error(error)
     data = grant.request.payload.data
     prompts = (data.get("prompt") or "").split()
     state = grant.request.payload.state
-    fresh = _was_fresh_login()
+    fresh = signin.was_fresh_login(authorize_url())
     if (not fresh and _login_needed(sso, prompts, data.get("max_age"), data.get("vhs"))) or (
             fresh and data.get("vhs") and data["vhs"] != sso.account.vhs.slug):
         if "none" in prompts:
@@ -115,28 +112,27 @@ def authorize():
             scopes=(grant.request.scope or "").split(), account=account,
             action=authorize_url("protocol.consent"),
         )
-    grant.sso = sso
-    return server().create_authorization_response(grant=grant, grant_user=account)
+    return server().create_authorization_response(grant=grant, grant_user=signed_in)
 
 
 @bp.post("/authorize/consent")
 def consent():
     """The consent page's answer; the authorization request rides in the query string."""
     form = ConsentForm()
-    sso = sessions.current()
+    sso = signin.current()
     if sso is None:
         return redirect(url_for("views.login", next=authorize_url()))
     if not form.validate_on_submit():
         return render_template("error.html", error="csrf", description=EXPIRED), 400
+    signed_in = SignedIn(sso.account, sso)
     try:
-        grant = server().get_consent_grant(end_user=sso.account)
+        grant = server().get_consent_grant(end_user=signed_in)
     except OAuth2Error as error:
         return _error(error)
-    grant.sso = sso
     if not form.allow.data:
         return server().create_authorization_response(grant=grant, grant_user=None)
     _remember_consent(sso.account, grant.client, grant.request.scope or "")
-    return server().create_authorization_response(grant=grant, grant_user=sso.account)
+    return server().create_authorization_response(grant=grant, grant_user=signed_in)
 
 
 def _remember_consent(account, client, scope: str) -> None:
@@ -149,18 +145,13 @@ def _remember_consent(account, client, scope: str) -> None:
         db.session().add(record)
     record.scope = " ".join(sorted(set(record.scope.split()) | set(scope.split())))
     record.granted_at = now()
-    db.session().commit()
 
 
 @bp.post("/token")
 def token():
-    """RFC 6749 3.2; a failed request leaves nothing half-written."""
-    response = server().create_token_response()
-    if response.status_code == 200:
-        db.session().commit()
-    else:
-        db.session().rollback()
-    return response
+    """RFC 6749 3.2. A refusal still commits what it must keep (a spent code, a revoked
+    family); the grants store nothing new before every check has passed."""
+    return server().create_token_response()
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -184,7 +175,7 @@ def introspect():
 @bp.route("/end_session", methods=["GET", "POST"])
 def end_session():
     """OIDC RP-Initiated Logout 1.0; without a valid id_token_hint the person confirms."""
-    sso = sessions.current()
+    sso = signin.current()
     try:
         validated = server().validate_endpoint_request("end_session")
     except OAuth2Error:
@@ -198,7 +189,7 @@ def end_session():
     response = server().create_endpoint_response("end_session", validated)
     if response is None:
         response = current_app.make_response(render_template("logged_out.html"))
-    sessions.clear_cookie(response)
+    signin.forget_cookie(response)
     return response
 
 
@@ -208,10 +199,7 @@ def end_session_confirm():
     form = LogoutForm()
     if not form.validate_on_submit():
         return render_template("error.html", error="csrf", description=EXPIRED), 400
-    sessions.end(sessions.current())
-    response = current_app.make_response(render_template("logged_out.html"))
-    sessions.clear_cookie(response)
-    return response
+    return signin.sign_out(current_app.make_response(render_template("logged_out.html")))
 
 
 @bp.get("/.well-known/openid-configuration")

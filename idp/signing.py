@@ -12,7 +12,7 @@ import time
 
 from flask import Flask, current_app
 
-from keys import Keyring, KeyStore, Policy
+from keys import Keyring, KeyStore, Policy, rotate
 
 
 class Signing:
@@ -41,10 +41,13 @@ class Signing:
             self._checked = time.monotonic()
             return self._keyring
 
-    def forget(self) -> None:
-        """Reload at the next use (after this process rotated the keys itself)."""
+    def rotate(self) -> Keyring:
+        """Promote next to current, retire current, add a new next (keys.rotate), on disk."""
+        keyring = self.store.update(lambda current: rotate(current, int(time.time()),
+                                                           self.policy))
         with self._lock:
-            self._checked = 0.0
+            self._checked = 0.0  # reload at the next use
+        return keyring
 
 
 def init_app(app: Flask) -> None:

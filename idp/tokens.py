@@ -13,8 +13,18 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from . import db
-from .models import Account, AuthorizationCode, Client, EligibilityCheck, SsoSession, Token
-from .models import digest, new_secret, now
+from .models import (
+    Account,
+    AuthorizationCode,
+    Client,
+    EligibilityCheck,
+    SsoSession,
+    Status,
+    Token,
+    digest,
+    new_secret,
+    now,
+)
 
 
 @dataclass
@@ -57,7 +67,7 @@ class PresentedToken:
         return self.expires_at <= now()
 
     def is_revoked(self) -> bool:
-        if self.row.account is not None and self.row.account.status != "active":
+        if self.row.account is not None and self.row.account.status != Status.ACTIVE:
             return True  # a disabled person's tokens stop working at once
         if self.kind == "refresh_token":
             return bool(self.row.refresh_revoked_at or self.row.refresh_used_at)
@@ -114,16 +124,28 @@ def claim_refresh(row: Token) -> bool:
 
 def revoke_family(family_id: str) -> None:
     """Revoke every access and refresh token of one grant (refresh reuse, revocation)."""
+    revoke_families(Token.family_id == family_id)
+
+
+def revoke_families(*where) -> None:
+    """Revoke every grant (whole family) of which some token matches ``where``."""
     moment = now()
+    families = select(Token.family_id).where(*where).scalar_subquery()
     session = db.session()
     session.execute(
-        update(Token).where(Token.family_id == family_id, Token.access_revoked_at.is_(None))
-        .values(access_revoked_at=moment)
-    )
+        update(Token).where(Token.family_id.in_(families), Token.access_revoked_at.is_(None))
+        .values(access_revoked_at=moment), execution_options={"synchronize_session": False})
     session.execute(
-        update(Token).where(Token.family_id == family_id, Token.refresh_revoked_at.is_(None))
-        .values(refresh_revoked_at=moment)
-    )
+        update(Token).where(Token.family_id.in_(families), Token.refresh_revoked_at.is_(None))
+        .values(refresh_revoked_at=moment), execution_options={"synchronize_session": False})
+
+
+def revoke_account(account_id: int, client_id: str | None = None) -> None:
+    """Revoke every grant of an account (of one client only, when given)."""
+    where = [Token.account_id == account_id]
+    if client_id is not None:
+        where.append(Token.client_id == client_id)
+    revoke_families(*where)
 
 
 def revoke_access(row: Token) -> None:
@@ -161,8 +183,9 @@ def save_code(code: str, client: Client, account: Account, *, redirect_uri: str,
 def redeem_code(code: str, client: Client) -> AuthorizationCode | None:
     """Use a code once. A second use revokes every token the first use produced.
 
-    The claim is committed at once: a code that reached the token endpoint is spent,
-    whatever happens after (wrong PKCE verifier included).
+    A code that reached the token endpoint is spent, whatever happens after (a wrong PKCE
+    verifier included): the claim is part of the request's transaction, which the token
+    endpoint commits for refusals too.
     """
     if not code or len(code) > 512:
         return None
@@ -181,13 +204,10 @@ def redeem_code(code: str, client: Client) -> AuthorizationCode | None:
         .values(used_at=now())
     ).rowcount == 1
     if not claimed:
-        families = session.scalars(select(Token.family_id).where(Token.code_id == row.id))
-        for family_id in set(families):
-            revoke_family(family_id)
+        revoke_families(Token.code_id == row.id)
         current_app.logger.warning(
             "authorization code replayed by client %s; its tokens were revoked", client.client_id
         )
-    session.commit()
     if not claimed or row.expires_at <= now():
         return None
     return row
@@ -233,5 +253,4 @@ def purge_expired(older_than: int) -> dict[str, int]:
             )
         ).rowcount,
     }
-    session.commit()
     return removed

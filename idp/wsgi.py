@@ -3,8 +3,7 @@
 Refuses to start on a database that is behind or a keys folder it cannot read.
 """
 
-from . import create_app
-from .cli import prepare
+from . import create_app, prepare
 
 app = create_app()
 prepare(app)

@@ -1,10 +1,12 @@
 """The keyring and its rotation, as pure functions of (keyring, now, policy).
 
-Each algorithm has at most one key in each of the states
+Each algorithm has exactly one ``next`` and one ``current`` key, and any number of
+``retired`` ones (two rotations within a retired key's keep-alive time leave two):
 - ``next``: published in the JWKS, not yet signing, so relying parties cache it early;
 - ``current``: signing;
 - ``retired``: no longer signing, published until every token it signed has expired.
-``rotate`` promotes next to current, retires the old current and makes a new next.
+``rotate`` promotes next to current, retires the old current and makes a new next;
+``prune`` drops retired keys whose tokens have all expired.
 """
 
 from __future__ import annotations

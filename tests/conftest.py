@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 
 import pytest
 from sqlalchemy import create_engine, text
-from werkzeug.serving import make_server
 
 from idp import create_app, db
+from idp.cli import runner as cli_runner
 from idp.models import Base
 from keys import KeyStore, Policy
 
-from .helpers import Browser
+from .helpers import PASSWORD, SECRET, Browser, LiveServer, MailServer, require_service
 
 pytest_plugins = ("tests.worlds",)
 
-SECRET = "test-secret-key-that-is-long-enough-0123456789"
-PASSWORD = "richtig-langes-Passwort-1"
 
 
 def pytest_report_header(config):
@@ -121,7 +118,7 @@ def client(app):
 
 @pytest.fixture
 def runner(app):
-    return app.test_cli_runner()
+    return cli_runner(app)
 
 
 @pytest.fixture
@@ -137,14 +134,6 @@ def tenant(runner):
     )
     assert result.exit_code == 0, result.output
     return "straubing", "anna.muster@vhs-straubing.de"
-
-
-def require_service(name: str, error: Exception):
-    """Locally a missing service skips with the reason; in CI it fails."""
-    message = f"{name} is not reachable: {error}"
-    if os.environ.get("CI"):
-        pytest.fail(message + " (CI must provide it)")
-    pytest.skip(message)
 
 
 @pytest.fixture
@@ -163,45 +152,6 @@ def redis_url():
     connection.close()
 
 
-class MailServer:
-    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
-
-    def __init__(self):
-        self.messages = []
-        self.port = _free_port()
-        self.controller = None
-
-    async def handle_DATA(self, server, session, envelope):
-        from email import message_from_bytes, policy
-
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-    def start(self):
-        """Listen (again) on the same port."""
-        from aiosmtpd.controller import Controller
-
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self):
-        """Stop listening: the mail server is down."""
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
-
-    def to(self, address):
-        return [m for m in self.messages if m["To"] == address]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def smtp():
     """The VHS's mail server, running; stopped after the test."""
@@ -209,31 +159,6 @@ def smtp():
     server.start()
     yield server
     server.stop()
-
-
-class LiveServer:
-    """The provider on a real HTTP server on 127.0.0.1 with a free port."""
-
-    def __init__(self, make_app, host_name="127.0.0.1", **settings):
-        holder = {}
-        self.server = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s),
-                                  threaded=True)
-        # Another host name keeps two providers' cookies apart in one test browser.
-        self.url = f"http://{host_name}:{self.server.server_port}"
-        self.app = make_app(ISSUER=self.url, **settings)
-        holder["app"] = self.app
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-    def cli(self, *args, input=None):
-        result = self.app.test_cli_runner().invoke(args=list(args), input=input)
-        assert result.exit_code == 0, result.output
-        return result.output
 
 
 @pytest.fixture

@@ -1,17 +1,29 @@
-"""Small actions a person or a relying party takes, over real HTTP."""
+"""Small actions a person, an operator or a relying party takes: over real HTTP, through
+Flask's test client, or on the command line."""
 
 from __future__ import annotations
 
 import html
+import json
+import os
 import re
 import secrets
+import socket
+import threading
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from idp import accounts, db, links, mail, tenants
+from idp.cli import runner as cli_runner
+from idp.models import AccountToken, Purpose, SsoSession, digest
 
 
 def form_field(page: str, name: str) -> str:
@@ -122,3 +134,192 @@ class RelyingParty:
     def refresh(self, refresh_token: str) -> dict:
         return self.session.refresh_token(self.metadata["token_endpoint"],
                                           refresh_token=refresh_token)
+
+
+PASSWORD = "richtig-langes-Passwort-1"
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+CALLBACK = "http://127.0.0.1:8765/callback"
+
+
+def run(runner, *args, input=None, code=0):
+    """Run ``vhskoop-idp ARGS`` and expect exit status ``code``; the output."""
+    result = runner.invoke(args=list(args), input=input)
+    assert result.exit_code == code, result.output
+    return result.output
+
+
+def write_config(tmp_path, **options) -> str:
+    """An adapter's TOML options file."""
+    lines = [f"{key} = {json.dumps(value)}" for key, value in options.items()]
+    path = tmp_path / "adapter.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def add_client(live, client_id="vhskoop", *extra):
+    """Register a client with code and refresh grants at a live provider; its secret."""
+    output = live.cli("clients", "add", client_id, "--redirect-uri", CALLBACK,
+                      "--post-logout-redirect-uri", "http://127.0.0.1:8765/bye",
+                      "--grant", "authorization_code", "--grant", "refresh_token",
+                      "--scope", "openid profile email offline_access", *extra)
+    secret = None
+    for line in output.splitlines():
+        if line.startswith("client secret"):
+            secret = line.rsplit(" ", 1)[1]
+    return secret
+
+
+def sign_in(live, browser, rp, **extra):
+    """Anna signs in at straubing for ``rp``; the callback URL with the code."""
+    response = browser.authorize(rp.authorization_url(**extra), "straubing",
+                                 "anna.muster@vhs-straubing.de", PASSWORD)
+    assert response.status_code == 302, response.text
+    callback = response.headers["Location"]
+    assert callback.startswith(CALLBACK)
+    return callback
+
+
+def login_form(client, next_url=None):
+    """The login page and the hidden fields to post back (Flask test client)."""
+    page = client.get("/login" + (f"?next={next_url}" if next_url else "")).get_data(as_text=True)
+    return page, {"csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next")}
+
+
+def post_login(client, tenant="straubing", email="anna.muster@vhs-straubing.de",
+               password=PASSWORD, **extra):
+    """Post the login form (Flask test client)."""
+    _, data = login_form(client)
+    data.update(tenant=tenant, email=email, password=password, **extra)
+    return client.post("/login", data=data)
+
+
+def submit(client, path, email, tenant="straubing", **extra):
+    """Post "Neuer Zugang" or "Passwort vergessen" (Flask test client)."""
+    page = client.get(path).get_data(as_text=True)
+    data = {"csrf_token": form_field(page, "csrf_token"), "tenant": tenant, "email": email,
+            **extra}
+    return client.post(path, data=data)
+
+
+def deliver(app):
+    """One delivery round of the outbox's mails; the counts."""
+    with app.app_context():
+        return mail.deliver_due()
+
+
+def require_service(name: str, error: Exception):
+    """Locally a missing service skips with the reason; in CI it fails."""
+    message = f"{name} is not reachable: {error}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must provide it)")
+    pytest.skip(message)
+
+
+class MailServer:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+    def __init__(self):
+        self.messages = []
+        self.port = free_port()
+        self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def start(self):
+        """Listen (again) on the same port."""
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        """Stop listening: the mail server is down."""
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address):
+        return [m for m in self.messages if m["To"] == address]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """The provider on a real HTTP server on 127.0.0.1 with a free port."""
+
+    def __init__(self, make_app, host_name="127.0.0.1", **settings):
+        holder = {}
+        self.server = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s),
+                                  threaded=True)
+        # Another host name keeps two providers' cookies apart in one test browser.
+        self.url = f"http://{host_name}:{self.server.server_port}"
+        self.app = make_app(ISSUER=self.url, **settings)
+        holder["app"] = self.app
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def cli(self, *args, input=None):
+        result = cli_runner(self.app).invoke(args=list(args), input=input)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+
+def plant_browser_session(app, set_cookie) -> None:
+    """Put a value into the browser's Flask session as an attacker could (session
+    fixation): ``set_cookie(name, value)`` sets the signed session cookie."""
+    serializer = app.session_interface.get_signing_serializer(app)
+    set_cookie(app.config["SESSION_COOKIE_NAME"], serializer.dumps({"planted": "attacker"}))
+
+
+def cookie(client, name: str) -> str | None:
+    """The value of a cookie the Flask test client holds, if any."""
+    found = client.get_cookie(name)
+    return found.value if found else None
+
+
+def browser_session(app, cookie_value: str | None) -> dict:
+    """The Flask session a browser holds (the signed cookie's content)."""
+    if not cookie_value:
+        return {}
+    return app.session_interface.get_signing_serializer(app).loads(cookie_value)
+
+
+def open_reset_link(app, vhs_slug: str, address: str) -> int:
+    """Make a reset link for an account, as "Passwort vergessen" would; its token id."""
+    with app.app_context():
+        vhs = tenants.find(vhs_slug)
+        account = accounts.find(vhs, address)
+        links.new(account, Purpose.RESET)
+        db.session().commit()
+        return max(token.id for token in db.session().scalars(
+            select(AccountToken).where(AccountToken.account_id == account.id)))
+
+
+def assert_signed_in_anew(app, old_sso: str | None, new_sso: str | None,
+                          session_cookie: str | None, reset_token_id: int | None) -> None:
+    """What every sign-in path must do: a new SSO session (the old one ended), a browser
+    session without anything planted before, and no reset link left open."""
+    assert new_sso and new_sso != old_sso
+    assert "planted" not in browser_session(app, session_cookie)
+    with app.app_context():
+        if old_sso:
+            old = db.session().scalar(select(SsoSession).where(
+                SsoSession.secret_hash == digest(old_sso)))
+            assert old is None or old.ended_at is not None
+        if reset_token_id is not None:
+            token = db.session().get(AccountToken, reset_token_id)
+            assert token.used_at is not None or token.voided_at is not None

@@ -22,7 +22,7 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, create
 
 from adapters.base import Context
 
-from .conftest import require_service
+from .helpers import require_service
 
 PEOPLE = [
     # id, first, last, address as stored, active, released, mandant

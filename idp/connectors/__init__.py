@@ -1,10 +1,12 @@
-"""itm:PORTAL connectors: whoever has a staff login at the VHS's portal uses it here.
+"""Connectors to the VHS's itm:PORTAL: its password API and its OpenID provider."""
 
-The contract (DESIGN.md): ``lookup(address) -> bool``, ``login(address, password) ->
-PortalIdentity | None`` (None: wrong password), ``password_reset_url(address) -> str``;
-every failure to get a trustworthy answer raises ``PortalUnavailable``.
-"""
+from .base import (
+           CircuitBreaker,
+           PortalConnector,
+           PortalUnavailable,
+           UpstreamConnector,
+           UpstreamError,
+)
 
-from .base import PortalConnector, PortalIdentity, PortalUnavailable
-
-__all__ = ["PortalConnector", "PortalIdentity", "PortalUnavailable"]
+__all__ = ["CircuitBreaker", "PortalConnector", "PortalUnavailable", "UpstreamConnector",
+           "UpstreamError"]

@@ -1,38 +1,52 @@
-"""The portal connector contract and a circuit breaker for any remote call."""
+"""The connector contracts, their outage exception, and a circuit breaker for remote calls.
+
+Connectors reach systems we do not run: the VHS's itm:PORTAL, through its password API
+(``PortalConnector``) or its OpenID provider (``UpstreamConnector``). They are built once
+per VHS from its settings, keep no state about people, and return values: an ``Identity``
+for a confirmed person, None for a wrong password. ``PortalUnavailable`` is raised only
+when the portal gives no trustworthy answer; ``UpstreamError`` when an OpenID answer must
+be refused (forged, replayed, badly signed).
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Protocol
+
+from ..identity import Identity
 
 
 class PortalUnavailable(Exception):
     """The portal gave no trustworthy answer (down, slow, garbage, circuit open)."""
 
 
-@dataclass(frozen=True)
-class PortalIdentity:
-    """Who the portal says logged in."""
-
-    user_id: str
-    name: str | None
-    email: str
+class UpstreamError(Exception):
+    """An upstream OpenID answer was refused; the message is for the log, not the person."""
 
 
 class PortalConnector(Protocol):
-    """One VHS's itm:PORTAL."""
+    """One VHS's itm:PORTAL password API."""
 
     def lookup(self, address: str) -> bool:
         """Whether the portal has a staff login for the address."""
 
-    def login(self, address: str, password: str) -> PortalIdentity | None:
-        """The identity when the password is right, None when it is wrong."""
+    def login(self, address: str, password: str) -> Identity | None:
+        """The person when the password is right, None when it is wrong."""
 
     def password_reset_url(self, address: str) -> str:
         """Where the person resets the portal password."""
+
+
+class UpstreamConnector(Protocol):
+    """One VHS's itm:PORTAL OpenID provider, with us as its relying party."""
+
+    def login_url(self) -> tuple[str, dict]:
+        """Where to send the browser, and what ``finish`` needs back (kept by the caller)."""
+
+    def finish(self, args: Mapping[str, str], url: str, stash: dict) -> Identity:
+        """Check the callback's answer and ID token; the person it names."""
 
 
 class CircuitBreaker:

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from .base import CircuitBreaker, PortalIdentity, PortalUnavailable
+from ..identity import Identity, Via
+from .base import CircuitBreaker, PortalUnavailable
 
 MAX_BODY = 64 * 1024
 
@@ -53,9 +54,11 @@ class PortalSettings:
 class HttpPortalConnector:
     """One HTTP session (connection reuse) and one circuit breaker per VHS."""
 
-    def __init__(self, settings: PortalSettings, breaker: CircuitBreaker | None = None):
+    def __init__(self, settings: PortalSettings, vhs: str,
+                 breaker: CircuitBreaker | None = None):
         settings.check()
         self.settings = settings
+        self.vhs = vhs
         self.breaker = breaker or CircuitBreaker()
         self.http = requests.Session()
         self.http.headers.update({"Authorization": f"Bearer {settings.credential}",
@@ -100,7 +103,7 @@ class HttpPortalConnector:
             raise PortalUnavailable("portal lookup answer lacks 'exists'")
         return data["exists"]
 
-    def login(self, address: str, password: str) -> PortalIdentity | None:
+    def login(self, address: str, password: str) -> Identity | None:
         """Ask the portal to check the password."""
         data = self._post("/api/idp/v1/verify", {"email": address, "password": password})
         if not isinstance(data.get("valid"), bool):
@@ -110,7 +113,8 @@ class HttpPortalConnector:
         if not isinstance(data.get("id"), (str, int)) or not isinstance(data.get("email"), str):
             raise PortalUnavailable("portal verify answer lacks 'id' or 'email'")
         name = data.get("name") if isinstance(data.get("name"), str) else None
-        return PortalIdentity(user_id=str(data["id"]), name=name, email=data["email"])
+        return Identity(vhs=self.vhs, address=address, via=Via.PORTAL_PASSWORD, amr=("pwd",),
+                        name=name, subject=str(data["id"]))
 
     def password_reset_url(self, address: str) -> str:
         """The portal's own "Passwort vergessen" page."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import time
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
+from .. import db
 from . import access, account, login, upstream
 
 _JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/", "/jwks",
@@ -38,8 +40,6 @@ def init_app(app: Flask) -> None:
 
 
 def _datetime(seconds: int) -> str:
-    import time
-
     return time.strftime("%d.%m.%Y %H:%M UTC", time.gmtime(seconds))
 
 
@@ -64,6 +64,7 @@ def _security_headers(response):
 
 
 def _http_error(error: HTTPException):
+    db.discard()  # whatever the view wrote before it gave up is not kept
     code = error.code or 500
     if code == 429 and request.endpoint == "views.login_submit":
         return login.too_many_attempts()
@@ -76,8 +77,6 @@ def _http_error(error: HTTPException):
 
 
 def _unexpected_error(error: Exception):
-    from flask import current_app
-
     current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
     return _http_error(_InternalError())
 

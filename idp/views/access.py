@@ -5,16 +5,20 @@ from __future__ import annotations
 import functools
 import time
 
-from flask import Blueprint, current_app, redirect, render_template, request
-from flask_babel import get_locale, lazy_gettext
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import get_locale, gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
 
-from .. import eligibility, selfservice, sessions
-from ..authn import identity_of, onboarded_vhs
-from ..password_policy import problems
-from ..protocol import EXPIRED, mark_fresh_login
-from .login import NO_EMAIL, NO_VHS, safe_next
+from adapters.base import AdapterUnavailable
+
+from .. import authn, links, selfservice, signin
+from ..connectors import PortalUnavailable
+from ..identity import Refusal
+from ..models import Purpose
+from ..password_policy import refusals
+from ..protocol import EXPIRED
+from .login import NO_EMAIL, NO_VHS, safe_next, vhs_choices
 
 bp = Blueprint("access", __name__)
 
@@ -23,13 +27,12 @@ UNAVAILABLE = lazy_gettext("Der Zugang konnte nicht angefordert werden. Die Verw
                            "noch einmal.")
 RESET_UNAVAILABLE = lazy_gettext("Das Zurücksetzen konnte nicht angefordert werden. Bitte "
                                  "versuchen Sie es später noch einmal.")
-MISMATCH = lazy_gettext("Die beiden Passwörter stimmen nicht überein.")
 
 
 class AddressForm(FlaskForm):
     """VHS and address, for "Neuer Zugang" and "Passwort vergessen"."""
 
-    tenant = SelectField("vhs", validate_choice=False)
+    vhs = SelectField("vhs", name="tenant", validate_choice=False)
     email = StringField()
     next = HiddenField()
 
@@ -42,15 +45,8 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField()
 
 
-def _choices(form: AddressForm) -> None:
-    from flask_babel import gettext
-
-    form.tenant.choices = [("", gettext("Bitte VHS auswählen"))]
-    form.tenant.choices += [(vhs.slug, vhs.name) for vhs in onboarded_vhs()]
-
-
 def _address_page(template: str, form: AddressForm, message=None, status=200):
-    _choices(form)
+    form.vhs.choices = vhs_choices(gettext("Bitte VHS auswählen"))
     return render_template(template, form=form, message=message), status
 
 
@@ -66,17 +62,11 @@ def _checked_address_form(template: str):
     form.next.data = safe_next(form.next.data) or ""
     if not form.validate_on_submit():
         return form, _address_page(template, form, EXPIRED, 400)
-    if not form.tenant.data:
+    if not form.vhs.data:
         return form, _address_page(template, form, NO_VHS, 400)
     if not (form.email.data or "").strip() or len(form.email.data) > 1000:
         return form, _address_page(template, form, NO_EMAIL, 400)
     return form, None
-
-
-@bp.get("/neuer-zugang")
-def new_access():
-    """The "Neuer Zugang" form."""
-    return _address_form("new_access.html")
 
 
 def _answer_at_fixed_time(view):
@@ -101,6 +91,12 @@ def _answer_at_fixed_time(view):
     return timed
 
 
+@bp.get("/neuer-zugang")
+def new_access():
+    """The "Neuer Zugang" form."""
+    return _address_form("new_access.html")
+
+
 @bp.post("/neuer-zugang")
 @_answer_at_fixed_time
 def new_access_submit():
@@ -109,9 +105,11 @@ def new_access_submit():
     if page:
         return page
     try:
-        selfservice.request_access(form.tenant.data, form.email.data, str(get_locale()),
+        selfservice.request_access(form.vhs.data, form.email.data, str(get_locale()),
                                    form.next.data or None)
-    except selfservice.RequestUnavailable:
+    except (AdapterUnavailable, PortalUnavailable) as error:
+        current_app.logger.warning("access request at vhs %r unavailable: %s",
+                                   form.vhs.data[:63], error)
         return _address_page("new_access.html", form, UNAVAILABLE, 503)
     return render_template("request_sent.html", kind="access", next=form.next.data)
 
@@ -130,16 +128,22 @@ def forgot_password_submit():
     if page:
         return page
     try:
-        selfservice.request_reset(form.tenant.data, form.email.data, str(get_locale()))
-    except selfservice.RequestUnavailable:
+        selfservice.request_reset(form.vhs.data, form.email.data, str(get_locale()))
+    except PortalUnavailable as error:
+        current_app.logger.warning("reset request at vhs %r unavailable: %s",
+                                   form.vhs.data[:63], error)
         return _address_page("forgot_password.html", form, RESET_UNAVAILABLE, 503)
     return render_template("request_sent.html", kind="reset", next=form.next.data)
 
 
+def _link_problem(problem: str, purpose: str):
+    return render_template("link_problem.html", problem=problem, purpose=purpose), 410
+
+
 def _password_page(purpose: str):
-    link = selfservice.find_link(request.args.get("token"), purpose)
+    link = links.find(request.args.get("token"), purpose)
     if link.problem:
-        return render_template("link_problem.html", problem=link.problem, purpose=purpose), 410
+        return _link_problem(link.problem, purpose)
     form = PasswordForm(formdata=None)
     form.token.data = request.args.get("token")
     return render_template("set_password.html", form=form, purpose=purpose,
@@ -150,65 +154,47 @@ def _password_submit(purpose: str):
     form = PasswordForm()
     if not form.validate_on_submit():
         return render_template("error.html", error="csrf", description=EXPIRED), 400
-    link = selfservice.find_link(form.token.data, purpose)
+    link = links.find(form.token.data, purpose)
     if link.problem:
-        return render_template("link_problem.html", problem=link.problem, purpose=purpose), 410
+        return _link_problem(link.problem, purpose)
     account = link.token.account
-    password = form.password.data or ""
-    messages = problems(password, account.address, account.vhs.slug, account.vhs.name)
-    if not messages and password != (form.confirm.data or ""):
-        messages = [MISMATCH]
+    messages = refusals(account, form.password.data or "", form.confirm.data or "")
     if messages:
         return render_template("set_password.html", form=form, purpose=purpose,
                                account=account, messages=messages), 400
     next_url = safe_next(link.token.next_url)
+    account = selfservice.set_password(link.token, form.password.data, str(get_locale()))
+    if account is None:
+        return _link_problem("used", purpose)
     try:
-        account = selfservice.set_password(link.token, password, str(get_locale()))
-    except ValueError:
-        return render_template("link_problem.html", problem="used", purpose=purpose), 410
-    return _signed_in(account, next_url)
-
-
-def _signed_in(account, next_url):
-    """Sign the person in (if the program still agrees) and resume or show the login link."""
-    try:
-        allowed = eligibility.allows(account.vhs, account.address)
-    except eligibility.CheckUnavailable:
-        allowed = False
-    if not allowed:
+        result = authn.after_link(account)
+    except AdapterUnavailable:
+        result = None
+    if result is None or isinstance(result, Refusal):
         return render_template("password_set.html", signed_in=False)
-    sso, secret = sessions.start(identity_of(account), remember=False)
-    current_app.logger.info("password set at vhs %s, session %s", account.vhs.slug,
-                            sso.sid[:8])
-    if next_url:
-        mark_fresh_login(next_url)
-        response = redirect(next_url, 303)
-    else:
-        response = current_app.make_response(render_template("password_set.html",
-                                                             signed_in=True))
-    sessions.set_cookie(response, sso, secret)
-    return response
+    landing = current_app.make_response(render_template("password_set.html", signed_in=True))
+    return signin.finish(result, remember=False, next_url=next_url, landing=landing)
 
 
 @bp.get("/zugang/aktivieren")
 def activate():
     """The activation link: choose a password."""
-    return _password_page("activate")
+    return _password_page(Purpose.ACTIVATE)
 
 
 @bp.post("/zugang/aktivieren")
 def activate_submit():
     """Set the first password and activate the account."""
-    return _password_submit("activate")
+    return _password_submit(Purpose.ACTIVATE)
 
 
 @bp.get("/passwort-neu")
 def reset():
     """The reset link: choose a new password."""
-    return _password_page("reset")
+    return _password_page(Purpose.RESET)
 
 
 @bp.post("/passwort-neu")
 def reset_submit():
     """Set the new password; every session and refresh token of the account ends."""
-    return _password_submit("reset")
+    return _password_submit(Purpose.RESET)

@@ -8,17 +8,15 @@ from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
 from wtforms import PasswordField
 
-from .. import db, sessions, tokens
-from ..models import Client, Consent, SsoSession, Token, now
-from ..password_policy import problems
+from .. import db, sessions, signin, tokens
+from ..models import Client, Consent, Source, SsoSession, Token, now
+from ..password_policy import refusals
 from ..passwords import passwords
 from ..protocol import EXPIRED
-from ..selfservice import end_everything
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 WRONG = lazy_gettext("Das bisherige Passwort stimmt nicht.")
-MISMATCH = lazy_gettext("Die beiden Passwörter stimmen nicht überein.")
 CHANGED = lazy_gettext("Ihr Passwort wurde geändert. Ihre anderen Sitzungen wurden beendet.")
 
 
@@ -34,8 +32,8 @@ class PasswordChangeForm(FlaskForm):
     confirm = PasswordField()
 
 
-def _signed_in():
-    sso = sessions.current()
+def _signed_in() -> SsoSession:
+    sso = signin.current()
     if sso is None:
         abort(redirect(url_for("views.login", next=url_for("account.page"))))
     return sso
@@ -43,9 +41,6 @@ def _signed_in():
 
 def _render(sso, messages=(), status=200):
     account = sso.account
-    live = db.session().scalars(select(SsoSession).where(
-        SsoSession.account_id == account.id, SsoSession.ended_at.is_(None),
-        SsoSession.expires_at > now()).order_by(SsoSession.last_seen_at.desc()))
     granted = {c.client_id: c for c in db.session().scalars(
         select(Consent).where(Consent.account_id == account.id))}
     with_tokens = set(db.session().scalars(select(Token.client_id).where(
@@ -53,7 +48,8 @@ def _render(sso, messages=(), status=200):
         Token.refresh_token_hash.is_not(None))))
     clients = db.session().scalars(select(Client).where(
         Client.client_id.in_(set(granted) | with_tokens)).order_by(Client.client_id))
-    return render_template("account.html", sso=sso, account=account, sessions=list(live),
+    return render_template("account.html", sso=sso, account=account,
+                           sessions=sessions.of(account),
                            clients=[(c, granted.get(c.client_id)) for c in clients],
                            form=ActionForm(), password_form=PasswordChangeForm(formdata=None),
                            messages=messages, status=status), status
@@ -81,11 +77,9 @@ def end_session(sid: str):
         SsoSession.sid == sid[:64], SsoSession.account_id == sso.account_id))
     if target is None:
         abort(404)
-    sessions.end(target)
     if target.id == sso.id:
-        response = redirect(url_for("views.index"), 303)
-        sessions.clear_cookie(response)
-        return response
+        return signin.sign_out(redirect(url_for("views.index"), 303))
+    sessions.end(target)
     return redirect(url_for("account.page"), 303)
 
 
@@ -93,25 +87,17 @@ def end_session(sid: str):
 def logout_everywhere():
     """"Überall abmelden": every session ends and every refresh token is revoked."""
     sso = _checked()
-    end_everything(sso.account)
-    db.session().commit()
-    response = redirect(url_for("views.index"), 303)
-    sessions.clear_cookie(response)
-    return response
+    sessions.end_all(sso.account)
+    return signin.sign_out(redirect(url_for("views.index"), 303))
 
 
 @bp.post("/clients/<client_id>/revoke")
 def revoke_client(client_id: str):
     """Withdraw a service's consent and revoke its tokens for this person."""
     sso = _checked()
-    session = db.session()
-    session.execute(delete(Consent).where(Consent.account_id == sso.account_id,
-                                          Consent.client_id == client_id[:100]))
-    families = set(session.scalars(select(Token.family_id).where(
-        Token.account_id == sso.account_id, Token.client_id == client_id[:100])))
-    for family in families:
-        tokens.revoke_family(family)
-    session.commit()
+    db.session().execute(delete(Consent).where(Consent.account_id == sso.account_id,
+                                               Consent.client_id == client_id[:100]))
+    tokens.revoke_account(sso.account_id, client_id[:100])
     return redirect(url_for("account.page"), 303)
 
 
@@ -123,20 +109,13 @@ def change_password():
     account = sso.account
     if not form.validate_on_submit():
         return _render(sso, [EXPIRED], 400)
-    if account.source != "local" or not passwords().verify(account.password_hash,
-                                                          form.current.data or ""):
+    if account.source != Source.LOCAL or not passwords().verify(account.password_hash,
+                                                                form.current.data or ""):
         return _render(sso, [WRONG], 400)
-    password = form.password.data or ""
-    messages = problems(password, account.address, account.vhs.slug, account.vhs.name)
-    if not messages and password != (form.confirm.data or ""):
-        messages = [MISMATCH]
+    messages = refusals(account, form.password.data or "", form.confirm.data or "")
     if messages:
         return _render(sso, messages, 400)
-    account.password_hash = passwords().hash(password)
+    account.password_hash = passwords().hash(form.password.data)
     account.password_changed_at = now()
-    for other in db.session().scalars(select(SsoSession).where(
-            SsoSession.account_id == account.id, SsoSession.ended_at.is_(None),
-            SsoSession.id != sso.id)):
-        sessions.end(other, commit=False)
-    db.session().commit()
+    sessions.end_all(account, keep=sso)
     return _render(sso, [CHANGED])

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
-from wtforms import SubmitField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 
-from .. import sessions
-from ..authn import authenticate, onboarded_vhs
-from ..eligibility import CheckUnavailable
-from ..portals import PortalDown
-from ..selfservice import void_reset_links
+from adapters.base import AdapterUnavailable
+
+from .. import signin, tenants
+from ..authn import authenticate
+from ..connectors import PortalUnavailable
+from ..identity import Refusal
 from ..passwords import MAX_LENGTH
-from ..protocol import EXPIRED, LogoutForm, mark_fresh_login
+from ..protocol import EXPIRED, LogoutForm
 
 bp = Blueprint("views", __name__)
 
@@ -36,9 +36,13 @@ NO_PASSWORD = lazy_gettext("Bitte geben Sie Ihr Passwort ein.")
 
 
 class LoginForm(FlaskForm):
-    """Bitte vhs auswählen, E-Mail-Adresse, Passwort, Angemeldet bleiben."""
+    """Bitte vhs auswählen, E-Mail-Adresse, Passwort, Angemeldet bleiben.
 
-    tenant = SelectField("vhs", validate_choice=False)
+    The VHS field is posted as ``tenant`` (relying parties and password managers know
+    that name); in the code it is ``vhs``.
+    """
+
+    vhs = SelectField("vhs", name="tenant", validate_choice=False)
     email = StringField("E-Mail-Adresse")
     password = PasswordField("Passwort")
     remember = BooleanField("Angemeldet bleiben")
@@ -64,11 +68,14 @@ def _from_request(next_url: str | None, name: str) -> str:
     return values[0][:320]
 
 
+def vhs_choices(prompt: str) -> list[tuple[str, str]]:
+    """The drop-down: a prompt, then every onboarded VHS."""
+    return [("", prompt)] + [(vhs.slug, vhs.name) for vhs in tenants.listed()]
+
+
 def _render(form: LoginForm, message: str | None = None, status: int = 200):
-    vhs_list = onboarded_vhs()
-    form.tenant.choices = [("", gettext("Bitte vhs auswählen"))]
-    form.tenant.choices += [(vhs.slug, vhs.name) for vhs in vhs_list]
-    brokered = [vhs for vhs in vhs_list if vhs.upstream_config]
+    form.vhs.choices = vhs_choices(gettext("Bitte vhs auswählen"))
+    brokered = [vhs for vhs in tenants.listed() if vhs.upstream_config]
     return render_template("login.html", form=form, message=message,
                            brokered=brokered), status
 
@@ -86,7 +93,7 @@ def login():
     form = LoginForm(formdata=None)
     form.next.data = safe_next(request.args.get("next")) or ""
     form.email.data = _from_request(form.next.data, "login_hint")
-    form.tenant.data = _from_request(form.next.data, "vhs")
+    form.vhs.data = _from_request(form.next.data, "vhs")
     return _render(form)
 
 
@@ -96,41 +103,34 @@ def login_submit():
     form = LoginForm()
     next_url = safe_next(form.next.data)
     form.next.data = next_url or ""
-    tenant, email = form.tenant.data or "", form.email.data or ""
+    vhs, email = form.vhs.data or "", form.email.data or ""
     password = form.password.data or ""
     form.password.data = ""
     if not form.validate_on_submit():
         return _render(form, EXPIRED, 400)
-    if not tenant:
+    if not vhs:
         return _render(form, NO_VHS, 400)
     if not email.strip():
         return _render(form, NO_EMAIL, 400)
     if not password:
         return _render(form, NO_PASSWORD, 400)
-    if len(email) > 1000 or len(password) > MAX_LENGTH or len(tenant) > 63:
+    if len(email) > 1000 or len(password) > MAX_LENGTH or len(vhs) > 63:
         return _render(form, FAILED, 401)
     try:
-        identity = authenticate(tenant, email, password)
-    except CheckUnavailable:
+        result = authenticate(vhs, email, password)
+    except AdapterUnavailable as error:
+        current_app.logger.warning("sign-in at vhs %r: program unavailable: %s", vhs, error)
         return _render(form, CHECK_UNAVAILABLE, 503)
-    except PortalDown:
+    except PortalUnavailable as error:
+        current_app.logger.warning("sign-in at vhs %r: itm:PORTAL unavailable: %s", vhs, error)
         return _render(form, PORTAL_DOWN, 503)
-    if identity is None:
+    if isinstance(result, Refusal):
+        signin.refused(result)
         return _render(form, FAILED, 401)
-    sso, secret = sessions.start(identity, remember=bool(form.remember.data))
-    void_reset_links(identity.account_id)
-    session.clear()  # a new CSRF token and nothing else from before the login
-    if next_url:
-        mark_fresh_login(next_url)
-    current_app.logger.info("login at vhs %s, session %s", identity.vhs, sso.sid[:8])
-    response = redirect(next_url or url_for("views.index"), 303)
-    sessions.set_cookie(response, sso, secret)
-    return response
+    return signin.finish(result, remember=bool(form.remember.data), next_url=next_url)
 
 
 @bp.get("/")
 def index():
     """Who is signed in here, with a logout button; or the way to the login."""
-    sso = sessions.current()
-    return render_template("index.html", sso=sso, form=LogoutForm())
-
+    return render_template("index.html", sso=signin.current(), form=LogoutForm())

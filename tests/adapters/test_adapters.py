@@ -7,8 +7,8 @@ import pytest
 from adapters import registry
 from adapters.base import AdapterConfigError, AdapterUnavailable
 from adapters.directory import DirectoryFormatError, parse
-from adapters.itm_connect_sim import Simulator
 from adapters.sql import KuferSqlAdapter
+from idp.dev.itm_connect_sim import Simulator
 
 from ..worlds import Links, context, unique_vhs
 

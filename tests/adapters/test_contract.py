@@ -1,4 +1,4 @@
-"""One contract, every registered adapter, the same table of cases (DESIGN.md)."""
+"""One contract, every registered adapter, the same table of cases (adapters/base.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from adapters import registry
 from adapters.base import AdapterUnavailable, Decision
-from adapters.itm_connect_sim import Simulator
 from adapters.sql import KuferSqlAdapter
+from idp.dev.itm_connect_sim import Simulator
 
 from ..worlds import Links, closed_port, context, unique_vhs
 

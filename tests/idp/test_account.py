@@ -6,10 +6,7 @@ import re
 
 import pytest
 
-from ..conftest import PASSWORD
-from ..helpers import RelyingParty, form_field
-from .test_code_flow import add_client, sign_in
-from .test_login_page import post_login
+from ..helpers import PASSWORD, RelyingParty, add_client, form_field, post_login, sign_in
 
 
 def csrf(page: str) -> str:

@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from idp import db
+from idp.cli import runner as cli_runner
 from idp.models import Client, digest
 
-from ..conftest import PASSWORD
+from ..helpers import PASSWORD
 
 
 def ok(runner, *args, input=None):
@@ -124,6 +125,17 @@ def test_accounts_add_refuses_bad_input(runner, vhs, email, password, message):
     output = fails(runner, "accounts", "add", "--vhs", vhs, "--email", email,
                    "--password-stdin", input=password + "\n")
     assert message in output
+
+
+def test_accounts_add_follows_the_configured_password_policy(make_app):
+    runner = cli_runner(make_app(PASSWORD_MIN_LENGTH=30))
+    ok(runner, "vhs", "add", "straubing", "--name", "vhs Straubing")
+    args = ["accounts", "add", "--vhs", "straubing", "--email", "a@vhs.de", "--password-stdin"]
+    assert "at least 30" in fails(runner, *args, input=PASSWORD + "\n")
+    assert "very common" in fails(runner, *args, input="passwort123456789012345678901234\n")
+    assert "must not contain" in fails(runner, *args,
+                                       input="ich-arbeite-gern-an-der-vhs-straubing\n")
+    ok(runner, *args, input="ein Satz, der lang genug ist, um zu gelten\n")
 
 
 def test_duplicate_account_is_refused(runner):

@@ -5,32 +5,13 @@ from __future__ import annotations
 import pytest
 import requests
 
-from ..conftest import PASSWORD
-from ..helpers import RelyingParty, query
+from ..helpers import RelyingParty, add_client, query, sign_in
 
 pytestmark = pytest.mark.e2e
-CALLBACK = "http://127.0.0.1:8765/callback"
 
 
-def add_client(live, client_id="vhskoop", *extra):
-    output = live.cli("clients", "add", client_id, "--redirect-uri", CALLBACK,
-                      "--post-logout-redirect-uri", "http://127.0.0.1:8765/bye",
-                      "--grant", "authorization_code", "--grant", "refresh_token",
-                      "--scope", "openid profile email offline_access", *extra)
-    secret = None
-    for line in output.splitlines():
-        if line.startswith("client secret"):
-            secret = line.rsplit(" ", 1)[1]
-    return secret
 
 
-def sign_in(live, browser, rp, **extra):
-    response = browser.authorize(rp.authorization_url(**extra), "straubing",
-                                 "anna.muster@vhs-straubing.de", PASSWORD)
-    assert response.status_code == 302, response.text
-    callback = response.headers["Location"]
-    assert callback.startswith(CALLBACK)
-    return callback
 
 
 def test_confidential_client_signs_in_with_pkce_nonce_and_verified_id_token(live, browser):

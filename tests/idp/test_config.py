@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from idp import create_app
 from idp.config import ConfigError
 
-from ..conftest import SECRET
+from ..helpers import SECRET
 
 
 @pytest.fixture
@@ -59,5 +64,20 @@ def test_cli_prints_the_config_error(monkeypatch, tmp_path):
     monkeypatch.delenv("IDP_SECRET_KEY", raising=False)
     monkeypatch.setenv("IDP_ENV", "production")
     result = CliRunner().invoke(main, ["vhs", "list"])
-    assert result.exit_code != 0
+    assert result.exit_code == 2
     assert "IDP_SECRET_KEY is required" in result.output
+    assert "IDP_ENV=development" in result.output
+
+
+def test_help_lists_every_command_on_a_machine_without_configuration(tmp_path):
+    environment = {name: value for name, value in os.environ.items()
+                   if not name.startswith("IDP_")}
+    result = subprocess.run([str(Path(sys.executable).with_name("vhskoop-idp")), "--help"],
+                            cwd=tmp_path, env=environment, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    listed = {line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines()
+              if line.strip()}
+    assert {"diagnose", "vhs", "clients", "accounts", "keys", "purge", "demo", "kma",
+            "mail-worker", "db", "run"} <= listed
+    assert result.stderr == "" and not (tmp_path / "instance").exists()

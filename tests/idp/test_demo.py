@@ -6,20 +6,21 @@ import re
 
 import pytest
 
-from idp import demo
+from idp import db
+from idp.dev import demo
 
-from ..conftest import LiveServer
-from ..helpers import Browser
+from ..helpers import Browser, LiveServer
 
 pytestmark = pytest.mark.e2e
 
 
 def test_demo_relying_party_signs_in_and_out(make_app):
-    live = LiveServer(make_app, DEMO=True)
+    live = LiveServer(make_app)
+    demo.init_app(live.app)
     try:
         with live.app.app_context():
-            lines = demo.seed()
-            assert demo.seed() == lines  # idempotent
+            lines = db.transaction(demo.seed)()
+            assert db.transaction(demo.seed)() == lines  # idempotent
         browser = Browser(live.url)
         page = browser.authorize("/demo/start", demo.VHS[0], demo.ADDRESS, demo.PASSWORD)
         assert page.status_code == 200, page.text
@@ -40,11 +41,12 @@ def test_demo_pages_do_not_exist_outside_the_demo(client):
 def test_demo_mailbox_receives_the_activation_mail(make_app):
     from idp import mail
 
-    app = make_app(DEMO=True)
+    app = make_app()
+    demo.init_app(app)
     mailbox = demo.DemoMailbox()
     try:
         with app.app_context():
-            demo.seed(mailbox)
+            db.transaction(demo.seed)(mailbox)
         client = app.test_client()
         page = client.get("/neuer-zugang").get_data(as_text=True)
         csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)

@@ -10,8 +10,9 @@ from authlib.oauth2 import rfc9207
 from authlib.oidc import rpinitiated
 from authlib.oidc.discovery import OpenIDProviderMetadata
 
-from ..helpers import RelyingParty
-from .test_code_flow import add_client, sign_in
+from idp.cli import runner as cli_runner
+
+from ..helpers import RelyingParty, add_client, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -53,8 +54,7 @@ def test_es256_client_gets_es256_id_tokens(live, browser):
 
 
 def test_rotation_while_tokens_are_alive(make_app, tmp_path):
-    from ..conftest import PASSWORD, LiveServer
-    from ..helpers import Browser
+    from ..helpers import PASSWORD, Browser, LiveServer
 
     live = LiveServer(make_app, KEYS_RELOAD_SECONDS=1)
     try:
@@ -87,7 +87,7 @@ def test_a_second_instance_picks_up_a_rotation(make_app):
     first = make_app(KEYS_RELOAD_SECONDS=1)
     second = make_app(KEYS_RELOAD_SECONDS=1, KEYS_DIR=first.config["KEYS_DIR"])
     before = second.test_client().get("/jwks.json").json["keys"]
-    result = first.test_cli_runner().invoke(args=["keys", "rotate"])
+    result = cli_runner(first).invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     time.sleep(1.2)
     after = second.test_client().get("/jwks.json").json["keys"]

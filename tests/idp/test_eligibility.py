@@ -10,24 +10,8 @@ from sqlalchemy import create_engine, select, text
 from idp import db
 from idp.models import Vhs
 
+from ..helpers import PASSWORD, RelyingParty, add_client, post_login, run, write_config
 from ..worlds import closed_port
-from ..conftest import PASSWORD
-from ..helpers import RelyingParty
-from .test_code_flow import add_client
-from .test_login_page import post_login
-
-
-def write_config(tmp_path, **options) -> str:
-    lines = [f"{key} = {json.dumps(value)}" for key, value in options.items()]
-    path = tmp_path / "adapter.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
-
-
-def run(runner, *args, input=None, code=0):
-    result = runner.invoke(args=list(args), input=input)
-    assert result.exit_code == code, result.output
-    return result.output
 
 
 def program_sql(url: str, statement: str) -> None:
@@ -80,8 +64,7 @@ def test_only_eligible_people_log_in(make_app, kufer_vhs):
 
 
 def test_deprovisioning_stops_the_next_login_and_the_next_refresh(make_app, kufer_vhs):
-    from ..conftest import LiveServer
-    from ..helpers import Browser
+    from ..helpers import Browser, LiveServer
 
     live = LiveServer(make_app, ELIGIBILITY_CACHE_SECONDS=0)
     try:

@@ -6,25 +6,21 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from idp import db
 from idp.models import Account
 
-from ..conftest import PASSWORD
-from ..helpers import form_field
-
-
-def login_form(client, next_url=None):
-    page = client.get("/login" + (f"?next={next_url}" if next_url else "")).get_data(as_text=True)
-    return page, {"csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next")}
-
-
-def post_login(client, tenant="straubing", email="anna.muster@vhs-straubing.de",
-               password=PASSWORD, **extra):
-    _, data = login_form(client)
-    data.update(tenant=tenant, email=email, password=password, **extra)
-    return client.post("/login", data=data)
+from ..helpers import (
+    PASSWORD,
+    assert_signed_in_anew,
+    cookie,
+    form_field,
+    login_form,
+    open_reset_link,
+    plant_browser_session,
+    post_login,
+)
 
 
 def test_login_page_has_the_help_pages_words_and_fields(client, tenant):
@@ -115,6 +111,26 @@ def test_session_secret_changes_at_every_login(client, tenant):
     first = cookie_header(post_login(client), "idp_sso").split(";")[0]
     second = cookie_header(post_login(client), "idp_sso").split(";")[0]
     assert first != second
+
+
+def test_a_password_sign_in_renews_the_session_and_voids_reset_links(app, client, tenant):
+    post_login(client)
+    old_sso = cookie(client, "idp_sso")
+    plant_browser_session(app, client.set_cookie)
+    reset_link = open_reset_link(app, *tenant)
+    assert post_login(client).status_code == 303
+    assert_signed_in_anew(app, old_sso, cookie(client, "idp_sso"),
+                          cookie(client, "idp_session"), reset_link)
+
+
+def test_a_password_sign_in_commits_once(app, client, tenant):
+    _, data = login_form(client)
+    commits = []
+    event.listen(db.engine(app), "commit", lambda connection: commits.append(1))
+    response = client.post("/login", data={**data, "tenant": "straubing", "password": PASSWORD,
+                                           "email": "anna.muster@vhs-straubing.de"})
+    assert response.status_code == 303 and cookie(client, "idp_sso")
+    assert len(commits) == 1
 
 
 def test_cookies_are_secure_behind_an_https_issuer(make_app, tenant):

@@ -16,11 +16,8 @@ from sqlalchemy import update
 from idp import backchannel, db
 from idp.models import LogoutDelivery
 
-from ..conftest import PASSWORD
-from ..helpers import Browser, RelyingParty
+from ..helpers import CALLBACK, PASSWORD, Browser, RelyingParty, post_login, sign_in
 from ..worlds import closed_port
-from .test_code_flow import CALLBACK, sign_in
-from .test_login_page import post_login
 
 pytestmark = pytest.mark.e2e
 

@@ -13,13 +13,20 @@ from idp import db
 from idp.connectors import PortalUnavailable
 from idp.connectors.base import CircuitBreaker
 from idp.connectors.portal import HttpPortalConnector, PortalSettings
-from idp.connectors.portal_sim import PortalSimulator
+from idp.dev.portal_sim import PortalSimulator
 from idp.models import Account
 
-from ..conftest import PASSWORD
-from .test_eligibility import run
-from .test_login_page import post_login
-from .test_selfservice import deliver, submit
+from ..helpers import (
+    PASSWORD,
+    assert_signed_in_anew,
+    cookie,
+    deliver,
+    open_reset_link,
+    plant_browser_session,
+    post_login,
+    run,
+    submit,
+)
 
 CREDENTIAL = "portal-api-credential-0123456789"
 PORTAL_PASSWORD = "Portal-Passwort-2026"
@@ -38,7 +45,7 @@ def portal():
 def connector(portal, read_timeout=1.0, breaker=None):
     return HttpPortalConnector(PortalSettings(base_url=portal.url, credential=CREDENTIAL,
                                               connect_timeout=1, read_timeout=read_timeout),
-                               breaker)
+                               "straubing", breaker)
 
 
 def test_connector_lookup_and_login(portal):
@@ -46,7 +53,10 @@ def test_connector_lookup_and_login(portal):
     assert remote.lookup("anna.muster@vhs-straubing.de") is True
     assert remote.lookup("niemand@vhs-straubing.de") is False
     person = remote.login("anna.muster@vhs-straubing.de", PORTAL_PASSWORD)
-    assert person.user_id == "p-17" and person.name == "Anna Muster"
+    assert person.subject == "p-17" and person.name == "Anna Muster"
+    assert (person.vhs, person.address, person.via) == ("straubing",
+                                                        "anna.muster@vhs-straubing.de", "portal")
+    assert not person.confirmed  # the account is authn's to find
     assert remote.login("anna.muster@vhs-straubing.de", "falsch") is None
     assert remote.password_reset_url("x") == portal.url + "/passwort-vergessen"
 
@@ -63,7 +73,8 @@ def test_every_fault_is_unavailability_never_a_login(portal, mode):
 
 
 def test_wrong_credential_is_unavailability(portal):
-    remote = HttpPortalConnector(PortalSettings(base_url=portal.url, credential="x" * 20))
+    remote = HttpPortalConnector(PortalSettings(base_url=portal.url, credential="x" * 20),
+                                 "straubing")
     with pytest.raises(PortalUnavailable, match="401"):
         remote.lookup("anna.muster@vhs-straubing.de")
 
@@ -122,6 +133,20 @@ def test_portal_password_counts_and_the_local_one_no_longer(app, runner, portal_
     switched = [m for m in smtp.messages if "itm:PORTAL" in m["Subject"]]
     assert len(switched) == 1  # told once
     assert "funktioniert nicht mehr" in switched[0].get_body(("plain",)).get_content()
+
+
+def test_a_portal_password_sign_in_renews_the_session_and_voids_reset_links(app, runner,
+                                                                           portal_vhs):
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    reset_link = open_reset_link(app, "straubing", "anna.muster@vhs-straubing.de")
+    client = app.test_client()
+    assert post_login(client, password=PORTAL_PASSWORD).status_code == 303
+    old_sso = cookie(client, "idp_sso")
+    plant_browser_session(app, client.set_cookie)
+    assert post_login(client, password=PORTAL_PASSWORD).status_code == 303
+    assert_signed_in_anew(app, old_sso, cookie(client, "idp_sso"),
+                          cookie(client, "idp_session"), reset_link)
 
 
 def test_portal_user_without_local_account_gets_one(app, portal_vhs):

@@ -6,7 +6,7 @@ import pytest
 
 from idp import create_app, db
 
-from ..conftest import SECRET
+from ..helpers import SECRET
 
 
 def fresh_app(tmp_path, env="production"):

@@ -11,11 +11,22 @@ from sqlalchemy import func, select, update
 from idp import db, mail
 from idp.models import Account, AccountToken, OutboxMail, Vhs
 
+from ..helpers import (
+    CALLBACK,
+    PASSWORD,
+    add_client,
+    assert_signed_in_anew,
+    cookie,
+    deliver,
+    form_field,
+    open_reset_link,
+    plant_browser_session,
+    post_login,
+    run,
+    submit,
+    write_config,
+)
 from ..worlds import closed_port
-from ..conftest import PASSWORD
-from ..helpers import form_field
-from .test_eligibility import run, write_config
-from .test_login_page import post_login
 
 SENDER = "info@vhs-straubing.de"
 
@@ -31,16 +42,7 @@ def vhs(runner, kufer_world, smtp, tmp_path):
     return kufer_world["url"]
 
 
-def submit(client, path, email, tenant="straubing", **extra):
-    page = client.get(path).get_data(as_text=True)
-    data = {"csrf_token": form_field(page, "csrf_token"), "tenant": tenant, "email": email,
-            **extra}
-    return client.post(path, data=data)
 
-
-def deliver(app):
-    with app.app_context():
-        return mail.deliver_due()
 
 
 def link_in(message) -> str:
@@ -182,6 +184,37 @@ def test_activation_sets_the_password_signs_in_and_the_link_is_single_use(app, c
     again = client.get(link.split("127.0.0.1:5000", 1)[-1])
     assert again.status_code == 410 and "schon benutzt" in again.get_data(as_text=True)
     assert post_login(app.test_client()).status_code == 303
+
+
+def test_activation_renews_the_session_and_voids_reset_links(app, client, runner, vhs, smtp):
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email", "dora@vhs-straubing.de",
+        "--password-stdin", input=PASSWORD + "\n")
+    assert post_login(client, email="dora@vhs-straubing.de").status_code == 303
+    old_sso = cookie(client, "idp_sso")  # someone else used this browser before
+    submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    reset_link = open_reset_link(app, "straubing", "anna.muster@vhs-straubing.de")
+    plant_browser_session(app, client.set_cookie)
+    assert activate(client, link_in(smtp.messages[0])).status_code == 200
+    assert_signed_in_anew(app, old_sso, cookie(client, "idp_sso"),
+                          cookie(client, "idp_session"), reset_link)
+    assert "anna.muster@vhs-straubing.de" in client.get("/").get_data(as_text=True)
+
+
+def test_a_reset_renews_the_session(app, client, runner, vhs, smtp):
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    assert post_login(client).status_code == 303
+    old_sso = cookie(client, "idp_sso")
+    submit(client, "/passwort-vergessen", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    plant_browser_session(app, client.set_cookie)
+    with app.app_context():
+        reset_link = db.session().scalar(select(func.max(AccountToken.id)))
+    assert activate(client, link_in(smtp.messages[0]), "ein ganz neues Passwort"
+                    ).status_code == 200
+    assert_signed_in_anew(app, old_sso, cookie(client, "idp_sso"),
+                          cookie(client, "idp_session"), reset_link)
 
 
 @pytest.mark.parametrize(("password", "confirm", "words"), [
@@ -328,9 +361,7 @@ def test_test_mail_command(runner, vhs, smtp):
 @pytest.mark.e2e
 def test_from_new_access_through_the_mail_to_a_signed_in_relying_party(make_app, kufer_world,
                                                                        smtp, tmp_path):
-    from ..conftest import LiveServer
-    from ..helpers import Browser, RelyingParty
-    from .test_code_flow import CALLBACK, add_client
+    from ..helpers import Browser, LiveServer, RelyingParty
 
     live = LiveServer(make_app)
     try:

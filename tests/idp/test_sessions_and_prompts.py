@@ -7,9 +7,7 @@ import time
 
 import pytest
 
-from ..conftest import PASSWORD
-from ..helpers import RelyingParty, form_field, query
-from .test_code_flow import CALLBACK, add_client, sign_in
+from ..helpers import CALLBACK, PASSWORD, RelyingParty, add_client, form_field, query, sign_in
 
 pytestmark = pytest.mark.e2e
 

@@ -10,9 +10,9 @@ import pytest
 
 from idp import db
 
-from ..conftest import PASSWORD, LiveServer
-from ..helpers import Browser, RelyingParty, form_field
-from .test_code_flow import CALLBACK, add_client
+from ..helpers import (CALLBACK, PASSWORD, Browser, LiveServer, RelyingParty, add_client,
+                       assert_signed_in_anew, form_field, open_reset_link,
+                       plant_browser_session)
 
 pytestmark = pytest.mark.e2e
 
@@ -56,7 +56,7 @@ def connect(ours, portal):
     """Anna at the portal; ours registered there as a client; straubing brokered to it."""
     portal.cli("vhs", "add", "portal", "--name", "itm:PORTAL Straubing", "--onboarded")
     portal.cli("accounts", "add", "--vhs", "portal", "--email", "anna.muster@vhs-straubing.de",
-               "--name", "Anna Muster", "--password-stdin", input="Portal-Passwort-2026\n")
+               "--name", "Anna Muster", "--password-stdin", input="Rote-Dächer-am-Stadtrand-7\n")
     output = portal.cli("clients", "add", "vhskoop-idp", "--first-party", "--redirect-uri",
                         ours.url + "/upstream/callback", "--scope", "openid email profile")
     secret = output.strip().splitlines()[-1].rsplit(" ", 1)[1]
@@ -80,7 +80,7 @@ def test_sign_in_through_the_portals_openid_provider(providers):
     assert response.headers["Location"].startswith(portal.url + "/authorize?")
     assert "code_challenge_method=S256" in response.headers["Location"]
     done = follow(browser, response, portal.url, "anna.muster@vhs-straubing.de",
-                  "Portal-Passwort-2026")
+                  "Rote-Dächer-am-Stadtrand-7")
     assert done.headers["Location"].startswith(CALLBACK), done.text
     claims = rp.verify_id_token(rp.fetch_token(done.headers["Location"]))
     assert claims["email"] == "anna.muster@vhs-straubing.de" and claims["vhs"] == "straubing"
@@ -88,6 +88,31 @@ def test_sign_in_through_the_portals_openid_provider(providers):
     assert claims["amr"] == ["pwd"]  # how the portal authenticated the person
     again = RelyingParty(ours.url, "vhskoop-web")  # single sign-on at ours afterwards
     assert browser.get(again.authorization_url()).headers["Location"].startswith(CALLBACK)
+
+
+def _ours(browser, name):
+    """A cookie that our provider (on 127.0.0.1) set in the browser."""
+    return next((c.value for c in browser.http.cookies
+                 if c.name == name and c.domain.startswith("127.0.0.1")), None)
+
+
+def test_an_upstream_sign_in_renews_the_session_and_voids_reset_links(providers):
+    ours, portal = providers
+    connect(ours, portal)
+    ours.cli("accounts", "add", "--vhs", "straubing", "--email", "anna.muster@vhs-straubing.de",
+             "--password-stdin", input=PASSWORD + "\n")
+    browser = Browser(ours.url)
+    assert browser.login(None, "straubing", "anna.muster@vhs-straubing.de",
+                         PASSWORD).status_code == 303
+    old_sso = _ours(browser, "idp_sso")
+    reset_link = open_reset_link(ours.app, "straubing", "anna.muster@vhs-straubing.de")
+    plant_browser_session(ours.app, lambda name, value: browser.http.cookies.set(
+        name, value, domain="127.0.0.1", path="/"))
+    done = follow(browser, browser.get("/upstream/straubing/start"), portal.url,
+                  "anna.muster@vhs-straubing.de", "Rote-Dächer-am-Stadtrand-7")
+    assert done.status_code == 200 and "Sie sind angemeldet" in done.text
+    assert_signed_in_anew(ours.app, old_sso, _ours(browser, "idp_sso"),
+                          _ours(browser, "idp_session"), reset_link)
 
 
 def test_a_forged_callback_is_refused(providers):

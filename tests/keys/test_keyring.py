@@ -54,11 +54,22 @@ def test_jwks_leaves_out_expired_retired_keys_before_they_are_pruned():
     assert retired.kid not in {k["kid"] for k in keyring.jwks(2900)["keys"]}
 
 
-def test_rotate_is_pure():
-    keyring = prune(Keyring(), 1000, POLICY)
-    snapshot = [(k.kid, k.state) for k in keyring.keys]
-    rotate(keyring, 2000, POLICY)
-    assert [(k.kid, k.state) for k in keyring.keys] == snapshot
+def test_rotate_is_a_function_of_keyring_now_and_policy_alone():
+    pool = [generate("ES256", 0) for _ in range(3)]
+
+    def from_pool():
+        """A key generator that hands out the same keys in the same order every time."""
+        keys = iter(pool)
+        return lambda alg, now: next(keys)
+
+    keyring = prune(Keyring(), 1000, POLICY, from_pool())
+    first = rotate(keyring, 2000, POLICY, from_pool())
+    second = rotate(keyring, 2000, POLICY, from_pool())
+    assert first == second  # same inputs, same keyring: no clock, no disk, no hidden state
+    retired = first.find("ES256", "retired")
+    assert retired.retire_until == 2000 + POLICY.retain_seconds  # from `now`, not the clock
+    assert rotate(keyring, 3000, POLICY, from_pool()).find(
+        "ES256", "retired").retire_until == 3000 + POLICY.retain_seconds
 
 
 def test_jwks_holds_public_keys_only_with_use_and_alg():

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import secrets
 import socket
+from email import message_from_bytes, policy
 from urllib.parse import urlencode
 
 import requests
+from aiosmtpd.controller import Controller
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc.core import CodeIDToken
 from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request
@@ -21,14 +23,14 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select
 
-from . import accounts, db, eligibility, mail
-from .clients import Registration, register
-from .models import Account, Client, Vhs
+from .. import accounts, db, eligibility, mail, tenants
+from ..clients import Registration, register
+from ..models import Account, Client, Vhs
 
 VHS = ("musterstadt", "vhs Musterstadt")
 ADDRESS = "demo@vhs-musterstadt.de"
 NEW_ADDRESS = "neu@vhs-musterstadt.de"
-PASSWORD = "Demo-Passwort-2026"
+PASSWORD = "Sonnige Tage am Donauufer"
 CLIENT_ID = "demo-rp"
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
@@ -40,8 +42,6 @@ class DemoMailbox:
     the page /demo/mails shows, so "Neuer Zugang" can be tried without a mail account."""
 
     def __init__(self):
-        from aiosmtpd.controller import Controller
-
         self.messages: list = []
         with socket.socket() as probe:  # a free loopback port (aiosmtpd needs one up front)
             probe.bind(("127.0.0.1", 0))
@@ -54,8 +54,6 @@ class DemoMailbox:
         self.controller.stop()
 
     async def handle_DATA(self, server, session, envelope):
-        from email import message_from_bytes, policy
-
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
@@ -64,9 +62,8 @@ def seed(mailbox: DemoMailbox | None = None) -> list[str]:
     """Create what is missing (idempotent) and say how to use it."""
     issuer = current_app.config["ISSUER"]
     if not db.session().scalar(select(Vhs.id).where(Vhs.slug == VHS[0])):
-        vhs = accounts.add_vhs(VHS[0], VHS[1], onboarded=True)
         # The demo VHS's "Verwaltungsprogramm" is a pushed list with the demo person.
-        eligibility.configure(vhs, "directory", {})
+        vhs = tenants.add(VHS[0], VHS[1], onboarded=True, adapter="directory")
         eligibility.replace_directory(vhs, [{"email": ADDRESS, "id": "1",
                                              "name": "Demo Mitarbeiterin", "active": True,
                                              "released": True}])
@@ -175,6 +172,5 @@ def mails():
 
 
 def init_app(app: Flask) -> None:
-    """Register the demo relying party, only in an app built by ``vhskoop-idp demo``."""
-    if app.config.get("DEMO"):
-        app.register_blueprint(bp)
+    """Add the demo relying party to an app (only ``vhskoop-idp demo`` does)."""
+    app.register_blueprint(bp)

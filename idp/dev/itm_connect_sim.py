@@ -1,6 +1,6 @@
 """A small itm:CONNECT simulator: answers user-profile requests from a KuferSQL database.
 
-    python -m adapters.itm_connect_sim --amqp-url amqp://guest:guest@127.0.0.1:5672/%2F \
+    vhskoop-idp itm-connect-sim --amqp-url amqp://guest:guest@127.0.0.1:5672/%2F \
         --vhs straubing --database-url sqlite:///kufer.sqlite3 [--mode normal|slow|garbage]
 
 It consumes the request queue of ``adapters.itm_connect`` and answers each request with
@@ -10,16 +10,17 @@ connector makes on site. ``slow`` answers after 10 seconds, ``garbage`` with non
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
 
 import pika
 
-from .base import Adapter, AdapterUnavailable, Context
-from .itm_connect import reply_for, request_queue
-from .sql import KuferSqlAdapter
+from adapters.base import Adapter, AdapterUnavailable, Context
+from adapters.itm_connect import reply_for, request_queue
+from adapters.sql import KuferSqlAdapter
+
+MODES = ("normal", "slow", "garbage")
 
 
 class Simulator:
@@ -80,16 +81,8 @@ class Simulator:
         self._stop.set()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--amqp-url", required=True)
-    parser.add_argument("--vhs", required=True)
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--mode", choices=["normal", "slow", "garbage"], default="normal")
-    args = parser.parse_args()
-    adapter = KuferSqlAdapter({"url": args.database_url}, Context(vhs=args.vhs))
-    Simulator(args.amqp_url, args.vhs, adapter, args.mode).run()
-
-
-if __name__ == "__main__":
-    main()
+def kufer_simulator(amqp_url: str, vhs: str, database_url: str,
+                    mode: str = "normal") -> Simulator:
+    """A simulator answering from a KuferSQL-shaped database."""
+    adapter = KuferSqlAdapter({"url": database_url}, Context(vhs=vhs))
+    return Simulator(amqp_url, vhs, adapter, mode)

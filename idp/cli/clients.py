@@ -1,0 +1,62 @@
+"""``vhskoop-idp clients ...``: the relying parties."""
+
+from __future__ import annotations
+
+import click
+
+from .. import clients
+from .base import Group, fail
+
+
+@click.group("clients", cls=Group)
+def clients_group() -> None:
+    """Relying parties."""
+
+
+@clients_group.command("add")
+@click.argument("client_id")
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout_uris", multiple=True)
+@click.option("--public", is_flag=True, help="No secret; PKCE required (browser and native apps).")
+@click.option("--first-party", is_flag=True, help="Skip the consent page (ITEM's own services).")
+@click.option("--secret", help="Use this secret (32+ characters) instead of a generated one.")
+@click.option("--grant", "grants", multiple=True, type=click.Choice(clients.GRANTS),
+              help="Repeatable; default authorization_code.")
+@click.option("--scope", default="openid profile email", show_default=True)
+@click.option("--id-token-alg", default="RS256", show_default=True,
+              type=click.Choice(clients.ALGORITHMS))
+@click.option("--backchannel-logout-uri", default=None,
+              help="Where OIDC Back-Channel Logout tokens are POSTed.")
+def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party, secret,
+                grants, scope, id_token_alg, backchannel_logout_uri) -> None:
+    """Register a client. A generated secret is printed once; only its hash is stored."""
+    registration = clients.Registration(
+        client_id=client_id,
+        redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(post_logout_uris),
+        public=public,
+        first_party=first_party,
+        secret=secret,
+        grants=list(grants) or ["authorization_code"],
+        scope=scope,
+        id_token_alg=id_token_alg,
+        backchannel_logout_uri=backchannel_logout_uri,
+    )
+    try:
+        client, generated = clients.register(registration)
+    except clients.RegistrationError as error:
+        fail(error)
+    kind = "public" if client.public else "confidential"
+    click.echo(f"added {kind} client {client.client_id}")
+    if generated:
+        click.echo(f"client secret (shown once, store it now): {generated}")
+
+
+@clients_group.command("list")
+def clients_list() -> None:
+    """List the clients (never their secrets)."""
+    for client in clients.every():
+        kind = "public" if client.public else "confidential"
+        party = "first-party" if client.first_party else "third-party"
+        click.echo(f"{client.client_id}\t{kind}\t{party}\t{' '.join(client.grant_types)}\t"
+                   f"{client.scope}\t{' '.join(client.redirect_uris)}")

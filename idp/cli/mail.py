@@ -1,0 +1,31 @@
+"""``vhskoop-idp mail-worker``: delivers the outbox and back-channel logouts."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .. import worker
+
+
+@click.command("mail-worker")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+@click.option("--once", is_flag=True, help="One round, then exit (cron).")
+@with_appcontext
+def mail_worker(interval: float, once: bool) -> None:
+    """Deliver mails and back-channel logouts (run one or more of these in production).
+
+    Each delivery commits on its own (idp.outbox), so this command has no transaction.
+    """
+    if once:
+        for kind, counts in worker.deliver_round().items():
+            click.echo(f"{kind}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.run(current_app._get_current_object(), interval, stop)

@@ -1,0 +1,229 @@
+"""``vhskoop-idp vhs ...`` and ``kma ...``: the VHS, their Verwaltungsprogramm, mail server
+and itm:PORTAL, and the Kursmanagement-APP links ITEM makes."""
+
+from __future__ import annotations
+
+import smtplib
+import tomllib
+
+import click
+
+from adapters import directory, registry
+from adapters.base import AdapterConfigError
+
+from .. import eligibility, mail, notices, portals, tenants
+from ..connectors.portal import PortalSettings
+from ..connectors.upstream import UpstreamSettings
+from .base import Group, fail, read_secret
+
+
+def _vhs(slug: str):
+    try:
+        return tenants.find(slug)
+    except tenants.TenantError as error:
+        fail(error)
+
+
+def _adapter_options(path: str | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        fail(f"cannot read the adapter configuration {path}: {error}")
+
+
+@click.group("vhs", cls=Group)
+def vhs_group() -> None:
+    """Volkshochschulen (tenants)."""
+
+
+@vhs_group.command("add")
+@click.argument("slug")
+@click.option("--name", required=True, help='Display name, e.g. "vhs Straubing".')
+@click.option("--onboarded", is_flag=True, help="Show it in the login drop-down.")
+@click.option("--adapter", help="The Verwaltungsprogramm adapter (see `vhs adapters`).")
+@click.option("--adapter-config", type=click.Path(dir_okay=False),
+              help="TOML file with the adapter's options; stored encrypted.")
+def vhs_add(slug: str, name: str, onboarded: bool, adapter: str | None,
+            adapter_config: str | None) -> None:
+    """Add a VHS."""
+    if adapter_config and not adapter:
+        fail("--adapter-config needs --adapter")
+    try:
+        vhs = tenants.add(slug, name, onboarded, adapter, _adapter_options(adapter_config))
+    except (tenants.TenantError, AdapterConfigError) as error:
+        fail(error)
+    click.echo(f"added VHS {vhs.slug} ({vhs.name}){', onboarded' if vhs.onboarded else ''}"
+               f"{f', adapter {adapter}' if adapter else ''}")
+
+
+@vhs_group.command("set-adapter")
+@click.argument("slug")
+@click.option("--adapter", help="The adapter; leave out with --none.")
+@click.option("--adapter-config", type=click.Path(dir_okay=False))
+@click.option("--none", "remove", is_flag=True, help="No adapter: administrator accounts only.")
+def vhs_set_adapter(slug: str, adapter: str | None, adapter_config: str | None,
+                    remove: bool) -> None:
+    """Set or remove a VHS's Verwaltungsprogramm adapter."""
+    if bool(adapter) == remove:
+        fail("give either --adapter NAME or --none")
+    try:
+        eligibility.configure(_vhs(slug), None if remove else adapter,
+                              _adapter_options(adapter_config))
+    except AdapterConfigError as error:
+        fail(error)
+    click.echo(f"VHS {slug}: adapter {adapter or 'none'}")
+
+
+@vhs_group.command("adapters")
+def vhs_adapters() -> None:
+    """List the registered adapters."""
+    for name in registry.available():
+        click.echo(name)
+
+
+@vhs_group.command("import-directory")
+@click.argument("slug")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def vhs_import_directory(slug: str, path: str) -> None:
+    """Replace the VHS's pushed user list (adapter directory) from a CSV or JSON file."""
+    vhs = _vhs(slug)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        count = eligibility.import_directory(vhs, data, "csv" if path.endswith(".csv")
+                                             else "json")
+    except (directory.DirectoryFormatError, UnicodeDecodeError) as error:
+        fail(error)
+    click.echo(f"VHS {slug}: {count} entries")
+
+
+@vhs_group.command("directory-token")
+@click.argument("slug")
+def vhs_directory_token(slug: str) -> None:
+    """Make a new token for pushing the user list (the old one stops working)."""
+    token = tenants.new_directory_token(_vhs(slug))
+    click.echo(f"directory token for {slug} (shown once): {token}")
+    click.echo(f"push with: PUT /api/v1/vhs/{slug}/directory, Authorization: Bearer <token>")
+
+
+@vhs_group.command("list")
+def vhs_list() -> None:
+    """List every VHS."""
+    for vhs in tenants.every():
+        state = "onboarded" if vhs.onboarded else "not onboarded"
+        mail_state = "mail: set" if vhs.mail_config else "mail: NOT SET (mails wait)"
+        click.echo(f"{vhs.slug}\t{vhs.name}\t{state}\tadapter: {vhs.adapter or 'none'}\t"
+                   f"{mail_state}")
+
+
+@vhs_group.command("set-mail")
+@click.argument("slug")
+@click.option("--host", required=True, help="The VHS's own SMTP server.")
+@click.option("--port", type=int, default=587, show_default=True)
+@click.option("--security", type=click.Choice(mail.SECURITY), default="starttls",
+              show_default=True)
+@click.option("--sender", required=True,
+              help='"E-Mail Adresse für den Empfang von allgemeinen Nachrichten".')
+@click.option("--user", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the SMTP password from stdin.")
+def vhs_set_mail(slug, host, port, security, sender, user, password_stdin) -> None:
+    """Set the VHS's mail server and sender; the password is stored encrypted."""
+    settings = mail.MailSettings(host=host, port=port, security=security, sender=sender,
+                                 user=user, password=read_secret(password_stdin))
+    try:
+        mail.set_settings(_vhs(slug), settings)
+    except mail.MailSettingsError as error:
+        fail(error)
+    click.echo(f"VHS {slug}: mail via {host}:{port} ({security}) from {sender}")
+
+
+@vhs_group.command("test-mail")
+@click.argument("slug")
+@click.argument("address")
+def vhs_test_mail(slug: str, address: str) -> None:
+    """Send a test mail through the VHS's mail server now (not through the outbox)."""
+    try:
+        sent_to, host = notices.send_test(_vhs(slug), address)
+    except (smtplib.SMTPException, OSError) as error:
+        fail(f"the mail server refused or did not answer: {error}")
+    except ValueError as error:
+        fail(error)
+    click.echo(f"test mail to {sent_to} handed to {host}")
+
+
+@vhs_group.command("set-portal")
+@click.argument("slug")
+@click.option("--base-url", help="Default https://SLUG.meine-vhs.de.")
+@click.option("--credential-stdin", is_flag=True, help="Read the portal's API credential.")
+@click.option("--connect-timeout", default=2.0, show_default=True)
+@click.option("--read-timeout", default=5.0, show_default=True)
+@click.option("--none", "remove", is_flag=True, help="This VHS has no itm:PORTAL logins.")
+def vhs_set_portal(slug, base_url, credential_stdin, connect_timeout, read_timeout,
+                   remove) -> None:
+    """Let the VHS's itm:PORTAL check its users' passwords (the credential is encrypted)."""
+    if not remove and not credential_stdin:
+        fail("give the portal's API credential with --credential-stdin (or --none)")
+    settings = None if remove else PortalSettings(
+        base_url=base_url or f"https://{slug}.meine-vhs.de",
+        credential=read_secret(True).strip(), connect_timeout=connect_timeout,
+        read_timeout=read_timeout)
+    try:
+        portals.configure(_vhs(slug), settings)
+    except ValueError as error:
+        fail(error)
+    click.echo(f"VHS {slug}: itm:PORTAL at {settings.base_url}" if settings
+               else f"VHS {slug}: no itm:PORTAL")
+
+
+@vhs_group.command("set-upstream")
+@click.argument("slug")
+@click.option("--issuer", help="The portal's OpenID Connect issuer URL.")
+@click.option("--client-id", help="Our client id there.")
+@click.option("--client-secret-stdin", is_flag=True, help="Read our client secret there.")
+@click.option("--none", "remove", is_flag=True, help="No \"Mit itm:PORTAL anmelden\".")
+def vhs_set_upstream(slug, issuer, client_id, client_secret_stdin, remove) -> None:
+    """Offer "Mit itm:PORTAL anmelden" through the portal's OpenID Connect provider."""
+    if not remove and not (issuer and client_id and client_secret_stdin):
+        fail("give --issuer, --client-id and --client-secret-stdin (or --none)")
+    settings = None if remove else UpstreamSettings(
+        issuer=issuer, client_id=client_id, client_secret=read_secret(True).strip())
+    try:
+        callback = portals.configure_upstream(_vhs(slug), settings)
+    except ValueError as error:
+        fail(error)
+    click.echo(f"VHS {slug}: upstream provider {issuer} (redirect URI to register there: "
+               f"{callback})" if settings else f"VHS {slug}: no upstream provider")
+
+
+@click.group("kma", cls=Group)
+def kma_group() -> None:
+    """Kursmanagement-APP links (made by ITEM)."""
+
+
+@kma_group.command("link")
+@click.option("--vhs", "slug", required=True)
+@click.option("--email", required=True)
+def kma_link(slug: str, email: str) -> None:
+    """Record that ITEM linked this user for the VHS."""
+    click.echo(f"linked {eligibility.link(_vhs(slug), email)} at {slug}")
+
+
+@kma_group.command("unlink")
+@click.option("--vhs", "slug", required=True)
+@click.option("--email", required=True)
+def kma_unlink(slug: str, email: str) -> None:
+    """Remove a link."""
+    if not eligibility.unlink(_vhs(slug), email):
+        fail(f"{email} had no link at {slug}")
+    click.echo(f"unlinked {email} at {slug}")
+
+
+@kma_group.command("list")
+@click.option("--vhs", "slug", default=None)
+def kma_list(slug: str | None) -> None:
+    """List the links."""
+    for vhs_slug, address in eligibility.links(slug):
+        click.echo(f"{vhs_slug}\t{address}")

@@ -1,0 +1,71 @@
+"""Activation and password-reset links: 256-bit random tokens, stored as digests, single
+use, short-lived, and voided by a newer link of the same purpose (reset links also by a
+successful sign-in, since the person knows the password again)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from . import db
+from .models import Account, AccountToken, Purpose, digest, now
+
+PATHS = {Purpose.ACTIVATE: "/zugang/aktivieren", Purpose.RESET: "/passwort-neu"}
+LIFETIMES = {Purpose.ACTIVATE: "ACTIVATION_TTL", Purpose.RESET: "RESET_TTL"}
+
+
+@dataclass(frozen=True)
+class Link:
+    """A token as found from a link: valid, or why not."""
+
+    token: AccountToken | None
+    problem: str | None  # "unknown", "used", "expired"
+
+
+def lifetime(purpose: str) -> int:
+    """How long a link of ``purpose`` is valid, in seconds."""
+    return current_app.config[LIFETIMES[purpose]]
+
+
+def new(account: Account, purpose: str, next_url: str | None = None) -> str:
+    """Void the account's earlier links of ``purpose`` and make a new one; its URL."""
+    void(account.id, purpose)
+    secret = secrets.token_urlsafe(32)
+    moment = now()
+    db.session().add(AccountToken(account_id=account.id, purpose=purpose,
+                                  token_hash=digest(secret), next_url=next_url,
+                                  created_at=moment, expires_at=moment + lifetime(purpose)))
+    return f"{current_app.config['ISSUER']}{PATHS[purpose]}?token={secret}"
+
+
+def find(secret: str | None, purpose: str) -> Link:
+    """The link's token if it can still be used, else why not."""
+    if not secret or len(secret) > 100:
+        return Link(None, "unknown")
+    token = db.session().scalar(select(AccountToken).where(
+        AccountToken.token_hash == digest(secret), AccountToken.purpose == purpose))
+    if token is None:
+        return Link(None, "unknown")
+    if token.used_at or token.voided_at:
+        return Link(None, "used")
+    if token.expires_at <= now():
+        return Link(None, "expired")
+    return Link(token, None)
+
+
+def use(token: AccountToken) -> bool:
+    """Spend the link, exactly once (False when another request spent it first)."""
+    return db.session().execute(update(AccountToken).where(
+        AccountToken.id == token.id, AccountToken.used_at.is_(None),
+        AccountToken.voided_at.is_(None)).values(used_at=now())).rowcount == 1
+
+
+def void(account_id: int, purpose: str) -> None:
+    """Void the account's open links of ``purpose``."""
+    db.session().execute(update(AccountToken).where(
+        AccountToken.account_id == account_id, AccountToken.purpose == purpose,
+        AccountToken.used_at.is_(None), AccountToken.voided_at.is_(None)
+    ).values(voided_at=now()))

@@ -1,0 +1,23 @@
+"""The provider's durable state as SQLAlchemy 2 typed models, one module per kind."""
+
+from .base import Base, digest, new_secret, now
+from .delivery import Deliverable, LogoutDelivery, OutboxMail
+from .grants import AuthorizationCode, Client, Consent, SsoSession, Token
+from .people import (
+    Account,
+    AccountToken,
+    DirectoryEntry,
+    EligibilityCheck,
+    KmaLink,
+    Purpose,
+    Source,
+    Status,
+    Vhs,
+)
+
+__all__ = [
+    "Account", "AccountToken", "AuthorizationCode", "Base", "Client", "Consent",
+    "Deliverable", "DirectoryEntry", "EligibilityCheck", "KmaLink", "LogoutDelivery",
+    "OutboxMail", "Purpose", "Source", "SsoSession", "Status", "Token", "Vhs", "digest",
+    "new_secret", "now",
+]

@@ -1,0 +1,139 @@
+"""The VHS, the people who sign in there, their links, and what their programs said."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, new_secret, now
+
+
+class Status:
+    """The states of an account (plain strings: stored as they are, on every driver)."""
+
+    PENDING = "pending"  # asked for access, has not followed the activation link yet
+    ACTIVE = "active"
+    DISABLED = "disabled"  # an administrator closed it on purpose
+
+
+class Source:
+    """Who checks an account's password."""
+
+    LOCAL = "local"  # our Argon2id hash
+    PORTAL = "portal"  # the VHS's itm:PORTAL (its password API, or its OpenID provider)
+
+
+class Purpose:
+    """What a mailed link is for."""
+
+    ACTIVATE = "activate"
+    RESET = "reset"
+
+
+class Vhs(Base):
+    """A Volkshochschule: the tenant chosen on the login page."""
+
+    __tablename__ = "vhs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    onboarded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    adapter: Mapped[str | None] = mapped_column(String(50))
+    adapter_config: Mapped[str | None] = mapped_column(Text)  # sealed (idp.sealing)
+    adapter_changed_at: Mapped[int | None] = mapped_column(BigInteger)
+    directory_token_hash: Mapped[str | None] = mapped_column(String(64))
+    mail_config: Mapped[str | None] = mapped_column(Text)  # sealed SMTP settings (idp.mail)
+    portal_config: Mapped[str | None] = mapped_column(Text)  # sealed itm:PORTAL settings
+    portal_changed_at: Mapped[int | None] = mapped_column(BigInteger)
+    upstream_config: Mapped[str | None] = mapped_column(Text)  # sealed OIDC client settings
+
+
+class Account(Base):
+    """A person at one VHS, identified by the cleaned address; ``sub`` never changes."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("vhs_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(10), default=Source.LOCAL,
+                                        server_default=Source.LOCAL)
+    status: Mapped[str] = mapped_column(String(16), default=Status.PENDING)
+    sub: Mapped[str] = mapped_column(String(64), unique=True, default=new_secret)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    password_changed_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    vhs: Mapped[Vhs] = relationship(lazy="joined")
+
+    @property
+    def active(self) -> bool:
+        """Whether the account may sign in at all."""
+        return self.status == Status.ACTIVE
+
+
+class AccountToken(Base):
+    """An activation or password-reset link: single use, short-lived, stored as a digest."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(10))  # a Purpose
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    next_url: Mapped[str | None] = mapped_column(Text)  # a pending authorization to resume
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+    voided_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class EligibilityCheck(Base):
+    """The adapter's last answer for an address: a short cache and the grace period's basis."""
+
+    __tablename__ = "eligibility_checks"
+    __table_args__ = (UniqueConstraint("vhs_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))
+    checked_at: Mapped[int] = mapped_column(BigInteger)
+    last_eligible_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class KmaLink(Base):
+    """ITEM linked this address's user in the Kursmanagement-APP for this VHS."""
+
+    __tablename__ = "kma_links"
+    __table_args__ = (UniqueConstraint("vhs_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+
+
+class DirectoryEntry(Base):
+    """One user of a list the VHS's program pushed (adapter ``directory``)."""
+
+    __tablename__ = "directory_entries"
+    __table_args__ = (Index(None, "vhs_id", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(400))  # as pushed
+    address: Mapped[str] = mapped_column(String(320))  # cleaned
+    user_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean)
+    released: Mapped[bool] = mapped_column(Boolean)

@@ -1,0 +1,75 @@
+"""The mails the provider sends to people, by kind: subject, template and link.
+
+Each goes through the outbox of the person's VHS (``mail.enqueue``), in the caller's
+transaction, at most once per kind, VHS and address within IDP_MAIL_INTERVAL_SECONDS.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import lazy_gettext
+
+from adapters.address import clean, is_plausible
+
+from . import mail, portals
+from .models import Account, OutboxMail, Vhs
+
+SUBJECTS = {
+    "activation": lazy_gettext("Ihr Zugang zum Kooperationsportal vhsKOOP"),
+    "already_active": lazy_gettext("Ihr Zugang zum Kooperationsportal vhsKOOP besteht bereits"),
+    "not_released": lazy_gettext("Ihr Zugang zum Kooperationsportal vhsKOOP: noch nicht "
+                                 "freigegeben"),
+    "not_linked": lazy_gettext("Ihr Zugang zum Kooperationsportal vhsKOOP: Verknüpfung fehlt"),
+    "reset": lazy_gettext("Neues Passwort für das Kooperationsportal vhsKOOP"),
+    "password_changed": lazy_gettext("Ihr Passwort für das Kooperationsportal vhsKOOP wurde "
+                                     "geändert"),
+    "test": lazy_gettext("Test-E-Mail des Kooperationsportals vhsKOOP"),
+    "portal_login": lazy_gettext("Ihr Zugang zum Kooperationsportal vhsKOOP: Ihr "
+                                 "itm:PORTAL-Login"),
+    "source_switched": lazy_gettext("Kooperationsportal vhsKOOP: Anmeldung jetzt mit Ihrem "
+                                    "itm:PORTAL-Login"),
+}
+PORTAL_RESET = lazy_gettext("Passwort vergessen im itm:PORTAL")
+
+
+def send(vhs: Vhs, address: str, kind: str, locale: str = "de", **values) -> OutboxMail | None:
+    """Queue the mail ``kind`` for ``address``; None when one went out recently."""
+    return mail.enqueue(vhs, address, kind, SUBJECTS[kind], locale, **values)
+
+
+def issuer_link(path: str) -> str:
+    """A link to one of our pages, built from the issuer (never from the Host header)."""
+    return current_app.config["ISSUER"] + path
+
+
+def portal_login(vhs: Vhs, address: str, reset_url: str, locale: str) -> None:
+    """Rule 3 of the help page: an itm:PORTAL login is used here too, no second account."""
+    send(vhs, address, "portal_login", locale, link=reset_url, link_label=PORTAL_RESET)
+
+
+def source_switched(account: Account) -> None:
+    """Tell the person once that their itm:PORTAL login now counts, not our password."""
+    portal = portals.portal_for(account.vhs)
+    send(account.vhs, account.address, "source_switched", "de",
+         link=portal.password_reset_url(account.address) if portal else None,
+         link_label=PORTAL_RESET)
+
+
+def password_changed(account: Account, locale: str) -> None:
+    """Tell the person that their password was changed (by a reset or on /account)."""
+    send(account.vhs, account.address, "password_changed", locale,
+         link=issuer_link("/passwort-vergessen"),
+         link_label=lazy_gettext("Passwort vergessen"))
+
+
+def send_test(vhs: Vhs, typed_address: str) -> tuple[str, str]:
+    """Send a test mail through the VHS's server now; the address and the server's host.
+
+    Raises ValueError for an address that is none, mail.MailSettingsError without
+    settings, smtplib.SMTPException or OSError where the SMTP dialogue failed.
+    """
+    address = clean(typed_address).value
+    if not is_plausible(address):
+        raise ValueError(f"not an e-mail address: {typed_address!r}")
+    host = mail.send_now(vhs, mail.render(vhs, address, "test", SUBJECTS["test"]))
+    return address, host

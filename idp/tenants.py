@@ -1,0 +1,78 @@
+"""The VHS (tenants): onboarding, lookup, and the token for pushing their user lists."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+
+from sqlalchemy import select
+
+from . import db, eligibility
+from .models import Vhs, digest
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # a DNS label: <slug>.meine-vhs.de
+
+
+class TenantError(ValueError):
+    """The request breaks a rule about a VHS; the message says which."""
+
+
+def add(slug: str, name: str, onboarded: bool, adapter: str | None = None,
+        adapter_options: dict | None = None) -> Vhs:
+    """Create a VHS, with its Verwaltungsprogramm adapter if one is named.
+
+    Raises TenantError, or adapters.base.AdapterConfigError for bad adapter options.
+    """
+    if not SLUG.match(slug or ""):
+        raise TenantError("the VHS slug must be lower-case letters, digits and hyphens "
+                          "(like the portal host name <slug>.meine-vhs.de)")
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise TenantError("the VHS name must be 1 to 200 characters")
+    if db.session().scalar(select(Vhs.id).where(Vhs.slug == slug)):
+        raise TenantError(f"a VHS {slug!r} exists already")
+    vhs = Vhs(slug=slug, name=name, onboarded=onboarded)
+    db.session().add(vhs)
+    db.session().flush()
+    if adapter:
+        eligibility.configure(vhs, adapter, adapter_options or {})
+    return vhs
+
+
+def find(slug: str) -> Vhs:
+    """The VHS with ``slug``; TenantError when there is none."""
+    vhs = db.session().scalar(select(Vhs).where(Vhs.slug == (slug or "")[:63]))
+    if vhs is None:
+        raise TenantError(f"unknown VHS {slug!r} (see `vhskoop-idp vhs list`)")
+    return vhs
+
+
+def onboarded(slug: str) -> Vhs | None:
+    """The onboarded VHS with ``slug`` (a choice on the login page), if there is one."""
+    return db.session().scalar(select(Vhs).where(Vhs.slug == (slug or "")[:63], Vhs.onboarded))
+
+
+def listed() -> list[Vhs]:
+    """The VHS shown in the login drop-down, by name."""
+    return list(db.session().scalars(select(Vhs).where(Vhs.onboarded).order_by(Vhs.name)))
+
+
+def every() -> list[Vhs]:
+    """Every VHS, by slug."""
+    return list(db.session().scalars(select(Vhs).order_by(Vhs.slug)))
+
+
+def new_directory_token(vhs: Vhs) -> str:
+    """A new bearer token for pushing the VHS's user list; the old one stops working."""
+    token = secrets.token_urlsafe(32)
+    vhs.directory_token_hash = digest(token)
+    return token
+
+
+def directory_pusher(slug: str, token: str) -> Vhs | None:
+    """The VHS whose directory token ``token`` is, if it is."""
+    vhs = db.session().scalar(select(Vhs).where(Vhs.slug == (slug or "")[:63]))
+    if vhs is None or not vhs.directory_token_hash or not token:
+        return None
+    return vhs if hmac.compare_digest(digest(token), vhs.directory_token_hash) else None
