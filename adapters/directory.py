@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
+from . import json_input
 from .address import clean, is_plausible
 from .base import (
     ELIGIBLE,
@@ -58,7 +58,7 @@ def parse(data: bytes | str, kind: str) -> list[dict]:
     text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     if kind == "json":
         try:
-            raw = json.loads(text)
+            raw = json_input.loads(text)
         except ValueError as error:
             raise DirectoryFormatError(f"not valid JSON: {error}") from None
         if isinstance(raw, dict):

@@ -28,6 +28,7 @@ from typing import Any
 import pika
 import pika.exceptions
 
+from . import json_input
 from .base import (
     STATUSES,
     AdapterConfigError,
@@ -48,7 +49,7 @@ def request_queue(vhs: str) -> str:
 def decision_from_reply(body: bytes) -> Decision:
     """Read a connector reply; AdapterUnavailable for anything malformed."""
     try:
-        reply = json.loads(body)
+        reply = json_input.loads(body)
         status = reply["status"]
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")

@@ -19,6 +19,7 @@ from . import (  # noqa: E402 (after the check above)
     config,
     db,
     eligibility,
+    guard,
     i18n,
     limits,
     oauth,
@@ -26,14 +27,17 @@ from . import (  # noqa: E402 (after the check above)
     portals,
     protocol,
     signing,
+    throttle,
     views,
 )
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Build the provider: config -> db -> keys -> connectors -> oauth -> pages -> limits."""
+    """Build the provider: config -> input guard -> db -> keys -> connectors -> oauth ->
+    pages -> throttling."""
     app = Flask(__name__, instance_path=os.environ.get("IDP_INSTANCE_PATH") or None)
     config.init_app(app, overrides)
+    guard.init_app(app)
     db.init_app(app)
     signing.init_app(app)
     passwords.init_app(app)
@@ -44,15 +48,39 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.init_app(app)
     i18n.init_app(app)
     views.init_app(app)
+    throttle.init_app(app)
     limits.init_app(app)
     return app
 
 
-def prepare(app: Flask) -> None:
-    """What must hold before serving: a current schema and a complete keyring.
+class StartupError(Exception):
+    """The provider cannot start; the message is one line naming the cause and the setting."""
 
-    Raises db.SchemaBehind or keys.KeyStoreError, each naming what to do.
-    """
-    db.require_current(app)
-    with app.app_context():
-        signing.signing(app).keyring()
+
+def prepare(app: Flask) -> None:
+    """What must hold before serving: a reachable database at the current schema and a
+    complete, readable keyring. Raises StartupError."""
+    try:
+        db.require_current(app)
+    except db.SchemaBehind as error:
+        raise StartupError(str(error)) from None
+    except db.UNAVAILABLE as error:
+        raise StartupError(
+            f"the database IDP_DATABASE_URL={db.engine(app).url!r} cannot be reached: "
+            f"{str(error.orig or error).splitlines()[0]}") from None
+    try:
+        with app.app_context():
+            signing.signing(app).keyring()
+    except (signing.KeyStoreError, OSError) as error:
+        raise StartupError(f"the key folder IDP_KEYS_DIR={app.config['KEYS_DIR']} cannot be "
+                           f"used: {error}") from None
+
+
+def build(overrides: dict | None = None) -> Flask:
+    """``create_app`` and ``prepare`` for a server; StartupError names what is wrong."""
+    try:
+        app = create_app(overrides)
+    except config.ConfigError as error:
+        raise StartupError(str(error)) from None
+    prepare(app)
+    return app

@@ -1,16 +1,26 @@
-"""The audit trail: who signed in, was refused, changed what.
+"""The audit trail: who signed in, was refused, was throttled, changed what.
 
-Each event names its kind, the VHS, the person (``sub``, or for an unknown person an
-HMAC of the address, never the address itself), the client and the source. Nothing
-secret is ever passed here.
+Each event (``models.AuditEvent``) carries the time, the VHS, the person (its ``sub``, or
+for a typed address an HMAC of VHS and address: the same address is recognisable, not
+readable), the client, the source of a sign-in, a reason code, the IP address (shortened
+after IDP_AUDIT_IP_DAYS by ``purge``) and, for administrators' acts, the actor. Callers
+pass fixed vocabulary only: never a password, token, code, secret or cookie value.
+Events are written in the request's transaction and logged as one line too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 
-from flask import current_app
+from flask import current_app, has_request_context, request
+from sqlalchemy import or_, select
+
+from adapters.address import clean
+
+from . import db
+from .models import Account, AuditEvent, Vhs, now
 
 
 def address_tag(vhs: str, address: str) -> str:
@@ -21,9 +31,49 @@ def address_tag(vhs: str, address: str) -> str:
 
 def record(kind: str, *, vhs: str | None = None, sub: str | None = None,
            address: str | None = None, client: str | None = None, source: str | None = None,
-           reason: str | None = None, ip: str | None = None, actor: str | None = None) -> None:
-    """Write one event."""
-    who = sub or (address_tag(vhs or "", address) if address else None)
-    current_app.logger.info(
-        "audit %s vhs=%s who=%s client=%s source=%s reason=%s ip=%s actor=%s",
-        kind, vhs, who, client, source, reason, ip, actor)
+           reason: str | None = None, actor: str | None = None,
+           detail: str | None = None) -> AuditEvent:
+    """Add one event to the request's (or command's) transaction, and log it."""
+    who = sub or (address_tag(vhs or "", address) if address is not None else None)
+    ip = request.remote_addr if has_request_context() else None
+    event = AuditEvent(at=now(), kind=kind, vhs=(vhs or None) and vhs[:63], who=who,
+                       client_id=client and client[:100], source=source, reason=reason,
+                       ip=ip, actor=actor and actor[:100], detail=detail and detail[:200])
+    db.session().add(event)
+    current_app.logger.info("audit %s vhs=%s who=%s client=%s source=%s reason=%s",
+                            kind, event.vhs, who, event.client_id, source, reason)
+    return event
+
+
+def shortened(ip: str) -> str:
+    """An IP address with its host part cut off: IPv4 to /24, IPv6 to /48."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
+def events(vhs: str | None = None, who: list[str] | None = None, since: int | None = None,
+           limit: int = 1000) -> list[AuditEvent]:
+    """Events, newest first, of one VHS, of some persons (``sub`` or tag), since a time."""
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    if vhs:
+        query = query.where(AuditEvent.vhs == vhs)
+    if who is not None:
+        query = query.where(or_(AuditEvent.who.in_(who)))
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    return list(db.session().scalars(query))
+
+
+def persons(typed_address: str, vhs_slug: str | None = None) -> list[str]:
+    """Every ``who`` an address can stand under: its tag at each VHS (or at one) and the
+    ``sub`` of each account with that address."""
+    address = clean(typed_address).value
+    slugs = [vhs_slug] if vhs_slug else list(db.session().scalars(select(Vhs.slug)))
+    subs = select(Account.sub).join(Vhs).where(Account.address == address)
+    if vhs_slug:
+        subs = subs.where(Vhs.slug == vhs_slug)
+    return [address_tag(slug, address) for slug in slugs] + list(db.session().scalars(subs))

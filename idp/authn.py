@@ -4,7 +4,9 @@
 1. Clean the typed address; the VHS must be onboarded.
 2. The VHS's itm:PORTAL (if it has one) is asked whether it knows the address. If so, the
    portal checks the password, and a local password no longer counts; an unreachable
-   portal raises ``PortalUnavailable`` (never a fallback to a local password).
+   portal raises ``PortalUnavailable`` (never a fallback to a local password), except
+   for a local account the portal said it did not know within IDP_PORTAL_GRACE_SECONDS:
+   one system that is not ours must not take the whole VHS offline.
 3. Otherwise the local account must be active and its Argon2id hash must match. Every
    refusal on this path costs one Argon2id verification, so the answer's timing does not
    tell an unknown address from a wrong password.
@@ -24,9 +26,10 @@ from flask import current_app
 
 from adapters.address import clean, is_plausible
 
-from . import accounts, db, eligibility, notices, portals, tenants
+from . import accounts, audit, db, eligibility, notices, portals, tenants
+from .connectors import PortalUnavailable
 from .identity import Identity, Reason, Refusal, Via
-from .models import Account, Source, Status, Vhs
+from .models import Account, Source, Status, Vhs, now
 from .passwords import MAX_LENGTH, passwords
 
 
@@ -39,7 +42,7 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
     if vhs is not None:
         account = accounts.find(vhs, address)
         portal = portals.portal_for(vhs)
-        if portal is not None and portal.lookup(address):
+        if portal is not None and _on_portal(portal, account, address):
             confirmed = portal.login(address, password)
             if confirmed is None:
                 return _refused(Reason.WRONG_PASSWORD, Via.PORTAL_PASSWORD, vhs_slug, address)
@@ -60,6 +63,23 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
     if passwords().needs_rehash(account.password_hash):
         account.password_hash = passwords().hash(password)
     return _confirmed(account, Via.PASSWORD, ("pwd",))
+
+
+def _on_portal(portal, account: Account | None, address: str) -> bool:
+    """Whether the portal has this login; PortalUnavailable unless its grace applies."""
+    try:
+        known = portal.lookup(address)
+    except PortalUnavailable:
+        grace = current_app.config["PORTAL_GRACE_SECONDS"]
+        if (grace and account is not None and account.source == Source.LOCAL
+                and account.portal_unknown_at and now() - account.portal_unknown_at <= grace):
+            audit.record("portal_fallback", vhs=account.vhs.slug, sub=account.sub,
+                         detail="itm:PORTAL unreachable; the local password was checked")
+            return False
+        raise
+    if not known and account is not None:
+        account.portal_unknown_at = now()
+    return known
 
 
 def admit(vhs: Vhs, confirmed: Identity) -> Identity | Refusal:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -76,11 +78,47 @@ SETTINGS: dict[str, Setting] = {
     "REMEMBER_IDLE_SECONDS": Setting(
         14 * 86400, int, "A session with 'Angemeldet bleiben' ends after this idle time."
     ),
-    "RATELIMIT_LOGIN_IP": Setting(
-        "60 per minute", str, "Password logins allowed per client IP address."
+    "REFRESH_REUSE_GRACE_SECONDS": Setting(
+        30,
+        int,
+        "A rotated refresh token used again by the same client within this time gets a new "
+        "token set (two tabs, a retry after a timeout); later reuse revokes the whole "
+        "grant (RFC 9700 4.14.2). 0: any reuse revokes.",
     ),
-    "RATELIMIT_LOGIN_ADDRESS": Setting(
-        "10 per 5 minutes", str, "Password logins allowed per VHS and typed address."
+    "THROTTLE_IP": Setting(
+        "30 per minute; 200 per hour",
+        str,
+        "Failed sign-ins allowed per client IP address, whatever the account (limits syntax).",
+    ),
+    "THROTTLE_ADDRESS_IP": Setting(
+        "5 per minute; 10 per 15 minutes; 20 per hour",
+        str,
+        "Failed sign-ins allowed per VHS, typed address and client IP: growing waits.",
+    ),
+    "THROTTLE_ACCOUNT": Setting(
+        "100 per day",
+        str,
+        "Failed sign-ins per VHS and typed address from all IPs together (NIST SP 800-63B "
+        "5.2.2); past it, browsers that never signed in to that account wait "
+        "IDP_THROTTLE_SLOWED. A successful sign-in starts the count anew.",
+    ),
+    "THROTTLE_SLOWED": Setting(
+        "1 per minute", str, "Sign-in attempts to an account past its ceiling, from new browsers."
+    ),
+    "THROTTLE_CLIENT_IP": Setting(
+        "30 per minute; 300 per hour",
+        str,
+        "Failed client authentications at /token, /revoke and /introspect per client IP.",
+    ),
+    "RATELIMIT_SELFSERVICE_IP": Setting(
+        "20 per 10 minutes; 60 per hour",
+        str,
+        '"Neuer Zugang" and "Passwort vergessen" requests per client IP (each counted apart).',
+    ),
+    "RATELIMIT_SELFSERVICE_ADDRESS": Setting(
+        "3 per 10 minutes; 10 per day",
+        str,
+        "The same per VHS and typed address, known or not (mail flooding).",
     ),
     "REDIS_URL": Setting(
         "", str, "Rate-limit counters in this Redis (shared by all instances); empty: in memory."
@@ -113,12 +151,32 @@ SETTINGS: dict[str, Setting] = {
         2 * 86400, int, "After this time an undeliverable mail is given up (and logged)."
     ),
     "MAIL_TIMEOUT_SECONDS": Setting(20, int, "SMTP connect and read timeout."),
+    "PORTAL_GRACE_SECONDS": Setting(
+        86400,
+        int,
+        "While the VHS's itm:PORTAL is unreachable, a local account whose address the portal "
+        "said it did not know within this time signs in with its local password (0: nobody; "
+        "portal users never).",
+    ),
+    "AUDIT_DAYS": Setting(180, int, "Audit events older than this are removed by `purge`."),
+    "AUDIT_IP_DAYS": Setting(
+        7, int, "After this, `purge` shortens the IP addresses in audit events (to /24, /48)."
+    ),
+    "DB_TIMEOUT_SECONDS": Setting(
+        5,
+        int,
+        "PostgreSQL: connect timeout, statement timeout, the longest wait for an answer and "
+        "for a pooled connection; a database that does not answer in time is a 503.",
+    ),
     "ARGON2_TIME_COST": Setting(3, int, "Argon2id iterations for password hashes."),
     "ARGON2_MEMORY_COST": Setting(65536, int, "Argon2id memory in KiB for password hashes."),
     "ARGON2_PARALLELISM": Setting(1, int, "Argon2id lanes for password hashes."),
 }
 
 _LIFETIMES = (
+    "AUDIT_DAYS",
+    "AUDIT_IP_DAYS",
+    "DB_TIMEOUT_SECONDS",
     "ACTIVATION_TTL",
     "RESET_TTL",
     "MAIL_GIVE_UP_SECONDS",
@@ -132,6 +190,10 @@ _LIFETIMES = (
     "SESSION_IDLE_SECONDS",
     "REMEMBER_IDLE_SECONDS",
 )
+
+
+_LIMITS = ("THROTTLE_IP", "THROTTLE_ADDRESS_IP", "THROTTLE_ACCOUNT", "THROTTLE_SLOWED",
+           "THROTTLE_CLIENT_IP", "RATELIMIT_SELFSERVICE_IP", "RATELIMIT_SELFSERVICE_ADDRESS")
 
 
 class ConfigError(Exception):
@@ -171,9 +233,19 @@ def check(values: dict, instance_path: str) -> dict:
     for name in _LIFETIMES:
         if not isinstance(values[name], int) or values[name] <= 0:
             raise ConfigError(f"IDP_{name} must be a positive number of seconds.")
-    if values["ELIGIBILITY_CACHE_SECONDS"] < 0 or values["ELIGIBILITY_GRACE_SECONDS"] < 0:
-        raise ConfigError("IDP_ELIGIBILITY_CACHE_SECONDS and IDP_ELIGIBILITY_GRACE_SECONDS "
-                          "must not be negative.")
+    for name in ("ELIGIBILITY_CACHE_SECONDS", "ELIGIBILITY_GRACE_SECONDS",
+                 "PORTAL_GRACE_SECONDS", "REFRESH_REUSE_GRACE_SECONDS"):
+        if values[name] < 0:
+            raise ConfigError(f"IDP_{name} must not be negative.")
+    if values["REFRESH_REUSE_GRACE_SECONDS"] > 300:
+        raise ConfigError("IDP_REFRESH_REUSE_GRACE_SECONDS must be at most 300.")
+    for name in _LIMITS:
+        try:
+            if not parse_many(str(values[name])):
+                raise ValueError("empty")
+        except ValueError:
+            raise ConfigError(f"IDP_{name} must be rate limits like '5 per minute; 20 per "
+                              f"hour', not {values[name]!r}.") from None
     if not 8 <= values["PASSWORD_MIN_LENGTH"] <= 64:
         raise ConfigError("IDP_PASSWORD_MIN_LENGTH must be between 8 and 64.")
     if not 0 <= values["SELFSERVICE_ANSWER_SECONDS"] <= 5:
@@ -241,6 +313,7 @@ def init_app(app, overrides: dict | None = None) -> None:
         PREFERRED_URL_SCHEME="https" if secure else "http",
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
+        MAX_FORM_PARTS=200,
         WTF_CSRF_TIME_LIMIT=3600,
         JSON_SORT_KEYS=False,
     )

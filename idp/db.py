@@ -13,15 +13,18 @@ upgrades by itself.
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,21 +34,94 @@ class SchemaBehind(Exception):
     """The database is not at the newest migration."""
 
 
+UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError,
+               exc.DisconnectionError)  # the database cannot answer now (a 503, not a 500)
+
+
 def init_app(app: Flask) -> None:
     """Create the engine for IDP's DATABASE_URL; commit each answered request once."""
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], app.config["DB_TIMEOUT_SECONDS"])
     app.extensions["idp.db"] = sessionmaker(engine, expire_on_commit=False)
+    app.extensions["idp.db.outage"] = Outage()
     app.after_request(_commit_answered)
     app.teardown_appcontext(_close_session)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the per-dialect settings this app relies on."""
+def make_engine(url: str, timeout: int = 5) -> Engine:
+    """An engine with the per-dialect settings this app relies on.
+
+    PostgreSQL: a connect timeout, a statement timeout, and a client-side limit on every
+    wait for an answer (``DeadlineConnection``: a server that hangs, say stopped, keeps
+    the TCP connection open and answers nothing), a pool that waits at most ``timeout``
+    for a free connection, and a ping before a pooled connection is reused (the first
+    request after a database restart succeeds).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeout,
+        connect_args={"connect_timeout": timeout,
+                      "options": f"-c statement_timeout={timeout * 1000}"})
+    event.listen(engine, "do_connect", functools.partial(_connect_with_deadline, timeout))
+    return engine
+
+
+class DeadlineConnection(psycopg.Connection):
+    """A psycopg connection whose every wait for the server ends after ``answer_timeout``
+    seconds; the connection is then closed (the pool drops it) and the caller gets an
+    OperationalError, which the pages and endpoints answer with 503."""
+
+    answer_timeout = 5.0
+
+    def wait(self, gen, interval=0.1, timeout=None):
+        try:
+            return super().wait(gen, interval=interval, timeout=timeout or self.answer_timeout)
+        except psycopg.errors._WaitTimeout:
+            self.close()
+            raise psycopg.OperationalError(
+                f"the database did not answer within {self.answer_timeout} s") from None
+
+
+def _connect_with_deadline(timeout: int, _dialect, _record, cargs, cparams):
+    connection = DeadlineConnection.connect(*cargs, **cparams)
+    connection.answer_timeout = float(timeout)
+    return connection
+
+
+class Outage:
+    """Whether the database is down, so that an outage is logged once, not per request."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.since: float | None = None
+        self.refused = 0
+
+    def failed(self, error: Exception) -> None:
+        """A request found the database unavailable."""
+        with self._lock:
+            first, self.refused = self.since is None, self.refused + 1
+            if first:
+                self.since = time.monotonic()
+        if first:
+            current_app.logger.error("database unavailable, answering 503 until it is back: "
+                                     "%s", str(error).splitlines()[0][:200])
+
+    def answered(self) -> None:
+        """A request committed: the database is back, if it was gone."""
+        if self.since is None:
+            return
+        with self._lock:
+            since, refused, self.since, self.refused = self.since, self.refused, None, 0
+        if since is not None:
+            current_app.logger.warning("database back after %.0f s; %d requests were "
+                                       "answered 503", time.monotonic() - since, refused)
+
+
+def outage() -> Outage:
+    """The app's outage tracker."""
+    return current_app.extensions["idp.db.outage"]
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -73,14 +149,20 @@ def _commit_answered(response):
     db_session = g.get("idp_db_session")
     if db_session is not None and db_session.in_transaction():
         db_session.commit()
+        outage().answered()
     return response
 
 
 def discard() -> None:
-    """Roll back what this request or command wrote so far (it failed)."""
+    """Roll back what this request or command wrote so far (it failed); a database that
+    cannot even roll back is dropped with the session."""
     db_session = g.get("idp_db_session")
     if db_session is not None:
-        db_session.rollback()
+        try:
+            db_session.rollback()
+        except UNAVAILABLE:
+            g.pop("idp_db_session", None)
+            db_session.invalidate()
 
 
 def transaction(command: Callable) -> Callable:

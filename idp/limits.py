@@ -1,31 +1,42 @@
-"""Rate limits (Flask-Limiter): password logins, "Neuer Zugang" and "Passwort vergessen",
-each per client address and per (VHS, address).
+"""Request limits (Flask-Limiter) for "Neuer Zugang" and "Passwort vergessen": each asks
+the Verwaltungsprogramm and may send a mail, so every request counts, per client IP and
+per (VHS, typed address). Sign-ins are throttled by their failures (``idp.throttle``).
 
 Counters live in Redis when IDP_REDIS_URL is set (shared by every instance), in memory
-otherwise. The per-account key is a digest of VHS and cleaned address, so the counter
+otherwise. The per-address key is an HMAC of VHS and cleaned address, so the counter
 store holds no addresses; unknown addresses are limited exactly like known ones.
 """
 
 from __future__ import annotations
 
-from flask import Flask, request
+import math
+import time
+
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from adapters.address import clean
 
-from .models import digest
+from .throttle import account_key
+
+SELF_SERVICE = ("access.new_access_submit", "access.forgot_password_submit")
 
 
-def _account_key() -> str:
-    tenant = request.form.get("tenant", "")[:63]
-    address = clean(request.form.get("email", "")[:1000]).value
-    return "login-account:" + digest(f"{tenant}|{address}")
+def _address_key() -> str:
+    vhs = request.form.get("tenant", "")[:63]
+    return "address:" + account_key(vhs, clean(request.form.get("email", "")[:1000]).value)
+
+
+def retry_after() -> int:
+    """Seconds until the limit that refused this request lets one through again."""
+    limit = current_app.extensions["idp.limiter"].current_limit
+    return max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
 
 
 def init_app(app: Flask) -> None:
-    """Limit the login POST; trust X-Forwarded-* only from the configured proxies."""
+    """Limit the self-service POSTs; trust X-Forwarded-* only from the configured proxies."""
     if app.config["PROXIES"]:
         count = app.config["PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
@@ -36,13 +47,11 @@ def init_app(app: Flask) -> None:
         strategy="moving-window",
         key_prefix="idp",
     )
-    # Logins, and the self-service forms that ask the Verwaltungsprogramm and send mail.
-    for endpoint in ("views.login_submit", "access.new_access_submit",
-                     "access.forgot_password_submit"):
+    for endpoint in SELF_SERVICE:
         view = app.view_functions[endpoint]
-        view = limiter.limit(app.config["RATELIMIT_LOGIN_IP"], key_func=get_remote_address,
-                             scope=endpoint)(view)
-        view = limiter.limit(app.config["RATELIMIT_LOGIN_ADDRESS"], key_func=_account_key,
-                             scope=endpoint)(view)
+        view = limiter.limit(app.config["RATELIMIT_SELFSERVICE_IP"],
+                             key_func=get_remote_address, scope=endpoint)(view)
+        view = limiter.limit(app.config["RATELIMIT_SELFSERVICE_ADDRESS"],
+                             key_func=_address_key, scope=endpoint)(view)
         app.view_functions[endpoint] = view
     app.extensions["idp.limiter"] = limiter

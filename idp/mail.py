@@ -31,6 +31,7 @@ from .sealing import SealError, seal, unseal
 
 SECURITY = ("starttls", "tls", "none")
 LEASE_SECONDS = 300
+LINK_RETRY_SECONDS = 300  # a mail with a link is tried at least this often while it works
 
 
 class MailSettingsError(ValueError):
@@ -94,7 +95,7 @@ def send_now(vhs: Vhs, row: OutboxMail) -> str:
 
 
 def enqueue(vhs: Vhs, recipient: str, kind: str, subject: str, locale: str = "de",
-            **values) -> OutboxMail | None:
+            expires_at: int | None = None, **values) -> OutboxMail | None:
     """Render the mail ``kind`` and add it to the outbox (the caller commits).
 
     At most one mail of a kind per VHS and address within IDP_MAIL_INTERVAL_SECONDS:
@@ -103,6 +104,7 @@ def enqueue(vhs: Vhs, recipient: str, kind: str, subject: str, locale: str = "de
     if recently_sent(vhs, recipient, kind):
         return None
     row = render(vhs, recipient, kind, subject, locale, **values)
+    row.expires_at = expires_at
     db.session().add(row)
     return row
 
@@ -176,6 +178,12 @@ def deliver_due(limit: int = 50) -> dict[str, int]:
 
 def _deliver(row: OutboxMail) -> str:
     moment = now()
+    if row.expires_at is not None and moment >= row.expires_at:
+        row.failed_at, row.lease_until = moment, None
+        row.last_error = "the link in it expired before it could be delivered"
+        current_app.logger.error("mail %s (%s) of vhs %s given up: its link expired before "
+                                 "delivery", row.id, row.kind, row.vhs.slug)
+        return "failed"
     settings = settings_of(row.vhs)
     if settings is None:
         row.lease_until, row.next_attempt_at = None, moment + 60
@@ -184,7 +192,9 @@ def _deliver(row: OutboxMail) -> str:
         send(settings, message(settings, row))
     except (smtplib.SMTPException, OSError) as error:
         give_up = 0 if _permanent(error) else current_app.config["MAIL_GIVE_UP_SECONDS"]
-        if outbox.retry_later(row, error, first_delay=30, give_up_after=give_up):
+        longest = LINK_RETRY_SECONDS if row.expires_at else 3600
+        if outbox.retry_later(row, error, first_delay=30, give_up_after=give_up,
+                              longest_delay=longest):
             current_app.logger.error("mail %s (%s) of vhs %s given up after %d attempts: %s",
                                      row.id, row.kind, row.vhs.slug, row.attempts,
                                      row.last_error)

@@ -32,9 +32,12 @@ SUBJECTS = {
 PORTAL_RESET = lazy_gettext("Passwort vergessen im itm:PORTAL")
 
 
-def send(vhs: Vhs, address: str, kind: str, locale: str = "de", **values) -> OutboxMail | None:
-    """Queue the mail ``kind`` for ``address``; None when one went out recently."""
-    return mail.enqueue(vhs, address, kind, SUBJECTS[kind], locale, **values)
+def send(vhs: Vhs, address: str, kind: str, locale: str = "de", expires_at: int | None = None,
+         **values) -> OutboxMail | None:
+    """Queue the mail ``kind`` for ``address``; None when one went out recently.
+
+    ``expires_at``: when the link in it stops working (then it is no longer sent)."""
+    return mail.enqueue(vhs, address, kind, SUBJECTS[kind], locale, expires_at, **values)
 
 
 def issuer_link(path: str) -> str:

@@ -41,8 +41,10 @@ def deliver_due(model, deliver: Callable, lease_seconds: int, counts: dict[str, 
     return counts
 
 
-def retry_later(row, error: Exception, first_delay: int, give_up_after: int) -> bool:
-    """Record a failed attempt with exponential back-off; True when it is given up."""
+def retry_later(row, error: Exception, first_delay: int, give_up_after: int,
+                longest_delay: int = 3600) -> bool:
+    """Record a failed attempt with exponential back-off (``first_delay`` doubling up to
+    ``longest_delay``); True when it is given up."""
     moment = now()
     row.attempts += 1
     row.lease_until = None
@@ -50,5 +52,6 @@ def retry_later(row, error: Exception, first_delay: int, give_up_after: int) -> 
     if moment - row.created_at >= give_up_after:
         row.failed_at = moment
         return True
-    row.next_attempt_at = moment + min(first_delay * 2 ** (row.attempts - 1), 3600)
+    row.next_attempt_at = moment + min(first_delay * 2 ** min(row.attempts - 1, 20),
+                                       longest_delay)
     return False

@@ -7,7 +7,8 @@ Authlib validates and answers; these views decide only what the person must do f
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+import functools
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
@@ -15,6 +16,7 @@ from flask import (
     Blueprint,
     Flask,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -26,14 +28,29 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SubmitField
 
-from . import claims, db, signin
+from . import audit, claims, db, signin
+from .endpoints import ALGORITHMS
+from .grants import RESPONSE_MODES, SignedIn
 from .models import Consent, now
-from .oauth import ALGORITHMS, RESPONSE_MODES, SignedIn, server
+from .oauth import server
 from .signing import signing
+from .throttle import throttle
 
 bp = Blueprint("protocol", __name__)
 
 EXPIRED = lazy_gettext("Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.")
+PAGE_TEXTS = {
+    "invalid_client": lazy_gettext("Die Anwendung, von der Sie kommen, ist beim Anmeldedienst "
+                                   "nicht bekannt."),
+    "invalid_request": lazy_gettext("Die Anmeldeanfrage der Anwendung, von der Sie kommen, ist "
+                                    "fehlerhaft (zum Beispiel mit einer nicht registrierten "
+                                    "Rücksprungadresse)."),
+    "unsupported_response_type": lazy_gettext("Die Anwendung verlangt eine Anmeldeart, die "
+                                              "der Anmeldedienst nicht anbietet."),
+    "unauthorized_client": lazy_gettext("Diese Anwendung darf sich so nicht anmelden."),
+    "invalid_scope": lazy_gettext("Die Anwendung fragt nach Angaben, die der Anmeldedienst "
+                                  "nicht kennt."),
+}
 
 
 class ConsentForm(FlaskForm):
@@ -81,8 +98,20 @@ def _error(error: OAuth2Error):
     if getattr(error, "redirect_uri", None):
         return server().handle_error_response(None, error)
     current_app.logger.info("authorization request refused: %s", error.error)
-    return render_template("error.html", error=error.error,
-                           description=error.get_error_description()), error.status_code or 400
+    return render_template("error.html", error=error.error, description=PAGE_TEXTS.get(
+        error.error, PAGE_TEXTS["invalid_request"])), error.status_code or 400
+
+
+def allow_form_target(next_url: str | None) -> None:
+    """Let this page's forms end at the client that ``next_url`` (a pending authorization)
+    returns to, once that client and its redirect URI are known to be registered."""
+    if not next_url:
+        return
+    query = parse_qs(urlsplit(next_url).query)
+    client = server().query_client((query.get("client_id") or [""])[0])
+    redirect_uri = (query.get("redirect_uri") or [""])[0]
+    if client is not None and client.check_redirect_uri(redirect_uri):
+        g.form_targets = [*g.get("form_targets", []), redirect_uri]
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -107,6 +136,7 @@ def authorize():
     if _consent_needed(grant.client, account, grant.request.scope, prompts):
         if "none" in prompts:
             return _error(ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state))
+        g.form_targets = [grant.redirect_uri]
         return render_template(
             "consent.html", form=ConsentForm(), client=grant.client,
             scopes=(grant.request.scope or "").split(), account=account,
@@ -129,9 +159,14 @@ def consent():
         grant = server().get_consent_grant(end_user=signed_in)
     except OAuth2Error as error:
         return _error(error)
+    g.form_targets = [grant.redirect_uri]
     if not form.allow.data:
+        audit.record("consent", vhs=sso.account.vhs.slug, sub=sso.account.sub,
+                     client=grant.client.client_id, reason="denied")
         return server().create_authorization_response(grant=grant, grant_user=None)
     _remember_consent(sso.account, grant.client, grant.request.scope or "")
+    audit.record("consent", vhs=sso.account.vhs.slug, sub=sso.account.sub,
+                 client=grant.client.client_id, detail=grant.request.scope)
     return server().create_authorization_response(grant=grant, grant_user=signed_in)
 
 
@@ -147,7 +182,28 @@ def _remember_consent(account, client, scope: str) -> None:
     record.granted_at = now()
 
 
+def client_throttled(endpoint):
+    """Limit failed client authentications per IP (IDP_THROTTLE_CLIENT_IP): past it, 429
+    with Retry-After. Successful requests are never counted."""
+    @functools.wraps(endpoint)
+    def limited():
+        ip = request.remote_addr or ""
+        wait = throttle().client_wait(ip)
+        if wait:
+            audit.record("throttled", reason="client_authentication")
+            response = jsonify(error="temporarily_unavailable", error_description=(
+                "Too many failed client authentications from this address; retry later."))
+            response.status_code, response.headers["Retry-After"] = 429, str(wait)
+            return response
+        response = endpoint()
+        if response.status_code == 401:
+            throttle().client_failed(ip)
+        return response
+    return limited
+
+
 @bp.post("/token")
+@client_throttled
 def token():
     """RFC 6749 3.2. A refusal still commits what it must keep (a spent code, a revoked
     family); the grants store nothing new before every check has passed."""
@@ -161,12 +217,14 @@ def userinfo():
 
 
 @bp.post("/revoke")
+@client_throttled
 def revoke():
     """RFC 7009."""
     return server().create_endpoint_response("revocation")
 
 
 @bp.post("/introspect")
+@client_throttled
 def introspect():
     """RFC 7662."""
     return server().create_endpoint_response("introspection")

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext
 from adapters.address import clean, is_plausible
 from adapters.base import ELIGIBLE, NOT_LINKED, NOT_RELEASED, Decision
 
-from . import accounts, db, eligibility, links, mail, notices, portals, sessions, tenants
+from . import accounts, audit, db, eligibility, links, mail, notices, portals, sessions, tenants
 from .models import Account, AccountToken, Purpose, Status, Vhs, now
 from .passwords import passwords
 
@@ -28,9 +28,12 @@ def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None)
     vhs = tenants.onboarded(vhs_slug)
     address = clean(typed).value
     if vhs is None or not is_plausible(address):
+        _audit("access_request", vhs_slug, address, "malformed")
         return
     portal_reset = _portal_reset_url(vhs, address)
     decision = eligibility.ask(vhs, address) if vhs.adapter else None
+    _audit("access_request", vhs.slug, address, decision.status if decision else "no_adapter",
+           "itm:PORTAL" if portal_reset else None)
     if portal_reset is not None and (decision is None or decision.eligible):
         notices.portal_login(vhs, address, portal_reset, locale)
         return
@@ -76,8 +79,9 @@ def _mail_link(account: Account, purpose: str, kind: str, locale: str,
                next_url: str | None) -> None:
     url = links.new(account, purpose, next_url)
     seconds = links.lifetime(purpose)
-    notices.send(account.vhs, account.address, kind, locale, link=url,
-                 link_label=LINK_LABELS[purpose], hours=seconds // 3600, minutes=seconds // 60)
+    notices.send(account.vhs, account.address, kind, locale, expires_at=now() + seconds,
+                 link=url, link_label=LINK_LABELS[purpose], hours=seconds // 3600,
+                 minutes=seconds // 60)
 
 
 def request_reset(vhs_slug: str, typed: str, locale: str) -> None:
@@ -85,15 +89,24 @@ def request_reset(vhs_slug: str, typed: str, locale: str) -> None:
     vhs = tenants.onboarded(vhs_slug)
     address = clean(typed).value
     if vhs is None or not is_plausible(address):
+        _audit("reset_request", vhs_slug, address, "malformed")
         return
     portal_reset = _portal_reset_url(vhs, address)
     if portal_reset is not None:
+        _audit("reset_request", vhs.slug, address, "itm:PORTAL")
         notices.portal_login(vhs, address, portal_reset, locale)
         return
     account = accounts.find(vhs, address)
-    if account is None or not account.active or mail.recently_sent(vhs, address, "reset"):
+    if account is None or not account.active:
+        _audit("reset_request", vhs.slug, address, "no_active_account")
         return
-    _mail_link(account, Purpose.RESET, "reset", locale, None)
+    _audit("reset_request", vhs.slug, address, "link")
+    if not mail.recently_sent(vhs, address, "reset"):
+        _mail_link(account, Purpose.RESET, "reset", locale, None)
+
+
+def _audit(kind: str, vhs_slug: str, address: str, reason: str, detail: str | None = None):
+    audit.record(kind, vhs=vhs_slug[:63], address=address, reason=reason, detail=detail)
 
 
 def set_password(token: AccountToken, password: str, locale: str) -> Account | None:
@@ -112,4 +125,6 @@ def set_password(token: AccountToken, password: str, locale: str) -> Account | N
     else:
         sessions.end_all(account)
         notices.password_changed(account, locale)
+    audit.record("activation" if token.purpose == Purpose.ACTIVATE else "password_reset",
+                 vhs=account.vhs.slug, sub=account.sub)
     return account

@@ -6,6 +6,8 @@ OpenID provider, an activation link, a reset link) ends in ``finish``, which
   Flask session emptied but for the language: a new CSRF token, nothing planted before);
 - voids open reset links (the person knows a password again);
 - marks the login fresh for the authorization request it resumes (prompt=login, max_age);
+- starts the account's failure count anew and remembers this browser for the account
+  (the device cookie of ``idp.throttle``);
 - writes the audit event, and sets the cookie.
 The cookie is HttpOnly, SameSite=Lax, Secure (with the ``__Host-`` prefix) when the issuer
 is https; persistent only with "Angemeldet bleiben".
@@ -13,9 +15,11 @@ is https; persistent only with "Angemeldet bleiben".
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from flask import Response, current_app, g, redirect, request, session, url_for
 
-from . import audit, links, sessions
+from . import audit, links, sessions, throttle
 from .identity import Identity, Refusal
 from .models import Purpose, SsoSession, digest, now
 
@@ -54,18 +58,28 @@ def finish(identity: Identity, *, remember: bool, next_url: str | None,
     links.void(identity.account_id, Purpose.RESET)
     if next_url:
         session["fresh_login"] = [digest(next_url), now()]
+    account = throttle.account_key(identity.vhs, identity.address)
+    throttle.throttle().sign_in_succeeded(account, request.remote_addr or "")
     audit.record("login", vhs=identity.vhs, sub=identity.sub, source=identity.via,
-                 ip=request.remote_addr)
+                 client=client_of(next_url))
     response = redirect(next_url, 303) if next_url else (
         landing or redirect(url_for("views.index"), 303))
     _set_cookie(response, sso, secret)
+    throttle.remember_device(response, account)
     return response
 
 
-def refused(refusal: Refusal) -> None:
+def refused(refusal: Refusal, next_url: str | None = None) -> None:
     """Record a refused sign-in."""
     audit.record("login_failed", vhs=refusal.vhs, address=refusal.address,
-                 source=refusal.via, reason=refusal.reason, ip=request.remote_addr)
+                 source=refusal.via, reason=refusal.reason, client=client_of(next_url))
+
+
+def client_of(next_url: str | None) -> str | None:
+    """The client of the authorization request a sign-in resumes, if any."""
+    if not next_url:
+        return None
+    return (parse_qs(urlsplit(next_url).query).get("client_id") or [None])[0]
 
 
 def was_fresh_login(authorization_url: str) -> bool:
@@ -80,8 +94,7 @@ def end_current() -> None:
     sso = current()
     if sso is not None:
         sessions.end(sso)
-        audit.record("logout", vhs=sso.account.vhs.slug, sub=sso.account.sub,
-                     ip=request.remote_addr)
+        audit.record("logout", vhs=sso.account.vhs.slug, sub=sso.account.sub)
     g.idp_sso = None
 
 

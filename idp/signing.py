@@ -12,7 +12,9 @@ import time
 
 from flask import Flask, current_app
 
-from keys import Keyring, KeyStore, Policy, rotate
+from keys import Keyring, KeyStore, KeyStoreError, Policy, rotate
+
+__all__ = ["KeyStoreError", "Signing", "init_app", "signing"]
 
 
 class Signing:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from . import db
+from . import audit, db
 from .models import (
     Account,
     AuthorizationCode,
@@ -205,9 +205,10 @@ def redeem_code(code: str, client: Client) -> AuthorizationCode | None:
     ).rowcount == 1
     if not claimed:
         revoke_families(Token.code_id == row.id)
-        current_app.logger.warning(
-            "authorization code replayed by client %s; its tokens were revoked", client.client_id
-        )
+        account = db.session().get(Account, row.account_id)
+        audit.record("code_replay", vhs=account.vhs.slug if account else None,
+                     sub=account.sub if account else None, client=client.client_id,
+                     detail="the tokens it gave were revoked")
     if not claimed or row.expires_at <= now():
         return None
     return row

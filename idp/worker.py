@@ -9,27 +9,45 @@ from __future__ import annotations
 
 import threading
 
-from flask import Flask
+from flask import Flask, current_app
 
-from . import backchannel, mail
+from . import backchannel, db, mail
 
 DELIVERIES = (("mails", mail.deliver_due), ("logouts", backchannel.deliver_due))
 
 
 def deliver_round() -> dict[str, dict[str, int]]:
-    """Deliver what is due once; the counts per kind of delivery."""
-    return {name: deliver() for name, deliver in DELIVERIES}
+    """Deliver what is due once; the counts per kind of delivery, also logged."""
+    counts = {name: deliver() for name, deliver in DELIVERIES}
+    if any(count for kind in counts.values() for count in kind.values()):
+        current_app.logger.info("delivery round: %s", summary(counts))
+    return counts
+
+
+def summary(counts: dict[str, dict[str, int]]) -> str:
+    """``mails: 2 delivered, 1 retried; logouts: ...``"""
+    return "; ".join(f"{name}: " + ", ".join(f"{n} {state}" for state, n in kind.items())
+                     for name, kind in counts.items())
+
+
+def failed(counts: dict[str, dict[str, int]]) -> bool:
+    """Whether any delivery of the round failed (to be retried, or given up)."""
+    return any(kind.get("retried") or kind.get("failed") for kind in counts.values())
 
 
 def run(app: Flask, interval: float, stop: threading.Event) -> None:
     """Deliver due mails and back-channel logouts every ``interval`` s until ``stop``."""
     while not stop.is_set():
         with app.app_context():
-            for _name, deliver in DELIVERIES:
-                try:
-                    deliver()
-                except Exception:  # a worker must outlive a database hiccup
-                    app.logger.exception("worker round failed")
+            try:
+                deliver_round()
+                db.outage().answered()
+            except db.UNAVAILABLE as error:  # logged once per outage, not every round
+                db.discard()
+                db.outage().failed(error)
+            except Exception:  # a worker must outlive whatever one round runs into
+                db.discard()
+                app.logger.exception("delivery round failed")
         stop.wait(interval)
 
 

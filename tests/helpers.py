@@ -186,11 +186,11 @@ def login_form(client, next_url=None):
 
 
 def post_login(client, tenant="straubing", email="anna.muster@vhs-straubing.de",
-               password=PASSWORD, **extra):
-    """Post the login form (Flask test client)."""
+               password=PASSWORD, ip="127.0.0.1", **extra):
+    """Post the login form (Flask test client), from the network address ``ip``."""
     _, data = login_form(client)
     data.update(tenant=tenant, email=email, password=password, **extra)
-    return client.post("/login", data=data)
+    return client.post("/login", data=data, environ_base={"REMOTE_ADDR": ip})
 
 
 def submit(client, path, email, tenant="straubing", **extra):

@@ -11,20 +11,18 @@ import click
 from flask.cli import FlaskGroup, ScriptInfo, routes_command, run_command, shell_command
 from flask.testing import FlaskCliRunner
 
-from keys import KeyStoreError
-
-from .. import db, prepare
+from .. import StartupError, prepare
 from .accounts import accounts_group
 from .base import MissingConfiguration, build_app
 from .clients import clients_group
 from .development import demo_command, itm_connect_sim_command, portal_sim_command
 from .keys import keys_group
 from .mail import mail_worker
-from .operations import db_group, diagnose_command, purge
+from .operations import audit_command, db_group, diagnose_command, purge
 from .vhs import kma_group, vhs_group
 
 COMMANDS = (vhs_group, kma_group, clients_group, accounts_group, keys_group, db_group,
-            diagnose_command, purge, mail_worker, demo_command, portal_sim_command,
+            diagnose_command, purge, audit_command, mail_worker, demo_command, portal_sim_command,
             itm_connect_sim_command, shell_command, routes_command)
 
 
@@ -42,7 +40,7 @@ def run(ctx: click.Context, **kwargs) -> None:
     app = ctx.ensure_object(ScriptInfo).load_app()
     try:
         prepare(app)
-    except (db.SchemaBehind, KeyStoreError) as error:
+    except StartupError as error:
         raise MissingConfiguration(str(error)) from None
     ctx.forward(run_command)
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import getpass
 import sys
 from collections.abc import Callable
 from typing import NoReturn
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from .. import create_app, db
+from .. import audit, create_app, db
 from ..config import ConfigError
 
 
@@ -31,9 +33,54 @@ def build_app(overrides: dict | None = None) -> Flask:
         ) from None
 
 
+READ_ONLY = ("list", "adapters", "current", "audit")
+
+
+def _unreachable(error: Exception) -> MissingConfiguration:
+    url = db.engine().url if current_app else "?"
+    return MissingConfiguration(f"the database IDP_DATABASE_URL={url!r} cannot be reached: "
+                                f"{str(getattr(error, 'orig', None) or error).splitlines()[0]}")
+
+
 def in_app(command: Callable) -> Callable:
-    """Run ``command`` in the app context and in one transaction (commit when it returns)."""
-    return with_appcontext(db.transaction(command))
+    """Run ``command`` in the app context and in one transaction (commit when it returns);
+    a command that changes something (or diagnoses someone) leaves an audit event. A
+    command may return an exit status (diagnose: 1 when the person cannot get in): it is
+    an answer, not a failure, so the transaction commits before the process exits."""
+    @functools.wraps(command)
+    def audited(*args, **kwargs):
+        status = command(*args, **kwargs)
+        _record(click.get_current_context())
+        return status
+
+    in_transaction = with_appcontext(db.transaction(audited))
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            status = in_transaction(*args, **kwargs)
+        except db.UNAVAILABLE as error:
+            raise _unreachable(error) from None
+        if status:
+            sys.exit(status)
+    return run
+
+
+def _record(context: click.Context) -> None:
+    if context.info_name in READ_ONLY:
+        return
+    params = context.params
+    vhs = params.get("slug") or params.get("vhs_slug")
+    client = params.get("client_id")
+    audit.record("admin", vhs=vhs, client=client, actor=f"cli:{_operator()}",
+                 detail=" ".join(context.command_path.split()[1:]))
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 class Group(AppGroup):

@@ -7,9 +7,9 @@ import os
 import click
 from werkzeug.serving import run_simple
 
-from .. import db, prepare, worker
+from .. import StartupError, db, prepare, worker
 from ..dev import demo, itm_connect_sim, portal_sim
-from .base import build_app, fail
+from .base import MissingConfiguration, build_app, fail
 
 
 @click.command("demo")
@@ -20,7 +20,10 @@ def demo_command(port: int) -> None:
     os.environ.setdefault("IDP_ISSUER", f"http://127.0.0.1:{port}")
     app = build_app()
     demo.init_app(app)
-    prepare(app)
+    try:
+        prepare(app)
+    except StartupError as error:
+        raise MissingConfiguration(str(error)) from None
     mailbox = demo.DemoMailbox()
     worker.start_in_background(app)
     with app.app_context():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 import click
@@ -19,11 +20,14 @@ from .. import worker
 def mail_worker(interval: float, once: bool) -> None:
     """Deliver mails and back-channel logouts (run one or more of these in production).
 
-    Each delivery commits on its own (idp.outbox), so this command has no transaction.
+    With --once the exit status is 1 when any delivery failed (cron notices). Each
+    delivery commits on its own (idp.outbox), so this command has no transaction.
     """
     if once:
-        for kind, counts in worker.deliver_round().items():
-            click.echo(f"{kind}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+        counts = worker.deliver_round()
+        click.echo(worker.summary(counts))
+        if worker.failed(counts):
+            sys.exit(1)
         return
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -14,12 +14,13 @@ password travels only in that request body and is never logged.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
+
+from adapters import json_input
 
 from ..identity import Identity, Via
 from .base import CircuitBreaker, PortalUnavailable
@@ -88,7 +89,7 @@ class HttpPortalConnector:
                 if len(raw) > MAX_BODY:
                     raise PortalUnavailable("portal answer too large")
                 try:
-                    data = json.loads(raw)
+                    data = json_input.loads(raw)
                 except ValueError:
                     raise PortalUnavailable("portal answered malformed JSON") from None
             if not isinstance(data, dict):

@@ -26,6 +26,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from adapters import json_input
 from adapters.address import clean, is_plausible
 
 from ..identity import Identity, Via
@@ -33,6 +34,7 @@ from .base import PortalUnavailable, UpstreamError
 
 METADATA_SECONDS = 3600
 TIMEOUT = 5
+MAX_BODY = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ class OpenIdUpstream:
         try:
             response = requests.get(url, timeout=TIMEOUT, allow_redirects=False)
             response.raise_for_status()
-            data = response.json()
+            if len(response.content) > MAX_BODY:
+                raise ValueError("answer too large")
+            data = json_input.loads(response.content)
         except (requests.RequestException, ValueError) as error:
             raise PortalUnavailable(f"upstream {url} failed: {type(error).__name__}") from None
         if not isinstance(data, dict):
@@ -118,7 +122,7 @@ class OpenIdUpstream:
                 code_verifier=stash["verifier"], state=stash["state"], timeout=TIMEOUT)
         except requests.RequestException as error:
             raise PortalUnavailable(f"upstream token endpoint: {type(error).__name__}") from None
-        except (OAuthError, ValueError, KeyError) as error:
+        except (OAuthError, ValueError, KeyError, RecursionError) as error:
             raise UpstreamError(f"upstream token refused: {type(error).__name__}") from None
         keys = self._get(metadata["jwks_uri"])
         claims = self._verified_claims(token, keys, metadata, stash["nonce"])

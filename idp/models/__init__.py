@@ -1,5 +1,6 @@
 """The provider's durable state as SQLAlchemy 2 typed models, one module per kind."""
 
+from .audit import AuditEvent
 from .base import Base, digest, new_secret, now
 from .delivery import Deliverable, LogoutDelivery, OutboxMail
 from .grants import AuthorizationCode, Client, Consent, SsoSession, Token
@@ -16,7 +17,7 @@ from .people import (
 )
 
 __all__ = [
-    "Account", "AccountToken", "AuthorizationCode", "Base", "Client", "Consent",
+    "Account", "AccountToken", "AuditEvent", "AuthorizationCode", "Base", "Client", "Consent",
     "Deliverable", "DirectoryEntry", "EligibilityCheck", "KmaLink", "LogoutDelivery",
     "OutboxMail", "Purpose", "Source", "SsoSession", "Status", "Token", "Vhs", "digest",
     "new_secret", "now",

@@ -38,6 +38,9 @@ class OutboxMail(Deliverable, Base):
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(200))
+    # when the link in it stops working: the mail is retried at least every 5 minutes
+    # until then, and given up, not sent dead, after
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
 

@@ -68,6 +68,9 @@ class Account(Base):
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
     password_changed_at: Mapped[int | None] = mapped_column(BigInteger)
+    # when the VHS's itm:PORTAL last said it has no login for this address (its outage
+    # then does not lock a local account out: IDP_PORTAL_GRACE_SECONDS)
+    portal_unknown_at: Mapped[int | None] = mapped_column(BigInteger)
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
 

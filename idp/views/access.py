@@ -10,15 +10,16 @@ from flask_babel import get_locale, gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
 
+from adapters.address import clean
 from adapters.base import AdapterUnavailable
 
-from .. import authn, links, selfservice, signin
+from .. import audit, authn, links, selfservice, signin
 from ..connectors import PortalUnavailable
 from ..identity import Refusal
 from ..models import Purpose
 from ..password_policy import refusals
-from ..protocol import EXPIRED
-from .login import NO_EMAIL, NO_VHS, safe_next, vhs_choices
+from ..protocol import EXPIRED, allow_form_target
+from .login import NO_EMAIL, NO_VHS, safe_next, vhs_choices, wait_words
 
 bp = Blueprint("access", __name__)
 
@@ -43,6 +44,25 @@ class PasswordForm(FlaskForm):
     token = HiddenField()
     password = PasswordField()
     confirm = PasswordField()
+
+
+TOO_MANY = lazy_gettext("Zu viele Anfragen für diese Adresse oder von Ihrem Netz. Bitte "
+                        "warten Sie %(wait)s und versuchen Sie es dann erneut.")
+TEMPLATES = {"access.new_access_submit": "new_access.html",
+             "access.forgot_password_submit": "forgot_password.html"}
+
+
+def too_many(wait: int):
+    """The form again, filled in, saying how long to wait (the same for every address)."""
+    form = AddressForm()
+    form.next.data = safe_next(form.next.data) or ""
+    audit.record("throttled", vhs=(form.vhs.data or "")[:63],
+                 address=clean((form.email.data or "")[:1000]).value, reason="self_service")
+    page, status = _address_page(TEMPLATES[request.endpoint], form,
+                                 TOO_MANY % {"wait": wait_words(wait)}, 429)
+    response = current_app.make_response((page, status))
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _address_page(template: str, form: AddressForm, message=None, status=200):
@@ -146,6 +166,7 @@ def _password_page(purpose: str):
         return _link_problem(link.problem, purpose)
     form = PasswordForm(formdata=None)
     form.token.data = request.args.get("token")
+    allow_form_target(safe_next(link.token.next_url))
     return render_template("set_password.html", form=form, purpose=purpose,
                            account=link.token.account, messages=[])
 
@@ -158,11 +179,12 @@ def _password_submit(purpose: str):
     if link.problem:
         return _link_problem(link.problem, purpose)
     account = link.token.account
+    next_url = safe_next(link.token.next_url)
+    allow_form_target(next_url)
     messages = refusals(account, form.password.data or "", form.confirm.data or "")
     if messages:
         return render_template("set_password.html", form=form, purpose=purpose,
                                account=account, messages=messages), 400
-    next_url = safe_next(link.token.next_url)
     account = selfservice.set_password(link.token, form.password.data, str(get_locale()))
     if account is None:
         return _link_problem("used", purpose)

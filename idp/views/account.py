@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
 from wtforms import PasswordField
 
-from .. import db, sessions, signin, tokens
+from .. import audit, db, sessions, signin, tokens
 from ..models import Client, Consent, Source, SsoSession, Token, now
 from ..password_policy import refusals
 from ..passwords import passwords
@@ -80,6 +80,7 @@ def end_session(sid: str):
     if target.id == sso.id:
         return signin.sign_out(redirect(url_for("views.index"), 303))
     sessions.end(target)
+    _audit("logout", sso, detail="another device")
     return redirect(url_for("account.page"), 303)
 
 
@@ -88,6 +89,7 @@ def logout_everywhere():
     """"Überall abmelden": every session ends and every refresh token is revoked."""
     sso = _checked()
     sessions.end_all(sso.account)
+    _audit("logout", sso, detail="everywhere")
     return signin.sign_out(redirect(url_for("views.index"), 303))
 
 
@@ -98,6 +100,7 @@ def revoke_client(client_id: str):
     db.session().execute(delete(Consent).where(Consent.account_id == sso.account_id,
                                                Consent.client_id == client_id[:100]))
     tokens.revoke_account(sso.account_id, client_id[:100])
+    _audit("revocation", sso, client=client_id[:100], detail="by the person")
     return redirect(url_for("account.page"), 303)
 
 
@@ -118,4 +121,9 @@ def change_password():
     account.password_hash = passwords().hash(form.password.data)
     account.password_changed_at = now()
     sessions.end_all(account, keep=sso)
+    _audit("password_change", sso)
     return _render(sso, [CHANGED])
+
+
+def _audit(kind: str, sso: SsoSession, **values) -> None:
+    audit.record(kind, vhs=sso.account.vhs.slug, sub=sso.account.sub, **values)

@@ -5,25 +5,28 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext, lazy_gettext, ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 
+from adapters.address import clean
 from adapters.base import AdapterUnavailable
 
-from .. import signin, tenants
+from .. import audit, signin, tenants
 from ..authn import authenticate
 from ..connectors import PortalUnavailable
 from ..identity import Refusal
 from ..passwords import MAX_LENGTH
-from ..protocol import EXPIRED, LogoutForm
+from ..protocol import EXPIRED, LogoutForm, allow_form_target
+from ..throttle import account_key, throttle, trusted_device
 
 bp = Blueprint("views", __name__)
 
 FAILED = lazy_gettext("Die Anmeldung ist fehlgeschlagen. Bitte prüfen Sie die gewählte vhs, "
                       "die E-Mail-Adresse und das Passwort.")
-TOO_MANY = lazy_gettext("Zu viele Anmeldeversuche. Bitte warten Sie einige Minuten und "
-                        "versuchen Sie es dann erneut.")
+TOO_MANY = lazy_gettext("Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie "
+                        "%(wait)s und versuchen Sie es dann erneut. „Passwort vergessen“ "
+                        "geht jederzeit.")
 CHECK_UNAVAILABLE = lazy_gettext(
     "Ihre Berechtigung kann gerade nicht bei Ihrer vhs geprüft werden. Bitte versuchen Sie es "
     "später noch einmal.")
@@ -74,17 +77,28 @@ def vhs_choices(prompt: str) -> list[tuple[str, str]]:
 
 
 def _render(form: LoginForm, message: str | None = None, status: int = 200):
+    allow_form_target(form.next.data)
     form.vhs.choices = vhs_choices(gettext("Bitte vhs auswählen"))
     brokered = [vhs for vhs in tenants.listed() if vhs.upstream_config]
     return render_template("login.html", form=form, message=message,
                            brokered=brokered), status
 
 
-def too_many_attempts():
-    """The login form again, with the rate-limit message (the same for every address)."""
-    form = LoginForm(formdata=None)
-    form.next.data = safe_next(request.form.get("next")) or ""
-    return _render(form, TOO_MANY, 429)
+def wait_words(seconds: int) -> str:
+    """A wait in words: "30 Sekunden", "2 Minuten"."""
+    if seconds < 90:
+        return ngettext("%(num)s Sekunde", "%(num)s Sekunden", seconds)
+    minutes = (seconds + 59) // 60
+    return ngettext("%(num)s Minute", "%(num)s Minuten", minutes)
+
+
+def _throttled(form: LoginForm, wait: int, vhs: str, address: str):
+    audit.record("throttled", vhs=vhs, address=address, reason="sign_in",
+                 client=signin.client_of(form.next.data))
+    page, status = _render(form, TOO_MANY % {"wait": wait_words(wait)}, 429)
+    response = current_app.make_response((page, status))
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 @bp.get("/login")
@@ -116,6 +130,12 @@ def login_submit():
         return _render(form, NO_PASSWORD, 400)
     if len(email) > 1000 or len(password) > MAX_LENGTH or len(vhs) > 63:
         return _render(form, FAILED, 401)
+    address = clean(email).value
+    account, ip = account_key(vhs, address), request.remote_addr or ""
+    trusted = trusted_device(account)
+    wait = throttle().sign_in_wait(account, ip, trusted)
+    if wait:
+        return _throttled(form, wait, vhs, address)
     try:
         result = authenticate(vhs, email, password)
     except AdapterUnavailable as error:
@@ -125,7 +145,8 @@ def login_submit():
         current_app.logger.warning("sign-in at vhs %r: itm:PORTAL unavailable: %s", vhs, error)
         return _render(form, PORTAL_DOWN, 503)
     if isinstance(result, Refusal):
-        signin.refused(result)
+        throttle().sign_in_failed(account, ip, trusted)
+        signin.refused(result, next_url)
         return _render(form, FAILED, 401)
     return signin.finish(result, remember=bool(form.remember.data), next_url=next_url)
 

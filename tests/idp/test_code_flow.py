@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
-from ..helpers import RelyingParty, add_client, query, sign_in
+from ..helpers import PASSWORD, Browser, LiveServer, RelyingParty, add_client, query, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -110,17 +112,43 @@ def test_unknown_client_gets_an_error_page_before_any_login(live, browser):
     assert "Location" not in response.headers
 
 
-def test_refresh_rotates_and_reuse_revokes_the_family(live, browser):
+def test_refresh_rotates_and_reuse_after_the_grace_window_revokes_the_family(live, browser):
+    later = [0]
+    live.app.config["CLOCK"] = lambda: time.time() + later[0]
     secret = add_client(live, "vhskoop", "--first-party")
     rp = RelyingParty(live.url, "vhskoop", secret)
     first = rp.fetch_token(sign_in(live, browser, rp))
     second = rp.refresh(first["refresh_token"])
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
+    # A second tab (or a retry after a timeout) within the grace window: a new token set,
+    # the grant lives on (IDP_REFRESH_REUSE_GRACE_SECONDS, 30 by default).
+    third = rp.refresh(first["refresh_token"])
+    assert third["refresh_token"] not in (first["refresh_token"], second["refresh_token"])
+    assert rp.refresh(second["refresh_token"])["access_token"]
+    later[0] = 31
     with pytest.raises(Exception, match="invalid_grant"):
-        rp.refresh(first["refresh_token"])  # reuse of a rotated token
+        rp.refresh(first["refresh_token"])  # reuse of a rotated token, too late: RFC 9700
     with pytest.raises(Exception, match="invalid_grant"):
-        rp.refresh(second["refresh_token"])  # the whole family is gone
+        rp.refresh(third["refresh_token"])  # the whole family is gone
+
+
+def test_without_a_grace_window_any_reuse_revokes_the_family(make_app):
+    live = LiveServer(make_app, REFRESH_REUSE_GRACE_SECONDS=0)
+    try:
+        live.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+        live.cli("accounts", "add", "--vhs", "straubing", "--email",
+                 "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+        secret = add_client(live, "vhskoop", "--first-party")
+        rp = RelyingParty(live.url, "vhskoop", secret)
+        first = rp.fetch_token(sign_in(live, Browser(live.url), rp))
+        second = rp.refresh(first["refresh_token"])
+        with pytest.raises(Exception, match="invalid_grant"):
+            rp.refresh(first["refresh_token"])
+        with pytest.raises(Exception, match="invalid_grant"):
+            rp.refresh(second["refresh_token"])
+    finally:
+        live.stop()
 
 
 def test_no_refresh_token_without_offline_access(live, browser):

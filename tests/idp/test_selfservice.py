@@ -343,10 +343,10 @@ def test_mail_settings_refuse_injection_and_nonsense(runner, vhs, args):
 def test_header_injection_through_the_form_sends_nothing(app, client, vhs, smtp):
     for email in ("anna.muster@vhs-straubing.de\r\nBcc: evil@example.org",
                   "anna.muster@vhs-straubing.de\nSubject: x"):
-        assert submit(client, "/neuer-zugang", email).status_code == 200
+        assert submit(client, "/neuer-zugang", email).status_code == 400
+    assert outbox_count(app) == 0
     deliver(app)
-    assert all("evil" not in str(m) for m in smtp.messages)
-    assert all(m["To"] == "anna.muster@vhs-straubing.de" for m in smtp.messages)
+    assert smtp.messages == []
 
 
 def test_test_mail_command(runner, vhs, smtp):
@@ -415,12 +415,3 @@ def test_diagnose_shows_mail_settings_and_the_last_mails(app, client, runner, vh
                  code=1)
     assert "[ok]   mail settings are set" in output
     assert "mail not_released of" in output and ": delivered" in output
-
-
-def test_self_service_forms_are_rate_limited_like_the_login(make_app, vhs, smtp):
-    client = make_app(RATELIMIT_LOGIN_ADDRESS="2 per minute").test_client()
-    for _ in range(2):
-        assert submit(client, "/passwort-vergessen", "niemand@vhs-straubing.de").status_code \
-            == 200
-    assert submit(client, "/passwort-vergessen", "niemand@vhs-straubing.de").status_code == 429
-    assert submit(client, "/neuer-zugang", "niemand@vhs-straubing.de").status_code == 200

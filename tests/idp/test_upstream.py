@@ -10,9 +10,18 @@ import pytest
 
 from idp import db
 
-from ..helpers import (CALLBACK, PASSWORD, Browser, LiveServer, RelyingParty, add_client,
-                       assert_signed_in_anew, form_field, open_reset_link,
-                       plant_browser_session)
+from ..helpers import (
+    CALLBACK,
+    PASSWORD,
+    Browser,
+    LiveServer,
+    RelyingParty,
+    add_client,
+    assert_signed_in_anew,
+    form_field,
+    open_reset_link,
+    plant_browser_session,
+)
 
 pytestmark = pytest.mark.e2e
 
