@@ -4,6 +4,7 @@ Every request passes these checks first (``before_request``, registered before a
 others):
 - the query string at most 16 KiB (414); the body at most IDP's MAX_CONTENT_LENGTH (413,
   Werkzeug); at most 100 form or query fields of at most 10 KiB each (413); no files;
+  a body only as form fields, except at the push API (415);
 - no invalid UTF-8 (Werkzeug decodes it to U+FFFD, refused here) and no C0 control
   character or DEL in a field name or value (400): no parameter of OAuth, OIDC or of
   our forms allows them, and a database refuses NUL in text;
@@ -32,6 +33,9 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 FORBIDDEN = re.compile("[\x00-\x1f\x7f\ufffd]")
 HEADER_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 B64TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+CLIENT_AUTHENTICATION = ("/token", "/revoke", "/introspect")  # where clients authenticate
+BEARER = ("/userinfo",)  # where a bearer token is read
+OWN_FORMATS = ("/api/",)  # the push API reads JSON or CSV
 
 
 def check_request():
@@ -41,14 +45,20 @@ def check_request():
     if any(HEADER_FORBIDDEN.search(value) for _, value in request.headers.items()):
         abort(400)
     _check_fields(request.args)
+    if request.content_length and request.mimetype not in FORM_TYPES and \
+            not request.path.startswith(OWN_FORMATS):
+        abort(415)  # every form and endpoint but the push API takes form fields only
     if request.mimetype in FORM_TYPES:
         _check_fields(request.form)  # parsing refuses too large bodies and too many parts
         if request.files:
             abort(415)
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic" and not _clean_basic(credentials.strip()):
+    credentials = credentials.strip()
+    if request.path in CLIENT_AUTHENTICATION and scheme.lower() == "basic" and \
+            not _clean_basic(credentials):
         return _invalid_client()
-    if scheme.lower() == "bearer" and not B64TOKEN.match(credentials.strip()):
+    if request.path in BEARER and scheme.lower() == "bearer" and credentials and \
+            not B64TOKEN.match(credentials):
         return _invalid_token()
     return None
 

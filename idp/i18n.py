@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from werkzeug.exceptions import HTTPException
 
@@ -56,9 +56,10 @@ def _template_values() -> dict:
     other = "en" if current == "de" else "de"
     if not has_request_context():  # a mail rendered by the CLI or a worker
         return {"current_locale": current}
-    params = [(k, v) for k, v in request.args.items(multi=True)
-              if k not in ("lang", "ui_locales")]
-    if request.method == "POST" and _form("next"):
+    # An error page's switch does not send the refused request again.
+    params = [] if g.get("error_page") else [
+        (k, v) for k, v in request.args.items(multi=True) if k not in ("lang", "ui_locales")]
+    if request.method == "POST" and _form("next") and not g.get("error_page"):
         params.append(("next", _form("next")))  # keep the pending authorization
     return {
         "current_locale": current,

@@ -11,6 +11,8 @@ description (RFC 6749 5.2), which Authlib answers with a ValueError; such a requ
 
 from __future__ import annotations
 
+import logging
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
@@ -139,6 +141,8 @@ def generate_token(grant_type, client, user=None, scope=None, expires_in=None,
 
 def init_app(app: Flask) -> None:
     """Build the server with its grants and endpoints, registered by name."""
+    # Authlib logs every issued token at DEBUG ("Issue token ..."): never let it through.
+    logging.getLogger("authlib").setLevel(logging.INFO)
     server = AuthorizationServer()
     server.init_app(app)
     server.scopes_supported = list(claims.SCOPES)

@@ -98,6 +98,7 @@ def _error(error: OAuth2Error):
     if getattr(error, "redirect_uri", None):
         return server().handle_error_response(None, error)
     current_app.logger.info("authorization request refused: %s", error.error)
+    g.error_page = True
     return render_template("error.html", error=error.error, description=PAGE_TEXTS.get(
         error.error, PAGE_TEXTS["invalid_request"])), error.status_code or 400
 

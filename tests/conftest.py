@@ -7,6 +7,7 @@ server fails the run at once: it is never skipped.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -16,10 +17,20 @@ from sqlalchemy import create_engine, text
 
 from idp import create_app, db
 from idp.cli import runner as cli_runner
-from idp.models import Base
+from idp.models import AuditEvent, Base
 from keys import KeyStore, Policy
 
-from .helpers import PASSWORD, SECRET, Browser, LiveServer, MailServer, require_service
+from .helpers import (
+    AUDITED,
+    PASSWORD,
+    SECRET,
+    Browser,
+    Capture,
+    LiveServer,
+    MailServer,
+    require_service,
+    secret,
+)
 
 pytest_plugins = ("tests.worlds",)
 
@@ -28,6 +39,23 @@ pytest_plugins = ("tests.worlds",)
 def pytest_report_header(config):
     url = os.environ.get("IDP_TEST_DATABASE_URL")
     return f"database: {url or 'SQLite (temporary file)'}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def captured_logs():
+    """Every log record of the session, down to DEBUG, for the test that no secret was
+    ever logged (tests/test_zz_no_secrets.py)."""
+    handler = Capture(level=logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    secret(PASSWORD)
+    secret(SECRET)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +110,8 @@ def _settings(database_url, keys_dir, **extra):
 
 def _empty_tables(app):
     with db.engine(app).begin() as connection:
+        AUDITED.extend(str(row._mapping) for row in connection.execute(
+            AuditEvent.__table__.select()))
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
 
@@ -176,3 +206,29 @@ def live(make_app):
 def browser(live):
     """A person's browser (cookies kept) against the live provider."""
     return Browser(live.url)
+
+
+@pytest.fixture(scope="session")
+def postgres_faults_url(tmp_path_factory):
+    """A PostgreSQL database of its own (``idp_faults``) at the newest migration, for the
+    tests that break the connection to it; in both CI runs, also the SQLite one."""
+    import psycopg
+
+    server = os.environ.get("IDP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+    try:
+        with psycopg.connect(server + "/postgres", autocommit=True, connect_timeout=5) as admin:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = 'idp_faults'"
+                                 ).fetchone():
+                admin.execute("CREATE DATABASE idp_faults")
+    except psycopg.Error as error:
+        require_service("PostgreSQL", error)
+    url = server.replace("postgresql://", "postgresql+psycopg://") + "/idp_faults"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    app = create_app(_settings(url, tmp_path_factory.mktemp("faults-migrate")))
+    db.upgrade(app)
+    db.engine(app).dispose()
+    return url

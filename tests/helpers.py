@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import re
 import secrets
 import socket
 import threading
+import time
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -23,7 +25,29 @@ from werkzeug.serving import make_server
 
 from idp import accounts, db, links, mail, tenants
 from idp.cli import runner as cli_runner
+from idp.dev.serving import QuietRequestHandler
 from idp.models import AccountToken, Purpose, SsoSession, digest
+
+SECRETS: set[str] = set()  # every secret the tests used: none may reach a log or the audit
+LOGGED: list[str] = []  # every log record of the session, as formatted
+AUDITED: list[str] = []  # every audit row of the session, as text
+
+
+def secret(value):
+    """Remember ``value`` as a secret (passwords, tokens, codes, cookies); returns it."""
+    if isinstance(value, str) and len(value) >= 8:
+        SECRETS.add(value)
+    return value
+
+
+class Capture(logging.Handler):
+    """Keeps every log record of the test session as the text a log file would get."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            LOGGED.append(self.format(record))
+        except Exception:  # noqa: BLE001 - a broken record is no secret
+            LOGGED.append(str(record.msg))
 
 
 def form_field(page: str, name: str) -> str:
@@ -47,11 +71,19 @@ class Browser:
         self.http = requests.Session()
 
     def get(self, url: str, **kwargs) -> requests.Response:
-        return self.http.get(urljoin(self.base, url), allow_redirects=False, timeout=10, **kwargs)
+        return self._kept(self.http.get(urljoin(self.base, url), allow_redirects=False,
+                                        timeout=10, **kwargs))
 
     def post(self, url: str, data: dict, **kwargs) -> requests.Response:
-        return self.http.post(urljoin(self.base, url), data=data, allow_redirects=False,
-                              timeout=10, **kwargs)
+        return self._kept(self.http.post(urljoin(self.base, url), data=data,
+                                         allow_redirects=False, timeout=10, **kwargs))
+
+    def _kept(self, response: requests.Response) -> requests.Response:
+        for cookie in self.http.cookies:
+            secret(cookie.value)
+        if "code=" in response.headers.get("Location", ""):
+            secret(query(response.headers["Location"]).get("code"))
+        return response
 
     def login(self, next_url: str | None, tenant: str, email: str, password: str,
               remember: bool = False) -> requests.Response:
@@ -63,7 +95,7 @@ class Browser:
             "next": form_field(page.text, "next"),
             "tenant": tenant,
             "email": email,
-            "password": password,
+            "password": secret(password),
         }
         if remember:
             data["remember"] = "y"
@@ -113,9 +145,17 @@ class RelyingParty:
         return url
 
     def fetch_token(self, callback_url: str) -> dict:
-        return self.session.fetch_token(
+        secret(query(callback_url).get("code"))
+        secret(self.verifier)
+        return self._kept(self.session.fetch_token(
             self.metadata["token_endpoint"], authorization_response=callback_url,
-            code_verifier=self.verifier)
+            code_verifier=self.verifier))
+
+    @staticmethod
+    def _kept(token: dict) -> dict:
+        for name in ("access_token", "refresh_token", "id_token"):
+            secret(token.get(name))
+        return token
 
     def verify_id_token(self, token: dict) -> dict:
         """Check signature against the JWKS and every claim OIDC Core 3.1.3.7 asks."""
@@ -132,8 +172,8 @@ class RelyingParty:
         return {**claims, "_header": decoded.header}
 
     def refresh(self, refresh_token: str) -> dict:
-        return self.session.refresh_token(self.metadata["token_endpoint"],
-                                          refresh_token=refresh_token)
+        return self._kept(self.session.refresh_token(self.metadata["token_endpoint"],
+                                                     refresh_token=refresh_token))
 
 
 PASSWORD = "richtig-langes-Passwort-1"
@@ -143,6 +183,7 @@ CALLBACK = "http://127.0.0.1:8765/callback"
 
 def run(runner, *args, input=None, code=0):
     """Run ``vhskoop-idp ARGS`` and expect exit status ``code``; the output."""
+    secret((input or "").strip())
     result = runner.invoke(args=list(args), input=input)
     assert result.exit_code == code, result.output
     return result.output
@@ -162,11 +203,11 @@ def add_client(live, client_id="vhskoop", *extra):
                       "--post-logout-redirect-uri", "http://127.0.0.1:8765/bye",
                       "--grant", "authorization_code", "--grant", "refresh_token",
                       "--scope", "openid profile email offline_access", *extra)
-    secret = None
+    found = None
     for line in output.splitlines():
         if line.startswith("client secret"):
-            secret = line.rsplit(" ", 1)[1]
-    return secret
+            found = secret(line.rsplit(" ", 1)[1])
+    return found
 
 
 def sign_in(live, browser, rp, **extra):
@@ -189,8 +230,11 @@ def post_login(client, tenant="straubing", email="anna.muster@vhs-straubing.de",
                password=PASSWORD, ip="127.0.0.1", **extra):
     """Post the login form (Flask test client), from the network address ``ip``."""
     _, data = login_form(client)
-    data.update(tenant=tenant, email=email, password=password, **extra)
-    return client.post("/login", data=data, environ_base={"REMOTE_ADDR": ip})
+    data.update(tenant=tenant, email=email, password=secret(password), **extra)
+    response = client.post("/login", data=data, environ_base={"REMOTE_ADDR": ip})
+    for cookie in response.headers.getlist("Set-Cookie"):
+        secret(cookie.split(";", 1)[0].split("=", 1)[1])
+    return response
 
 
 def submit(client, path, email, tenant="straubing", **extra):
@@ -259,7 +303,7 @@ class LiveServer:
     def __init__(self, make_app, host_name="127.0.0.1", **settings):
         holder = {}
         self.server = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s),
-                                  threaded=True)
+                                  threaded=True, request_handler=QuietRequestHandler)
         # Another host name keeps two providers' cookies apart in one test browser.
         self.url = f"http://{host_name}:{self.server.server_port}"
         self.app = make_app(ISSUER=self.url, **settings)
@@ -273,6 +317,7 @@ class LiveServer:
         self.thread.join(timeout=5)
 
     def cli(self, *args, input=None):
+        secret((input or "").strip())
         result = cli_runner(self.app).invoke(args=list(args), input=input)
         assert result.exit_code == 0, result.output
         return result.output
@@ -323,3 +368,99 @@ def assert_signed_in_anew(app, old_sso: str | None, new_sso: str | None,
         if reset_token_id is not None:
             token = db.session().get(AccountToken, reset_token_id)
             assert token.used_at is not None or token.voided_at is not None
+
+
+class TcpProxy:
+    """A TCP proxy on loopback in front of a real server (PostgreSQL), to make it fail the
+    ways a network or a server fails: ``cut()`` drops every connection and refuses new
+    ones (an outage, a restart); ``freeze()`` keeps connections open but forwards nothing
+    (a hung server, like one stopped with SIGSTOP: the kernel still accepts and ACKs)."""
+
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.frozen = threading.Event()
+        self.refusing = threading.Event()
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.lock = threading.Lock()
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.refusing.is_set():
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.pairs.append((client, server))
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                while self.frozen.is_set() and self.running:
+                    time.sleep(0.05)  # hold the bytes: nothing comes back
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.close()
+                except OSError:
+                    pass
+
+    def freeze(self) -> None:
+        """Stop forwarding, keep every connection open."""
+        self.frozen.set()
+
+    def thaw(self) -> None:
+        """Forward again."""
+        self.frozen.clear()
+
+    def cut(self) -> None:
+        """Close every connection and refuse new ones."""
+        self.refusing.set()
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            for end in pair:
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                    end.close()
+                except OSError:
+                    pass
+
+    def restore(self) -> None:
+        """Accept and forward connections again."""
+        self.refusing.clear()
+        self.frozen.clear()
+
+    def stop(self) -> None:
+        """Close everything (the test is over)."""
+        self.running = False
+        self.thaw()
+        self.cut()
+        self.listener.close()
+
+
+def link_in(message) -> str:
+    """The link (with its secret token) in a mail."""
+    found = re.search(r"https?://\S+token=[\w-]+",
+                      message.get_body(("plain",)).get_content()).group(0)
+    secret(found.split("token=")[1])
+    return found

@@ -9,6 +9,7 @@ from werkzeug.serving import run_simple
 
 from .. import StartupError, db, prepare, worker
 from ..dev import demo, itm_connect_sim, portal_sim
+from ..dev.serving import QuietRequestHandler
 from .base import MissingConfiguration, build_app, fail
 
 
@@ -29,7 +30,7 @@ def demo_command(port: int) -> None:
     with app.app_context():
         for line in db.transaction(demo.seed)(mailbox):
             click.echo(line)
-    run_simple("127.0.0.1", port, app, threaded=True)
+    run_simple("127.0.0.1", port, app, threaded=True, request_handler=QuietRequestHandler)
 
 
 @click.command("portal-sim")

@@ -104,6 +104,7 @@ def _answer(code: int, error: str | None = None, headers: dict | None = None):
         response = jsonify(error=error, error_description=oauth.DESCRIPTIONS.get(
             error, str(MESSAGES.get(code, "The request was refused."))))
     else:
+        g.error_page = True
         response = current_app.make_response(render_template(
             "error.html", error=str(code), description=MESSAGES.get(code, MESSAGES[400])))
     response.status_code = code

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from idp import create_app
-from idp.config import ConfigError
+from idp.config import SETTINGS, ConfigError
 
 from ..helpers import SECRET
 
@@ -81,3 +81,8 @@ def test_help_lists_every_command_on_a_machine_without_configuration(tmp_path):
     assert {"diagnose", "vhs", "clients", "accounts", "keys", "purge", "demo", "kma",
             "mail-worker", "db", "run"} <= listed
     assert result.stderr == "" and not (tmp_path / "instance").exists()
+
+
+def test_the_readme_documents_every_setting():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert [name for name in SETTINGS if f"`IDP_{name}`" not in readme] == []

@@ -19,6 +19,7 @@ from ..helpers import (
     cookie,
     deliver,
     form_field,
+    link_in,
     open_reset_link,
     plant_browser_session,
     post_login,
@@ -43,11 +44,6 @@ def vhs(runner, kufer_world, smtp, tmp_path):
 
 
 
-
-
-def link_in(message) -> str:
-    return re.search(r"https?://\S+token=[\w-]+", message.get_body(("plain",)).get_content()
-                     ).group(0)
 
 
 def outbox_count(app) -> int:

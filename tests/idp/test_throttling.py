@@ -5,12 +5,13 @@ as the owner's ways through; the same for known and unknown addresses."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
 from idp.cli import runner as cli_runner
 
-from ..helpers import PASSWORD, post_login, run, submit
+from ..helpers import PASSWORD, RelyingParty, add_client, post_login, run, sign_in, submit
 
 ANNA = "anna.muster@vhs-straubing.de"
 WRONG = "ganz-falsches-Passwort"
@@ -144,3 +145,16 @@ def test_failed_client_authentication_is_limited_not_busy_clients(new_app):
     assert limited.status_code == 429 and limited.json["error"] == "temporarily_unavailable"
     assert int(limited.headers["Retry-After"]) > 0
     assert limited.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.e2e
+def test_a_conformance_style_run_signs_one_person_in_a_hundred_times(live, browser):
+    """An OpenID conformance run signs its test person in again and again (prompt=login):
+    with the default settings, none of it is throttled."""
+    secret = add_client(live, "vhskoop", "--first-party")
+    started = time.monotonic()
+    for _ in range(100):
+        rp = RelyingParty(live.url, "vhskoop", secret)
+        token = rp.fetch_token(sign_in(live, browser, rp, prompt="login"))
+        assert rp.verify_id_token(token)["sub"]
+    assert time.monotonic() - started < 120

@@ -1,0 +1,215 @@
+"""Faults: the database gone, hung or back; start-up with what cannot work; the mail
+worker through an SMTP outage; itm:PORTAL gone for a VHS with local accounts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, update
+
+from idp import create_app, db
+from idp.cli import runner as cli_runner
+from idp.models import Account, AuditEvent, Base, OutboxMail
+
+from ..helpers import PASSWORD, SECRET, TcpProxy, deliver, post_login, run, submit
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def behind_proxy(postgres_faults_url, key_template, tmp_path):
+    """The provider on PostgreSQL through a proxy that can cut or freeze the connection."""
+    direct = create_engine(postgres_faults_url)
+    proxy = TcpProxy("127.0.0.1", direct.url.port or 5432)
+    keys = tmp_path / "keys"
+    shutil.copytree(key_template, keys)
+    app = create_app({"ENV": "production", "SECRET_KEY": SECRET, "KEYS_DIR": str(keys),
+                      "DATABASE_URL": str(direct.url.set(port=proxy.port).render_as_string(
+                          hide_password=False)), "DB_TIMEOUT_SECONDS": 2,
+                      "ARGON2_MEMORY_COST": 8192, "ARGON2_TIME_COST": 2})
+    run(cli_runner(app), "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    yield app, proxy
+    proxy.stop()
+    db.engine(app).dispose()
+    with direct.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    direct.dispose()
+
+
+def test_an_outage_is_a_503_logged_once_and_the_next_request_after_it_works(behind_proxy,
+                                                                           caplog):
+    app, proxy = behind_proxy
+    client = app.test_client()
+    assert client.get("/login").status_code == 200
+    proxy.cut()
+    with caplog.at_level(logging.INFO, logger=app.logger.name):
+        pages = [client.get("/login") for _ in range(10)]
+        tokens = [client.post("/token", data={"grant_type": "client_credentials"},
+                              auth=("x", "y" * 40)) for _ in range(10)]
+    assert {page.status_code for page in pages} == {503}
+    assert "gerade nicht erreichbar" in pages[0].get_data(as_text=True)
+    assert pages[0].headers["Retry-After"] == "30"
+    assert {answer.status_code for answer in tokens} == {503}
+    assert tokens[0].json["error"] == "temporarily_unavailable"
+    assert tokens[0].headers["Retry-After"] == "30"
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "database unavailable" in errors[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)  # no tracebacks
+    proxy.restore()
+    assert client.get("/login").status_code == 200  # no restart needed (pool pre-ping)
+    assert any("database back" in r.getMessage() for r in caplog.records)
+
+
+def test_a_hung_database_answers_503_in_time_and_discovery_does_not_wait(behind_proxy):
+    app, proxy = behind_proxy
+    client = app.test_client()
+    assert client.get("/login").status_code == 200
+    proxy.freeze()
+    try:
+        started = time.monotonic()
+        assert client.get("/.well-known/openid-configuration").status_code == 200
+        assert client.get("/jwks.json").status_code == 200
+        assert time.monotonic() - started < 1
+        started = time.monotonic()
+        assert client.get("/login").status_code == 503
+        assert time.monotonic() - started < 2 + 3  # IDP_DB_TIMEOUT_SECONDS and a margin
+    finally:
+        proxy.thaw()
+    assert client.get("/login").status_code == 200
+
+
+def start(environment: dict, code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env.update(environment)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60, cwd=ROOT)
+
+
+def test_start_up_with_an_unreachable_database_says_so_in_one_line(tmp_path):
+    result = start({"IDP_SECRET_KEY": SECRET, "IDP_KEYS_DIR": str(tmp_path / "keys"),
+                    "IDP_DATABASE_URL": "postgresql+psycopg://idp@127.0.0.1:9/idp",
+                    "IDP_DB_TIMEOUT_SECONDS": "2"}, "import idp.wsgi")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "IDP_DATABASE_URL" in result.stderr and "cannot be reached" in result.stderr
+
+
+def test_start_up_with_an_unusable_key_folder_says_so_in_one_line(tmp_path):
+    url = f"sqlite:///{tmp_path}/idp.sqlite3"
+    app = create_app({"SECRET_KEY": SECRET, "DATABASE_URL": url,
+                      "KEYS_DIR": str(tmp_path / "k")})
+    db.upgrade(app)
+    (tmp_path / "not-a-folder").write_text("x")
+    result = start({"IDP_SECRET_KEY": SECRET, "IDP_DATABASE_URL": url,
+                    "IDP_KEYS_DIR": str(tmp_path / "not-a-folder" / "keys")}, "import idp.wsgi")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "IDP_KEYS_DIR" in result.stderr
+
+
+def test_a_command_with_an_unreachable_database_says_so_in_one_line(tmp_path):
+    result = start({"IDP_SECRET_KEY": SECRET, "IDP_KEYS_DIR": str(tmp_path / "keys"),
+                    "IDP_DATABASE_URL": "postgresql+psycopg://idp@127.0.0.1:9/idp",
+                    "IDP_DB_TIMEOUT_SECONDS": "2"},
+                   "from idp.cli import main; main(['vhs', 'list'])")
+    assert result.returncode == 2
+    assert "IDP_DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def mail_vhs(app, runner, smtp, kufer_world, tmp_path):
+    from ..helpers import write_config
+
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
+        "--adapter", "kufersql", "--adapter-config",
+        write_config(tmp_path, url=kufer_world["url"], mandant="1"))
+    run(runner, "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+        str(smtp.port), "--security", "none", "--sender", "info@vhs-straubing.de")
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    return app
+
+
+def test_the_worker_exits_1_when_a_delivery_failed(mail_vhs, runner, smtp):
+    submit(mail_vhs.test_client(), "/passwort-vergessen", "anna.muster@vhs-straubing.de")
+    smtp.stop()
+    result = runner.invoke(args=["mail-worker", "--once"])
+    assert result.exit_code == 1 and "1 retried" in result.output
+    smtp.start()
+    mail_vhs.config["CLOCK"] = lambda: time.time() + 60  # the retry is due
+    result = runner.invoke(args=["mail-worker", "--once"])
+    assert result.exit_code == 0 and "1 delivered" in result.output
+
+
+def test_a_link_mail_is_retried_every_5_minutes_and_not_sent_dead(mail_vhs, smtp):
+    clock = [int(time.time())]
+    mail_vhs.config["CLOCK"] = lambda: clock[0]
+    submit(mail_vhs.test_client(), "/passwort-vergessen", "anna.muster@vhs-straubing.de")
+    smtp.stop()
+    delays = []
+    for _ in range(12):  # 12 attempts: doubling from 30 s would reach 17 hours
+        assert deliver(mail_vhs)["retried"] == 1
+        with mail_vhs.app_context():
+            row = db.session().scalar(select(OutboxMail))
+            delays.append(row.next_attempt_at - clock[0])
+            clock[0] = row.next_attempt_at
+        if clock[0] > row.expires_at:
+            break
+    assert max(delays) == 300 and delays[:3] == [30, 60, 120]
+    clock[0] += 3600  # the reset link (1 hour) has expired meanwhile
+    smtp.start()
+    assert deliver(mail_vhs)["failed"] == 1
+    assert smtp.messages == []  # never sent dead
+    with mail_vhs.app_context():
+        assert "expired" in db.session().scalar(select(OutboxMail.last_error))
+
+
+@pytest.fixture
+def portal_vhs(app, runner):
+    from argon2 import PasswordHasher
+
+    from idp.dev.portal_sim import PortalSimulator
+
+    users = [{"email": "portal@vhs-straubing.de", "id": "p-1", "name": "Paula Portal",
+              "password_hash": PasswordHasher().hash("Portal-Kennwort-lang-genug")}]
+    simulator = PortalSimulator(users, "portal-api-credential-0123456789").start()
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    run(runner, "vhs", "set-portal", "straubing", "--base-url", simulator.url,
+        "--credential-stdin", input="portal-api-credential-0123456789\n")
+    for address in ("anna.muster@vhs-straubing.de", "neu@vhs-straubing.de"):
+        run(runner, "accounts", "add", "--vhs", "straubing", "--email", address,
+            "--password-stdin", input=PASSWORD + "\n")
+    yield simulator
+    simulator.stop()
+
+
+def test_a_portal_outage_does_not_lock_out_local_accounts_looked_up_recently(app, portal_vhs):
+    client = app.test_client()
+    assert post_login(client).status_code == 303  # the portal says: not mine
+    portal_vhs.mode = "error"
+    assert post_login(app.test_client()).status_code == 303  # local password, grace
+    with app.app_context():
+        assert db.session().scalar(select(AuditEvent.kind).where(
+            AuditEvent.kind == "portal_fallback")) == "portal_fallback"
+    # Never looked up (or too long ago), and the portal's own people: the clear refusal.
+    assert post_login(app.test_client(), email="neu@vhs-straubing.de").status_code == 503
+    assert post_login(app.test_client(), email="portal@vhs-straubing.de",
+                      password="Portal-Kennwort-lang-genug").status_code == 503
+    with app.app_context():
+        db.session().execute(update(Account).values(portal_unknown_at=1))
+        db.session().commit()
+    assert post_login(app.test_client()).status_code == 503
+
+
+def test_without_a_portal_grace_a_portal_outage_refuses_everyone(make_app, portal_vhs):
+    app = make_app(PORTAL_GRACE_SECONDS=0)
+    assert post_login(app.test_client()).status_code == 303
+    portal_vhs.mode = "error"
+    assert post_login(app.test_client()).status_code == 503

@@ -1,0 +1,181 @@
+"""Races, on the database the suite runs on (PostgreSQL in the second CI run): many
+requests at once with one code, one refresh token, one activation link; workers sending
+through an outage. Each must end the one way the protocol allows."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from idp import db, mail
+from idp.models import Account, Vhs
+
+from ..helpers import (
+    CALLBACK,
+    PASSWORD,
+    Browser,
+    LiveServer,
+    RelyingParty,
+    add_client,
+    form_field,
+    query,
+    run,
+    sign_in,
+    submit,
+    write_config,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def redeem(rp, callback, secret):
+    code = query(callback)["code"]
+    return requests.post(rp.metadata["token_endpoint"], auth=("vhskoop", secret), timeout=30,
+                         data={"grant_type": "authorization_code", "code": code,
+                               "redirect_uri": CALLBACK, "code_verifier": rp.verifier})
+
+
+def at_once(count: int, action) -> list:
+    """Run ``action(index)`` for ``count`` indexes in parallel, released together; the
+    answers in index order."""
+    barrier = threading.Barrier(count)
+
+    def run_one(index):
+        barrier.wait()
+        return action(index)
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run_one, range(count)))
+
+
+def test_fifty_parallel_redemptions_of_one_code_give_one_token_set(live, browser):
+    secret = add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", secret)
+    callback = sign_in(live, browser, rp)
+    answers = at_once(50, lambda _: redeem(rp, callback, secret))
+    assert sorted(a.status_code for a in answers) == [200] + [400] * 49
+
+
+def test_tokens_from_a_replayed_code_end_up_revoked_whatever_the_order(live, browser):
+    secret = add_client(live, "vhskoop", "--first-party")
+    for _ in range(20):
+        rp = RelyingParty(live.url, "vhskoop", secret)
+        callback = sign_in(live, browser, rp)
+        answers = at_once(2, lambda _: redeem(rp, callback, secret))
+        [winner] = [a.json() for a in answers if a.status_code == 200]
+        state = requests.post(live.url + "/introspect", auth=("vhskoop", secret), timeout=10,
+                              data={"token": winner["access_token"]}).json()
+        assert state == {"active": False}
+
+
+def test_fifty_parallel_uses_of_one_refresh_token_without_grace_give_one_token_set(make_app):
+    live = LiveServer(make_app, REFRESH_REUSE_GRACE_SECONDS=0)
+    try:
+        live.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+        live.cli("accounts", "add", "--vhs", "straubing", "--email",
+                 "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+        secret = add_client(live, "vhskoop", "--first-party")
+        rp = RelyingParty(live.url, "vhskoop", secret)
+        token = rp.fetch_token(sign_in(live, Browser(live.url), rp))
+        answers = at_once(50, lambda _: requests.post(
+            rp.metadata["token_endpoint"], auth=("vhskoop", secret), timeout=30,
+            data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}))
+        assert sorted(a.status_code for a in answers) == [200] + [400] * 49
+        [winner] = [a.json() for a in answers if a.status_code == 200]
+        # The reuse revoked the whole grant, the new tokens included (RFC 9700 4.14.2).
+        state = requests.post(live.url + "/introspect", auth=("vhskoop", secret), timeout=10,
+                              data={"token": winner["refresh_token"]}).json()
+        assert state == {"active": False}
+    finally:
+        live.stop()
+
+
+def test_within_the_grace_window_parallel_uses_of_one_refresh_token_all_get_tokens(live,
+                                                                                 browser):
+    secret = add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", secret)
+    token = rp.fetch_token(sign_in(live, browser, rp))
+    answers = at_once(5, lambda _: requests.post(
+        rp.metadata["token_endpoint"], auth=("vhskoop", secret), timeout=30,
+        data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]}))
+    assert [a.status_code for a in answers] == [200] * 5
+    for answer in answers:  # every tab goes on with a working grant
+        assert rp.refresh(answer.json()["refresh_token"])["access_token"]
+
+
+def test_two_parallel_activations_of_one_link_set_one_password(make_app, kufer_world, smtp,
+                                                               tmp_path):
+    live = LiveServer(make_app)
+    try:
+        live.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
+                 "--adapter", "kufersql", "--adapter-config",
+                 write_config(tmp_path, url=kufer_world["url"], mandant="1"))
+        live.cli("vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+                 str(smtp.port), "--security", "none", "--sender", "info@vhs-straubing.de")
+        submit(live.app.test_client(), "/neuer-zugang", "anna.muster@vhs-straubing.de")
+        with live.app.app_context():
+            mail.deliver_due()
+        link = re.search(r"https?://\S+token=[\w-]+",
+                         smtp.messages[0].get_body(("plain",)).get_content()).group(0)
+        path = "/zugang/aktivieren?" + link.split("?", 1)[1]
+        browsers = [Browser(live.url), Browser(live.url)]
+        forms = [b.get(path).text for b in browsers]
+        passwords = ["erstes langes Passwort", "zweites langes Passwort"]
+
+        def activate(index):
+            return browsers[index].post(path, {
+                "csrf_token": form_field(forms[index], "csrf_token"),
+                "token": form_field(forms[index], "token"), "password": passwords[index],
+                "confirm": passwords[index]})
+        answers = at_once(2, activate)
+        assert sorted(a.status_code for a in answers) == [200, 410]
+        winner = passwords[[a.status_code for a in answers].index(200)]
+        loser = passwords[1 - passwords.index(winner)]
+        with live.app.app_context():
+            account = db.session().scalar(select(Account))
+            hasher = live.app.extensions["idp.passwords"]
+            assert hasher.verify(account.password_hash, winner)
+            assert not hasher.verify(account.password_hash, loser)
+    finally:
+        live.stop()
+
+
+def test_reset_mails_through_an_smtp_outage_are_delivered_once_by_two_workers(make_app, smtp,
+                                                                              runner):
+    app = make_app()
+    clock = [int(time.time())]
+    workers = [make_app(), make_app()]
+    for one in (app, *workers):
+        one.config["CLOCK"] = lambda: clock[0]
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    run(runner, "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+        str(smtp.port), "--security", "none", "--sender", "info@vhs-straubing.de")
+    with app.app_context():
+        straubing = db.session().scalar(select(Vhs))
+        for number in range(20):
+            mail.enqueue(straubing, f"person{number}@vhs-straubing.de", "test", "Test",
+                         expires_at=clock[0] + 3600)
+        db.session().commit()
+    smtp.stop()
+    for worker in workers:
+        with worker.app_context():
+            mail.deliver_due()
+    clock[0] += 30  # the outage lasted 30 s; the retries are due
+    smtp.start()
+
+    def deliver(worker):
+        with worker.app_context():
+            while mail.deliver_due()["delivered"]:
+                pass
+    threads = [threading.Thread(target=deliver, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recipients = sorted(m["To"] for m in smtp.messages)
+    assert recipients == sorted(f"person{n}@vhs-straubing.de" for n in range(20))
