@@ -12,6 +12,7 @@ import ipaddress
 import re
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from .claims import SCOPES
 from .models import Client, digest
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,100}$")
+LOGO = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.(svg|png)$")
+LOGOS = Path(__file__).parent / "static" / "logos"
 GRANTS = ("authorization_code", "refresh_token", "client_credentials")
 ALGORITHMS = ("RS256", "ES256")
 MIN_SECRET_LENGTH = 32
@@ -44,6 +47,9 @@ class Registration:
     scope: str = "openid profile email"
     id_token_alg: str = "RS256"
     backchannel_logout_uri: str | None = None
+    display_name: str | None = None
+    logo: str | None = None
+    client_uri: str | None = None
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -109,6 +115,7 @@ def validate(reg: Registration) -> None:
         if not reg.backchannel_logout_uri.lower().startswith(("https://", "http://")):
             raise RegistrationError("the back-channel logout URI must be https (or http on "
                                     "a loopback host)")
+    _check_presentation(reg.display_name, reg.logo, reg.client_uri)
     unknown = [s for s in reg.scope.split() if s not in SCOPES]
     if unknown:
         raise RegistrationError(f"unknown scope {unknown[0]!r}; choose from {' '.join(SCOPES)}")
@@ -136,10 +143,68 @@ def register(reg: Registration) -> tuple[Client, str | None]:
         scope=" ".join(dict.fromkeys(reg.scope.split())),
         id_token_signed_response_alg=reg.id_token_alg,
         backchannel_logout_uri=reg.backchannel_logout_uri,
+        display_name=(reg.display_name or "").strip() or None,
+        logo=reg.logo or None,
+        client_uri=reg.client_uri or None,
     )
     db.session().add(client)
     db.session().flush()
     return client, generated
+
+
+def _check_presentation(name: str | None, logo: str | None, home: str | None) -> None:
+    if name is not None and not 0 < len(name.strip()) <= 100:
+        raise RegistrationError("the display name must be 1 to 100 characters")
+    if logo is not None and not (LOGO.match(logo) and (LOGOS / logo).is_file()):
+        raise RegistrationError(f"the logo must be a file in {LOGOS} (.svg or .png), "
+                                f"not {logo!r}")
+    if home is not None:
+        check_redirect_uri(home)
+        if not home.lower().startswith(("https://", "http://")):
+            raise RegistrationError("the home page must be https (or http on a loopback host)")
+
+
+def find(client_id: str) -> Client:
+    """The client ``client_id``; RegistrationError when there is none."""
+    client = db.session().scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        raise RegistrationError(f"unknown client {client_id!r} (see `vhskoop-idp clients list`)")
+    return client
+
+
+def present(client: Client, name: str | None = None, logo: str | None = None,
+            home: str | None = None) -> Client:
+    """Change what people see of a client: its name, logo and home page."""
+    _check_presentation(name, logo, home)
+    if name is not None:
+        client.display_name = name.strip()
+    if logo is not None:
+        client.logo = logo
+    if home is not None:
+        client.client_uri = home
+    return client
+
+
+def redirect_to(client: Client, redirect_uris: list[str],
+                post_logout_redirect_uris: list[str] | None = None,
+                backchannel_logout_uri: str | None = None) -> Client:
+    """Replace a client's registered redirect URIs (the demo does it at every start)."""
+    for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
+        check_redirect_uri(uri)
+    client.redirect_uris = list(dict.fromkeys(redirect_uris))
+    if post_logout_redirect_uris is not None:
+        client.post_logout_redirect_uris = list(dict.fromkeys(post_logout_redirect_uris))
+    if backchannel_logout_uri is not None:
+        check_redirect_uri(backchannel_logout_uri)
+        client.backchannel_logout_uri = backchannel_logout_uri
+    return client
+
+
+def services() -> list[Client]:
+    """The first-party services people may go on to (those with a home page), by name."""
+    found = db.session().scalars(select(Client).where(Client.first_party,
+                                                      Client.client_uri.is_not(None)))
+    return sorted(found, key=lambda client: client.name.casefold())
 
 
 def every() -> list[Client]:

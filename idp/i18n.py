@@ -1,21 +1,23 @@
 """Languages (Flask-Babel): German by default, English second.
 
-The language comes from, in order: ``ui_locales`` of the authorization request (OIDC Core
-3.1.2.1, also when it rides in the login page's ``next``), an explicit ``?lang=`` choice,
-the choice remembered in the session, then German. The browser's Accept-Language is not
-asked: the pages are German unless someone chose otherwise.
+The language of a page, in order: ``ui_locales`` of the authorization request (OIDC Core
+3.1.2.1, also when it rides in the login page's ``next``); the person's choice with the
+language switch (``?lang=``, kept in a cookie for a year, through logouts); the browser's
+``Accept-Language``; German. Mails are written in the language of the page that caused
+them.
 """
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import Flask, g, has_request_context, request, session
+from flask import Flask, Response, g, has_request_context, request
 from flask_babel import Babel, get_locale
 from werkzeug.exceptions import HTTPException
 
 LANGUAGES = {"de": "Deutsch", "en": "English"}
 DEFAULT = "de"
+COOKIE = "idp_lang"
 
 
 def _form(name: str) -> str:
@@ -26,11 +28,7 @@ def _form(name: str) -> str:
         return ""
 
 
-def _requested() -> str | None:
-    values = [request.args.get("lang", "")]
-    values += (request.args.get("ui_locales", "") + " " + _form("ui_locales")).split()
-    nxt = request.args.get("next") or _form("next")
-    values += " ".join(parse_qs(urlsplit(nxt).query).get("ui_locales", [])).split()
+def _first_known(values: list[str]) -> str | None:
     for value in values:
         language = value.split("-")[0].lower()
         if language in LANGUAGES:
@@ -38,17 +36,32 @@ def _requested() -> str | None:
     return None
 
 
+def _ui_locales() -> str | None:
+    values = (request.args.get("ui_locales", "") + " " + _form("ui_locales")).split()
+    nxt = request.args.get("next") or _form("next")
+    values += " ".join(parse_qs(urlsplit(nxt).query).get("ui_locales", [])).split()
+    return _first_known(values)
+
+
+def _switched() -> str | None:
+    """The language the person chose with the switch, now or earlier."""
+    return _first_known([request.args.get("lang", ""), request.cookies.get(COOKIE, "")])
+
+
 def select_locale() -> str:
     """The language of this response (German outside a request: CLI, mail worker)."""
     if not has_request_context():
         return DEFAULT
-    chosen = _requested()
-    if chosen:
-        if session.get("locale") != chosen:
-            session["locale"] = chosen
-        return chosen
-    stored = session.get("locale")
-    return stored if stored in LANGUAGES else DEFAULT
+    return (_ui_locales() or _switched()
+            or request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT)
+
+
+def _remember_switch(response: Response) -> Response:
+    chosen = _first_known([request.args.get("lang", "")])
+    if chosen and request.cookies.get(COOKIE) != chosen:
+        response.set_cookie(COOKIE, chosen, max_age=365 * 86400, path="/", httponly=True,
+                            samesite="Lax", secure=request.is_secure)
+    return response
 
 
 def _template_values() -> dict:
@@ -75,3 +88,4 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = "translations"
     Babel(app, locale_selector=select_locale)
     app.context_processor(_template_values)
+    app.after_request(_remember_switch)

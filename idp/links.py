@@ -19,7 +19,8 @@ LIFETIMES = {Purpose.ACTIVATE: "ACTIVATION_TTL", Purpose.RESET: "RESET_TTL"}
 
 @dataclass(frozen=True)
 class Link:
-    """A token as found from a link: valid, or why not."""
+    """A token as found from a link: valid (no problem), or why not (the token, if one was
+    found, still tells whose link it was)."""
 
     token: AccountToken | None
     problem: str | None  # "unknown", "used", "expired"
@@ -50,9 +51,9 @@ def find(secret: str | None, purpose: str) -> Link:
     if token is None:
         return Link(None, "unknown")
     if token.used_at or token.voided_at:
-        return Link(None, "used")
+        return Link(token, "used")
     if token.expires_at <= now():
-        return Link(None, "expired")
+        return Link(token, "expired")
     return Link(token, None)
 
 

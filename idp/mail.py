@@ -95,13 +95,14 @@ def send_now(vhs: Vhs, row: OutboxMail) -> str:
 
 
 def enqueue(vhs: Vhs, recipient: str, kind: str, subject: str, locale: str = "de",
-            expires_at: int | None = None, **values) -> OutboxMail | None:
+            expires_at: int | None = None, interval: int | None = None,
+            **values) -> OutboxMail | None:
     """Render the mail ``kind`` and add it to the outbox (the caller commits).
 
-    At most one mail of a kind per VHS and address within IDP_MAIL_INTERVAL_SECONDS:
-    None when one was written already.
+    At most one mail of a kind per VHS and address within ``interval`` seconds
+    (IDP_MAIL_INTERVAL_SECONDS by default): None when one was written already.
     """
-    if recently_sent(vhs, recipient, kind):
+    if recently_sent(vhs, recipient, kind, interval):
         return None
     row = render(vhs, recipient, kind, subject, locale, **values)
     row.expires_at = expires_at
@@ -109,9 +110,11 @@ def enqueue(vhs: Vhs, recipient: str, kind: str, subject: str, locale: str = "de
     return row
 
 
-def recently_sent(vhs: Vhs, recipient: str, kind: str) -> bool:
-    """Whether a mail of ``kind`` went to ``recipient`` within IDP_MAIL_INTERVAL_SECONDS."""
-    since = now() - current_app.config["MAIL_INTERVAL_SECONDS"]
+def recently_sent(vhs: Vhs, recipient: str, kind: str, interval: int | None = None) -> bool:
+    """Whether a mail of ``kind`` went to ``recipient`` within ``interval`` seconds
+    (IDP_MAIL_INTERVAL_SECONDS by default)."""
+    since = now() - (current_app.config["MAIL_INTERVAL_SECONDS"] if interval is None
+                     else interval)
     return db.session().scalar(select(OutboxMail.id).where(
         OutboxMail.vhs_id == vhs.id, OutboxMail.recipient == recipient,
         OutboxMail.kind == kind, OutboxMail.created_at > since).limit(1)) is not None

@@ -20,6 +20,8 @@ SUBJECTS = {
     "not_released": lazy_gettext("Ihr Zugang zum Kooperationsportal vhsKOOP: noch nicht "
                                  "freigegeben"),
     "not_linked": lazy_gettext("Ihr Zugang zum Kooperationsportal vhsKOOP: Verknüpfung fehlt"),
+    "not_registered": lazy_gettext("Ihr Zugang zum Kooperationsportal vhsKOOP: Adresse nicht "
+                                   "hinterlegt"),
     "reset": lazy_gettext("Neues Passwort für das Kooperationsportal vhsKOOP"),
     "password_changed": lazy_gettext("Ihr Passwort für das Kooperationsportal vhsKOOP wurde "
                                      "geändert"),
@@ -33,11 +35,21 @@ PORTAL_RESET = lazy_gettext("Passwort vergessen im itm:PORTAL")
 
 
 def send(vhs: Vhs, address: str, kind: str, locale: str = "de", expires_at: int | None = None,
-         **values) -> OutboxMail | None:
+         interval: int | None = None, **values) -> OutboxMail | None:
     """Queue the mail ``kind`` for ``address``; None when one went out recently.
 
-    ``expires_at``: when the link in it stops working (then it is no longer sent)."""
-    return mail.enqueue(vhs, address, kind, SUBJECTS[kind], locale, expires_at, **values)
+    ``expires_at``: when the link in it stops working (then it is no longer sent);
+    ``interval``: at most one such mail in this time (IDP_MAIL_INTERVAL_SECONDS)."""
+    return mail.enqueue(vhs, address, kind, SUBJECTS[kind], locale, expires_at, interval,
+                        **values)
+
+
+def not_registered(vhs: Vhs, address: str, locale: str) -> None:
+    """Tell the mailbox owner that the program does not know the address for access here,
+    with the help page's checklist: at most once a day per VHS and address. Nothing of the
+    request goes into it (the address is where it goes)."""
+    send(vhs, address, "not_registered", locale, interval=86400,
+         link=issuer_link("/hilfe"), link_label=lazy_gettext("Hilfe bei der Anmeldung"))
 
 
 def issuer_link(path: str) -> str:

@@ -60,13 +60,15 @@ def problems(password: str, address: str, vhs_slug: str, vhs_name: str) -> list[
     parts = [address.lower(), local, vhs_slug.lower(), *words]
     if any(len(part) >= 4 and part in lowered for part in parts):
         found.append(lazy_gettext("Das Passwort darf Ihre E-Mail-Adresse oder den Namen Ihrer "
-                                  "vhs nicht enthalten."))
+                                  "VHS nicht enthalten."))
     return found
 
 
-def refusals(account: Account, password: str, confirm: str) -> list[str]:
-    """Why ``password`` (typed twice) cannot be ``account``'s new password; empty if it can."""
-    found = problems(password, account.address, account.vhs.slug, account.vhs.name)
+def refusals(account: Account, password: str, confirm: str) -> list[tuple[str, str]]:
+    """Why ``password`` (typed twice) cannot be ``account``'s new password, as (field,
+    message) pairs for the fields ``password`` and ``confirm``; empty if it can."""
+    found = [("password", message) for message in problems(
+        password, account.address, account.vhs.slug, account.vhs.name)]
     if not found and password != confirm:
-        found = [MISMATCH]
+        found = [("confirm", MISMATCH)]
     return found

@@ -3,8 +3,9 @@
 The screen answer never depends on the address; what happens behind it does, and goes
 to the mailbox owner by mail: an activation link for an eligible person, an explanation
 for "not released" or "not linked", a pointer to the login for an active account, a
-pointer to the itm:PORTAL's own "Passwort vergessen" for a portal user, nothing for an
-unknown address. When the Verwaltungsprogramm or the portal cannot be asked,
+pointer to the itm:PORTAL's own "Passwort vergessen" for a portal user; for an
+address the program does not know (or not as active), the help page's checklist, at most
+once a day. When the Verwaltungsprogramm or the portal cannot be asked,
 ``AdapterUnavailable`` or ``PortalUnavailable`` passes on and nothing is stored.
 """
 
@@ -52,6 +53,8 @@ def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None)
         notices.send(vhs, address, "not_released", locale)
     elif decision.status == NOT_LINKED:
         notices.send(vhs, address, "not_linked", locale)
+    else:  # unknown to the program, or not active there
+        notices.not_registered(vhs, address, locale)
 
 
 def _portal_reset_url(vhs: Vhs, address: str) -> str | None:
@@ -84,7 +87,7 @@ def _mail_link(account: Account, purpose: str, kind: str, locale: str,
                  minutes=seconds // 60)
 
 
-def request_reset(vhs_slug: str, typed: str, locale: str) -> None:
+def request_reset(vhs_slug: str, typed: str, locale: str, next_url: str | None = None) -> None:
     """Handle "Passwort vergessen": a reset link for an active local account, else nothing."""
     vhs = tenants.onboarded(vhs_slug)
     address = clean(typed).value
@@ -102,7 +105,7 @@ def request_reset(vhs_slug: str, typed: str, locale: str) -> None:
         return
     _audit("reset_request", vhs.slug, address, "link")
     if not mail.recently_sent(vhs, address, "reset"):
-        _mail_link(account, Purpose.RESET, "reset", locale, None)
+        _mail_link(account, Purpose.RESET, "reset", locale, next_url)
 
 
 def _audit(kind: str, vhs_slug: str, address: str, reason: str, detail: str | None = None):

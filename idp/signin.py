@@ -3,7 +3,7 @@
 Every sign-in path (a local password, a password checked by itm:PORTAL, itm:PORTAL's
 OpenID provider, an activation link, a reset link) ends in ``finish``, which
 - renews the browser session (a new SSO session and secret, the old session ended, the
-  Flask session emptied but for the language: a new CSRF token, nothing planted before);
+  Flask session emptied: a new CSRF token, nothing planted before);
 - voids open reset links (the person knows a password again);
 - marks the login fresh for the authorization request it resumes (prompt=login, max_age);
 - starts the account's failure count anew and remembers this browser for the account
@@ -106,10 +106,7 @@ def sign_out(response: Response) -> Response:
 
 
 def _renew_browser_session() -> None:
-    locale = session.get("locale")
     session.clear()  # a new CSRF token and nothing else from before the sign-in
-    if locale:
-        session["locale"] = locale
 
 
 def _set_cookie(response: Response, sso: SsoSession, secret: str) -> None:

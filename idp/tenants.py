@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import unicodedata
 
 from sqlalchemy import select
 
@@ -54,8 +55,39 @@ def onboarded(slug: str) -> Vhs | None:
 
 
 def listed() -> list[Vhs]:
-    """The VHS shown in the login drop-down, by name."""
-    return list(db.session().scalars(select(Vhs).where(Vhs.onboarded).order_by(Vhs.name)))
+    """The VHS shown in the login drop-down, in German order (``sort_key``)."""
+    return sorted(db.session().scalars(select(Vhs).where(Vhs.onboarded)),
+                  key=lambda vhs: sort_key(vhs.name))
+
+
+PREFIXES = ("kreisvolkshochschule ", "volkshochschule ", "kvhs ", "vhs ")
+ALIASES = {"kreisvolkshochschule ": ("kvhs ", "kreis-vhs "), "kvhs ": ("kreisvolkshochschule ",),
+           "volkshochschule ": ("vhs ",), "vhs ": ("volkshochschule ",)}
+
+
+def fold(text: str) -> str:
+    """Case and accents folded the German way (DIN 5007-1: ä as a, ß as ss)."""
+    decomposed = unicodedata.normalize("NFD", text.casefold().replace("ß", "ss"))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def sort_key(name: str) -> tuple[str, str]:
+    """Sort "vhs Öhringen", "Volkshochschule Aachen" and "KVHS Zwickau" by the place:
+    a leading "vhs", "VHS", "Volkshochschule", "Kreisvolkshochschule" or "KVHS" does not
+    count, case and umlauts are folded; the whole name breaks ties."""
+    folded = fold(name)
+    for prefix in PREFIXES:
+        if folded.startswith(prefix):
+            return folded[len(prefix):], folded
+    return folded, folded
+
+
+def aliases(name: str) -> list[str]:
+    """Other ways people write the name ("KVHS X" for "Kreisvolkshochschule X"), so that
+    typing either finds it."""
+    folded = fold(name)
+    return [alias + folded[len(prefix):] for prefix, others in ALIASES.items()
+            if folded.startswith(prefix) for alias in others]
 
 
 def every() -> list[Vhs]:

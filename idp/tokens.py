@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, false, or_, select, update
 
 from . import audit, db
 from .models import (
@@ -146,6 +146,19 @@ def revoke_account(account_id: int, client_id: str | None = None) -> None:
     if client_id is not None:
         where.append(Token.client_id == client_id)
     revoke_families(*where)
+
+
+def connected_clients(account_id: int, live_sids: list[str]) -> set[Client]:
+    """The clients an account is connected to: a token that still works, or one issued in
+    a session that still lives (the client can get new ones without asking)."""
+    moment = now()
+    working = or_(
+        and_(Token.access_revoked_at.is_(None), Token.access_expires_at > moment),
+        and_(Token.refresh_revoked_at.is_(None), Token.refresh_used_at.is_(None),
+             Token.refresh_expires_at > moment))
+    live = Token.sid.in_(live_sids) if live_sids else false()
+    return set(db.session().scalars(select(Client).where(Client.client_id.in_(
+        select(Token.client_id).where(Token.account_id == account_id, or_(working, live))))))
 
 
 def revoke_access(row: Token) -> None:

@@ -28,6 +28,7 @@ from idp.cli import runner as cli_runner
 from idp.dev.serving import QuietRequestHandler
 from idp.models import AccountToken, Purpose, SsoSession, digest
 
+PLAIN_COOKIES = ("idp_vhs", "idp_lang")  # the last VHS chosen, the language: not secret
 SECRETS: set[str] = set()  # every secret the tests used: none may reach a log or the audit
 LOGGED: list[str] = []  # every log record of the session, as formatted
 AUDITED: list[str] = []  # every audit row of the session, as text
@@ -80,7 +81,8 @@ class Browser:
 
     def _kept(self, response: requests.Response) -> requests.Response:
         for cookie in self.http.cookies:
-            secret(cookie.value)
+            if cookie.name not in PLAIN_COOKIES:
+                secret(cookie.value)
         if "code=" in response.headers.get("Location", ""):
             secret(query(response.headers["Location"]).get("code"))
         return response
@@ -102,13 +104,15 @@ class Browser:
         return self.post("/login", data)
 
     def authorize(self, authorization_url: str, tenant: str | None = None,
-                  email: str | None = None, password: str | None = None) -> requests.Response:
-        """Follow an authorization request through login until it leaves the provider."""
+                  email: str | None = None, password: str | None = None,
+                  until: str | None = None) -> requests.Response:
+        """Follow an authorization request through login until it leaves the provider
+        (or until a redirect to the path ``until``)."""
         response = self.get(authorization_url)
-        for _ in range(5):
+        for _ in range(8):
             location = response.headers.get("Location", "")
             if response.status_code not in (302, 303) or not location.startswith(
-                    (self.base, "/")):
+                    (self.base, "/")) or (until and urlsplit(location).path == until):
                 return response
             if urlsplit(location).path == "/login":
                 response = self.login(location, tenant, email, password)
@@ -233,7 +237,9 @@ def post_login(client, tenant="straubing", email="anna.muster@vhs-straubing.de",
     data.update(tenant=tenant, email=email, password=secret(password), **extra)
     response = client.post("/login", data=data, environ_base={"REMOTE_ADDR": ip})
     for cookie in response.headers.getlist("Set-Cookie"):
-        secret(cookie.split(";", 1)[0].split("=", 1)[1])
+        name, _, value = cookie.split(";", 1)[0].partition("=")
+        if name not in PLAIN_COOKIES:
+            secret(value)
     return response
 
 
@@ -301,7 +307,7 @@ class LiveServer:
     """The provider on a real HTTP server on 127.0.0.1 with a free port."""
 
     def __init__(self, make_app, host_name="127.0.0.1", **settings):
-        holder = {}
+        holder = self.holder = {}
         self.server = make_server("127.0.0.1", 0, lambda e, s: holder["app"](e, s),
                                   threaded=True, request_handler=QuietRequestHandler)
         # Another host name keeps two providers' cookies apart in one test browser.
@@ -310,6 +316,10 @@ class LiveServer:
         holder["app"] = self.app
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def serve(self, wsgi) -> None:
+        """Serve ``wsgi`` (the app wrapped, e.g. with the demo's relying parties) instead."""
+        self.holder["app"] = wsgi
 
     def stop(self):
         self.server.shutdown()

@@ -27,8 +27,14 @@ def clients_group() -> None:
               type=click.Choice(clients.ALGORITHMS))
 @click.option("--backchannel-logout-uri", default=None,
               help="Where OIDC Back-Channel Logout tokens are POSTed.")
+@click.option("--name", "display_name", default=None,
+              help='What people read, e.g. "itm:FEEDBACK" (consent, "Mein Zugang").')
+@click.option("--logo", default=None, help="A file in idp/static/logos/, e.g. feedback.svg.")
+@click.option("--home-uri", default=None, help="The service's start page (offered after "
+                                               "an activation).")
 def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party, secret,
-                grants, scope, id_token_alg, backchannel_logout_uri) -> None:
+                grants, scope, id_token_alg, backchannel_logout_uri, display_name, logo,
+                home_uri) -> None:
     """Register a client. A generated secret is printed once; only its hash is stored."""
     registration = clients.Registration(
         client_id=client_id,
@@ -41,6 +47,9 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
         scope=scope,
         id_token_alg=id_token_alg,
         backchannel_logout_uri=backchannel_logout_uri,
+        display_name=display_name,
+        logo=logo,
+        client_uri=home_uri,
     )
     try:
         client, generated = clients.register(registration)
@@ -52,6 +61,20 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
         click.echo(f"client secret (shown once, store it now): {generated}")
 
 
+@clients_group.command("set")
+@click.argument("client_id")
+@click.option("--name", "display_name", default=None, help="What people read.")
+@click.option("--logo", default=None, help="A file in idp/static/logos/.")
+@click.option("--home-uri", default=None, help="The service's start page.")
+def clients_set(client_id, display_name, logo, home_uri) -> None:
+    """Change what people see of a client: its name, logo and home page."""
+    try:
+        client = clients.present(clients.find(client_id), display_name, logo, home_uri)
+    except clients.RegistrationError as error:
+        fail(error)
+    click.echo(f"client {client.client_id}: {client.name}")
+
+
 @clients_group.command("list")
 def clients_list() -> None:
     """List the clients (never their secrets)."""
@@ -59,4 +82,4 @@ def clients_list() -> None:
         kind = "public" if client.public else "confidential"
         party = "first-party" if client.first_party else "third-party"
         click.echo(f"{client.client_id}\t{kind}\t{party}\t{' '.join(client.grant_types)}\t"
-                   f"{client.scope}\t{' '.join(client.redirect_uris)}")
+                   f"{client.scope}\t{' '.join(client.redirect_uris)}\t{client.name}")

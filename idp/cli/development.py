@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 from werkzeug.serving import run_simple
@@ -16,21 +17,26 @@ from .base import MissingConfiguration, build_app, fail
 @click.command("demo")
 @click.option("--port", default=5000, show_default=True)
 def demo_command(port: int) -> None:
-    """Run the provider in development mode with a demo VHS, account and client."""
+    """Run the whole story on 127.0.0.1: three VHS, their programs, an itm:PORTAL, a mail
+    server with a web inbox, and two relying parties (development mode, SQLite)."""
     os.environ.setdefault("IDP_ENV", "development")
-    os.environ.setdefault("IDP_ISSUER", f"http://127.0.0.1:{port}")
+    os.environ["IDP_ISSUER"] = os.environ.get("IDP_DEMO_ISSUER") or f"http://127.0.0.1:{port}"
     app = build_app()
-    demo.init_app(app)
     try:
         prepare(app)
     except StartupError as error:
         raise MissingConfiguration(str(error)) from None
-    mailbox = demo.DemoMailbox()
-    worker.start_in_background(app)
+    story = demo.Demo(app, Path(app.instance_path) / "demo")
     with app.app_context():
-        for line in db.transaction(demo.seed)(mailbox):
+        db.transaction(story.seed)()
+        for line in story.banner():
             click.echo(line)
-    run_simple("127.0.0.1", port, app, threaded=True, request_handler=QuietRequestHandler)
+    worker.start_in_background(app)
+    try:
+        run_simple("127.0.0.1", port, story.wsgi(), threaded=True,
+                   request_handler=QuietRequestHandler)
+    finally:
+        story.stop()
 
 
 @click.command("portal-sim")

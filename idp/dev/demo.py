@@ -1,40 +1,50 @@
-"""``vhskoop-idp demo``: demo data and a small relying party, for trying the provider.
+"""``vhskoop-idp demo``: the whole story in one process, on loopback, with SQLite.
 
-The demo relying party lives under /demo/ in the same development server, but talks to
-the provider only as any relying party would: a browser redirect to /authorize, then
-HTTP calls to /token, /jwks.json and /userinfo with Authlib's client. It is registered
-only when the app was built by the demo command.
+- three VHS set up for real (``idp.dev.world``): a KuferSQL-shaped program database each,
+  the Kursmanagement-APP at one, an itm:PORTAL (the simulator) at another, people for
+  every case of the help page; about 850 more VHS names so that the list has its size;
+- the VHS's mail server (aiosmtpd on loopback), whose mails /demo/mails shows;
+- two relying parties, "vhsKOOP" and "itm:FEEDBACK" (``idp.dev.relying_party``), at
+  /demo/vhskoop/ and /demo/feedback/: signing in at one signs in at the other without a
+  password, signing out of one signs out of both (back-channel logout, shown).
+At every start the program databases are written anew and the relying parties' redirect
+URIs follow the port; the banner prints what is valid now.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 from email import message_from_bytes, policy
-from urllib.parse import urlencode
+from pathlib import Path
 
-import requests
 from aiosmtpd.controller import Controller
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oidc.core import CodeIDToken
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from joserfc import jwt
-from joserfc.jwk import KeySet
+from argon2 import PasswordHasher
+from flask import Blueprint, Flask, current_app, render_template
 from sqlalchemy import select
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from .. import accounts, db, eligibility, mail, tenants
-from ..clients import Registration, register
-from ..models import Account, Client, Vhs
+from .. import accounts, clients, db, eligibility, mail, portals, tenants
+from ..connectors.portal import PortalSettings
+from ..models import Account, Vhs
+from ..passwords import passwords
+from . import world
+from .portal_sim import PortalSimulator
+from .relying_party import relying_party
 
-VHS = ("musterstadt", "vhs Musterstadt")
-ADDRESS = "demo@vhs-musterstadt.de"
-NEW_ADDRESS = "neu@vhs-musterstadt.de"
 PASSWORD = "Sonnige Tage am Donauufer"
-CLIENT_ID = "demo-rp"
+PORTAL_PASSWORD = "Portal-Kennwort für Paula"
+SERVICES = (("vhskoop", "vhsKOOP", "vhskoop.svg"), ("feedback", "itm:FEEDBACK", "feedback.svg"))
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
-COOKIE = "demo_rp"  # the relying party's own state, apart from the provider's session
+
+
+def free_port() -> int:
+    """A free loopback port (aiosmtpd and the simulator need one up front)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class DemoMailbox:
@@ -43,9 +53,7 @@ class DemoMailbox:
 
     def __init__(self):
         self.messages: list = []
-        with socket.socket() as probe:  # a free loopback port (aiosmtpd needs one up front)
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
@@ -58,119 +66,131 @@ class DemoMailbox:
         return "250 OK"
 
 
-def seed(mailbox: DemoMailbox | None = None) -> list[str]:
-    """Create what is missing (idempotent) and say how to use it."""
-    issuer = current_app.config["ISSUER"]
-    if not db.session().scalar(select(Vhs.id).where(Vhs.slug == VHS[0])):
-        # The demo VHS's "Verwaltungsprogramm" is a pushed list with the demo person.
-        vhs = tenants.add(VHS[0], VHS[1], onboarded=True, adapter="directory")
-        eligibility.replace_directory(vhs, [{"email": ADDRESS, "id": "1",
-                                             "name": "Demo Mitarbeiterin", "active": True,
-                                             "released": True}])
-    if mailbox is not None:
-        current_app.extensions["idp.demo_mailbox"] = mailbox
-        vhs = db.session().scalar(select(Vhs).where(Vhs.slug == VHS[0]))
-        mail.set_settings(vhs, mail.MailSettings(host="127.0.0.1", port=mailbox.port,
-                                                 security="none",
-                                                 sender="info@vhs-musterstadt.de"))
-        eligibility.replace_directory(vhs, [
-            {"email": ADDRESS, "id": "1", "name": "Demo Mitarbeiterin", "active": True,
-             "released": True},
-            {"email": NEW_ADDRESS, "id": "2", "name": "Neue Kollegin", "active": True,
-             "released": True}])
-    if not db.session().scalar(select(Account.id).where(Account.address == ADDRESS)):
-        accounts.add_local(VHS[0], ADDRESS, PASSWORD, name="Demo Mitarbeiterin")
-    if not db.session().scalar(select(Client.id).where(Client.client_id == CLIENT_ID)):
-        register(Registration(
-            client_id=CLIENT_ID,
-            redirect_uris=[f"{issuer}/demo/callback"],
-            post_logout_redirect_uris=[f"{issuer}/demo/"],
-            public=True,
-            first_party=True,
-            grants=["authorization_code", "refresh_token"],
-            scope="openid profile email offline_access",
-        ))
-    return [
-        f"vhskoop-idp demo at {issuer}",
-        f"  try it:    {issuer}/demo/  (a relying party that signs in through the provider)",
-        f"  login:     vhs: {VHS[1]}   e-mail: {ADDRESS}   password: {PASSWORD}",
-        f"  discovery: {issuer}/.well-known/openid-configuration",
-        f"  new access: {NEW_ADDRESS} at {VHS[1]} may ask for an account (Neuer Zugang);"
-        f" the mails arrive at {issuer}/demo/mails",
-    ]
+class Demo:
+    """The demo around a provider app: its world, mailbox, portal and relying parties."""
+
+    def __init__(self, app: Flask, folder: Path):
+        self.app = app
+        self.folder = folder
+        self.issuer = app.config["ISSUER"]
+        self.mailbox = DemoMailbox()
+        self.portal = PortalSimulator(self._portal_users(), secrets.token_urlsafe(24)).start()
+        app.extensions["idp.demo"] = self
+        app.register_blueprint(bp)
+
+    def _portal_users(self) -> list[dict]:
+        hasher = PasswordHasher()
+        return [{"email": person.address, "id": f"p-{person.id}",
+                 "name": f"{person.first} {person.last}",
+                 "password_hash": hasher.hash(PORTAL_PASSWORD)}
+                for person in world.PORTALSTADT.people if person.portal_login]
+
+    def seed(self) -> None:
+        """Make or refresh the world (call in one transaction: ``db.transaction``)."""
+        known = set(db.session().scalars(select(Vhs.slug)))
+        for name in world.other_names():
+            slug = world.slug_of(name)
+            if slug not in known:
+                tenants.add(slug, name, onboarded=True)
+                known.add(slug)
+        for vhs in world.VHS:
+            self._seed_vhs(vhs, known)
+        for slug, address in world.LINKED:
+            eligibility.link(tenants.find(slug), address)
+        demo = world.MUSTERSTADT.people[0]
+        if accounts.find(tenants.find("musterstadt"), demo.address) is None:
+            accounts.add_local("musterstadt", demo.address, PASSWORD,
+                               name=f"{demo.first} {demo.last}")
+        for key, title, logo in SERVICES:
+            self._register(key, title, logo)
+
+    def _seed_vhs(self, spec: world.DemoVhs, known: set[str]) -> None:
+        url = world.write_program(self.folder / "programs" / f"{spec.slug}.sqlite3", spec)
+        options = {"url": url, "mandant": "1"}
+        if spec.adapter == "kma":
+            options = {"program": "kufersql", "program_options": options}
+        if spec.slug in known:
+            vhs = tenants.find(spec.slug)
+            eligibility.configure(vhs, spec.adapter, options)
+        else:
+            vhs = tenants.add(spec.slug, spec.name, True, spec.adapter, options)
+        domain = spec.people[0].address.split("@")[1]
+        mail.set_settings(vhs, mail.MailSettings(host="127.0.0.1", port=self.mailbox.port,
+                                                 security="none", sender=f"info@{domain}"))
+        if spec.portal:
+            portals.configure(vhs, PortalSettings(base_url=self.portal.url,
+                                                  credential=self.portal.credential))
+
+    def _register(self, key: str, title: str, logo: str) -> None:
+        base = f"{self.issuer}/demo/{key}"
+        uris = {"redirect_uris": [base + "/callback"],
+                "post_logout_redirect_uris": [base + "/?signed_out=1"],
+                "backchannel_logout_uri": base + "/backchannel-logout"}
+        try:
+            client = clients.find(key)
+        except clients.RegistrationError:
+            clients.register(clients.Registration(
+                client_id=key, public=True, first_party=True, display_name=title, logo=logo,
+                client_uri=base + "/", grants=["authorization_code", "refresh_token"],
+                scope="openid profile email offline_access", **uris))
+            return
+        clients.redirect_to(client, **uris)
+        clients.present(client, home=base + "/")
+
+    def wsgi(self):
+        """The provider with both relying parties mounted beside it."""
+        mounts = {}
+        for index, (key, title, logo) in enumerate(SERVICES):
+            other_key, other_title, _ = SERVICES[1 - index]
+            mounts[f"/demo/{key}"] = relying_party(
+                key=key, title=title, client_id=key, issuer=self.issuer, logo=logo,
+                base=f"{self.issuer}/demo/{key}",
+                other=(other_title, f"{self.issuer}/demo/{other_key}/"))
+        return DispatcherMiddleware(self.app, mounts)
+
+    def banner(self) -> list[str]:
+        """What is valid now: the URLs and the people to try."""
+        demo = world.MUSTERSTADT.people[0]
+        account = db.session().scalar(select(Account).where(Account.address == demo.address))
+        still = account is not None and passwords().verify(account.password_hash, PASSWORD)
+        password = (json.dumps(PASSWORD, ensure_ascii=False) if still
+                    else "(changed since: use Passwort vergessen)")
+        issuer = self.issuer
+        return [
+            f"vhskoop-idp demo at {issuer}",
+            f"  vhsKOOP (demo service):      {issuer}/demo/vhskoop/",
+            f"  itm:FEEDBACK (demo service): {issuer}/demo/feedback/",
+            f"  the demo VHS's mails:        {issuer}/demo/mails",
+            f"  everyone to try:             {issuer}/demo/",
+            f"  sign in:  vhs Musterstadt, {demo.address}, password {password}",
+            f"  itm:PORTAL login: vhs Portalstadt, {world.PORTALSTADT.people[0].address}, "
+            f"password {json.dumps(PORTAL_PASSWORD, ensure_ascii=False)}",
+            f"  Neuer Zugang: {world.MUSTERSTADT.people[1].address} (vhs Musterstadt)",
+            f"  commands against this instance: IDP_ENV=development "
+            f"IDP_INSTANCE_PATH={self.app.instance_path} vhskoop-idp ...",
+        ]
+
+    def stop(self) -> None:
+        """Stop the mail server and the portal simulator."""
+        self.mailbox.stop()
+        self.portal.stop()
 
 
-def _oauth() -> OAuth2Session:
-    issuer = current_app.config["ISSUER"]
-    return OAuth2Session(CLIENT_ID, scope="openid profile email",
-                         redirect_uri=f"{issuer}/demo/callback", code_challenge_method="S256",
-                         token_endpoint_auth_method="none")
+def _demo() -> Demo:
+    return current_app.extensions["idp.demo"]
 
 
 @bp.get("/")
 def home():
-    """The demo relying party's start page."""
-    return render_template("demo.html", result=None)
-
-
-@bp.get("/start")
-def start():
-    """Send the browser to /authorize with PKCE, state and nonce."""
-    verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
-    url, state = _oauth().create_authorization_url(
-        current_app.config["ISSUER"] + "/authorize", code_verifier=verifier, nonce=nonce)
-    response = redirect(url)
-    response.set_cookie(COOKIE, _serializer().dumps(
-        {"verifier": verifier, "nonce": nonce, "state": state}), httponly=True,
-        samesite="Lax", path="/demo/", max_age=600)
-    return response
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="demo-rp")
-
-
-@bp.get("/callback")
-def callback():
-    """Exchange the code over HTTP, verify the ID token against the JWKS, ask userinfo."""
-    try:
-        pending = _serializer().loads(request.cookies.get(COOKIE, ""), max_age=600)
-    except BadSignature:
-        pending = None
-    issuer = current_app.config["ISSUER"]
-    if not pending or request.args.get("state") != pending["state"]:
-        abort(400)
-    if "error" in request.args or request.args.get("iss") != issuer:
-        return render_template("demo.html", result={"error": request.args.get("error")})
-    client = _oauth()
-    token = client.fetch_token(issuer + "/token", authorization_response=request.url,
-                               code_verifier=pending["verifier"], state=pending["state"])
-    jwks = KeySet.import_key_set(requests.get(issuer + "/jwks.json", timeout=5).json())
-    decoded = jwt.decode(token["id_token"], jwks, algorithms=["RS256", "ES256"])
-    claims = CodeIDToken(decoded.claims, decoded.header,
-                         options={"iss": {"essential": True, "value": issuer},
-                                  "aud": {"essential": True, "value": CLIENT_ID}},
-                         params={"nonce": pending["nonce"], "client_id": CLIENT_ID,
-                                 "access_token": token["access_token"]})
-    claims.validate(leeway=5)
-    userinfo = client.get(issuer + "/userinfo", timeout=5).json()
-    return render_template("demo.html", result={
-        "claims": dict(claims), "header": decoded.header, "userinfo": userinfo,
-        "logout": issuer + "/end_session?" + urlencode(
-            {"id_token_hint": token["id_token"],
-             "post_logout_redirect_uri": issuer + "/demo/"})})
+    """Everyone to try, and where."""
+    return render_template("demo/index.html", vhs=world.VHS, password=PASSWORD,
+                           portal_password=PORTAL_PASSWORD, services=SERVICES)
 
 
 @bp.get("/mails")
 def mails():
     """What the demo VHS's mail server received, newest first."""
-    mailbox = current_app.extensions.get("idp.demo_mailbox")
-    received = [] if mailbox is None else [
-        {"to": m["To"], "subject": m["Subject"], "date": m["Date"],
-         "text": m.get_body(("plain",)).get_content()} for m in reversed(mailbox.messages)]
-    return render_template("demo_mails.html", mails=received)
-
-
-def init_app(app: Flask) -> None:
-    """Add the demo relying party to an app (only ``vhskoop-idp demo`` does)."""
-    app.register_blueprint(bp)
+    received = [{"to": m["To"], "subject": m["Subject"], "date": m["Date"],
+                 "text": m.get_body(("plain",)).get_content()}
+                for m in reversed(_demo().mailbox.messages)]
+    return render_template("demo/mails.html", mails=received)

@@ -31,6 +31,14 @@ class Client(Base, ClientMixin):
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    display_name: Mapped[str | None] = mapped_column(String(100))  # "itm:FEEDBACK"
+    logo: Mapped[str | None] = mapped_column(String(100))  # a file in static/logos/
+    client_uri: Mapped[str | None] = mapped_column(Text)  # the service's start page
+
+    @property
+    def name(self) -> str:
+        """What people read: the display name, else the client id."""
+        return self.display_name or self.client_id
 
     # Authlib's ClientMixin, on our columns.
     def get_client_id(self):

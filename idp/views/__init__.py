@@ -11,7 +11,6 @@ errors (a German or English page, or the protocol's JSON error, never a raw exce
 from __future__ import annotations
 
 import secrets
-import time
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, jsonify, render_template, request
@@ -20,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import db, oauth
 from ..limits import SELF_SERVICE, retry_after
-from . import access, account, login, upstream
+from . import access, account, display, login, upstream
 
 JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/", "/jwks",
               "/api/")
@@ -48,7 +47,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(access.bp)
     app.register_blueprint(upstream.bp)
     app.register_blueprint(account.bp)
-    app.add_template_filter(_datetime, "datetime")
+    display.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     for error in db.UNAVAILABLE:
         app.register_error_handler(error, _database_unavailable)
@@ -56,10 +55,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_csp_nonce)
     app.after_request(_security_headers)
     app.context_processor(lambda: {"csp_nonce": g.get("csp_nonce", "")})
-
-
-def _datetime(seconds: int) -> str:
-    return time.strftime("%d.%m.%Y %H:%M UTC", time.gmtime(seconds))
 
 
 def _csp_nonce() -> None:

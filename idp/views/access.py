@@ -1,11 +1,12 @@
-"""The self-service pages: "Neuer Zugang", activation, "Passwort vergessen", new password."""
+"""The self-service pages: "Neuer Zugang", activation, "Passwort vergessen", the new
+password, and the help for people who get stuck."""
 
 from __future__ import annotations
 
 import functools
 import time
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import get_locale, gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
@@ -13,27 +14,32 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField
 from adapters.address import clean
 from adapters.base import AdapterUnavailable
 
-from .. import audit, authn, links, selfservice, signin
+from .. import audit, authn, clients, links, selfservice, signin
 from ..connectors import PortalUnavailable
 from ..identity import Refusal
 from ..models import Purpose
 from ..password_policy import refusals
 from ..protocol import EXPIRED, allow_form_target
-from .login import NO_EMAIL, NO_VHS, safe_next, vhs_choices, wait_words
+from .forms import Problems, check_address, check_vhs, preselected, remember_vhs, vhs_choices
+from .login import safe_next, wait_words
 
 bp = Blueprint("access", __name__)
 
 UNAVAILABLE = lazy_gettext("Der Zugang konnte nicht angefordert werden. Die Verwaltung Ihrer "
-                           "vhs ist gerade nicht erreichbar; bitte versuchen Sie es später "
+                           "VHS ist gerade nicht erreichbar; bitte versuchen Sie es später "
                            "noch einmal.")
 RESET_UNAVAILABLE = lazy_gettext("Das Zurücksetzen konnte nicht angefordert werden. Bitte "
                                  "versuchen Sie es später noch einmal.")
+TOO_MANY = lazy_gettext("Zu viele Anfragen für diese Adresse oder von Ihrem Netz. Bitte "
+                        "warten Sie %(wait)s und versuchen Sie es dann erneut.")
+TEMPLATES = {"access.new_access_submit": "new_access.html",
+             "access.forgot_password_submit": "forgot_password.html"}
 
 
 class AddressForm(FlaskForm):
     """VHS and address, for "Neuer Zugang" and "Passwort vergessen"."""
 
-    vhs = SelectField("vhs", name="tenant", validate_choice=False)
+    vhs = SelectField("VHS", name="tenant", validate_choice=False)
     email = StringField()
     next = HiddenField()
 
@@ -46,10 +52,32 @@ class PasswordForm(FlaskForm):
     confirm = PasswordField()
 
 
-TOO_MANY = lazy_gettext("Zu viele Anfragen für diese Adresse oder von Ihrem Netz. Bitte "
-                        "warten Sie %(wait)s und versuchen Sie es dann erneut.")
-TEMPLATES = {"access.new_access_submit": "new_access.html",
-             "access.forgot_password_submit": "forgot_password.html"}
+def _address_page(template: str, form: AddressForm, problems: Problems | None = None,
+                  status: int = 200):
+    form.vhs.choices = vhs_choices(gettext("Bitte VHS auswählen"))
+    page = render_template(template, form=form, problems=problems or Problems())
+    return current_app.make_response((page, status))
+
+
+def _address_form(template: str):
+    form = AddressForm(formdata=None)
+    form.next.data = safe_next(request.args.get("next")) or ""
+    form.vhs.data = preselected(None)
+    return _address_page(template, form)
+
+
+def _checked_address_form(template: str):
+    """The posted form, or the page to show again; (form, None) when it can be used."""
+    form = AddressForm()
+    form.next.data = safe_next(form.next.data) or ""
+    problems = Problems()
+    if not form.validate_on_submit():
+        return form, _address_page(template, form, problems.add(None, EXPIRED), 400)
+    check_vhs(problems, form.vhs.data or "")
+    check_address(problems, form.email.data or "")
+    if problems:
+        return form, _address_page(template, form, problems, 400)
+    return form, None
 
 
 def too_many(wait: int):
@@ -58,35 +86,10 @@ def too_many(wait: int):
     form.next.data = safe_next(form.next.data) or ""
     audit.record("throttled", vhs=(form.vhs.data or "")[:63],
                  address=clean((form.email.data or "")[:1000]).value, reason="self_service")
-    page, status = _address_page(TEMPLATES[request.endpoint], form,
-                                 TOO_MANY % {"wait": wait_words(wait)}, 429)
-    response = current_app.make_response((page, status))
+    response = _address_page(TEMPLATES[request.endpoint], form,
+                             Problems().add(None, TOO_MANY % {"wait": wait_words(wait)}), 429)
     response.headers["Retry-After"] = str(wait)
     return response
-
-
-def _address_page(template: str, form: AddressForm, message=None, status=200):
-    form.vhs.choices = vhs_choices(gettext("Bitte VHS auswählen"))
-    return render_template(template, form=form, message=message), status
-
-
-def _address_form(template: str):
-    form = AddressForm(formdata=None)
-    form.next.data = safe_next(request.args.get("next")) or ""
-    return _address_page(template, form)
-
-
-def _checked_address_form(template: str):
-    """The posted form, or the page to show again; (form, None) when it can be used."""
-    form = AddressForm()
-    form.next.data = safe_next(form.next.data) or ""
-    if not form.validate_on_submit():
-        return form, _address_page(template, form, EXPIRED, 400)
-    if not form.vhs.data:
-        return form, _address_page(template, form, NO_VHS, 400)
-    if not (form.email.data or "").strip() or len(form.email.data) > 1000:
-        return form, _address_page(template, form, NO_EMAIL, 400)
-    return form, None
 
 
 def _answer_at_fixed_time(view):
@@ -120,7 +123,7 @@ def new_access():
 @bp.post("/neuer-zugang")
 @_answer_at_fixed_time
 def new_access_submit():
-    """One answer for every address; what happens behind it goes by mail."""
+    """One answer for every well-formed address; what happens behind it goes by mail."""
     form, page = _checked_address_form("new_access.html")
     if page:
         return page
@@ -130,8 +133,9 @@ def new_access_submit():
     except (AdapterUnavailable, PortalUnavailable) as error:
         current_app.logger.warning("access request at vhs %r unavailable: %s",
                                    form.vhs.data[:63], error)
-        return _address_page("new_access.html", form, UNAVAILABLE, 503)
-    return render_template("request_sent.html", kind="access", next=form.next.data)
+        return _address_page("new_access.html", form, Problems().add(None, UNAVAILABLE), 503)
+    return remember_vhs(current_app.make_response(render_template(
+        "request_sent.html", kind="access", next=form.next.data)), form.vhs.data)
 
 
 @bp.get("/passwort-vergessen")
@@ -143,32 +147,46 @@ def forgot_password():
 @bp.post("/passwort-vergessen")
 @_answer_at_fixed_time
 def forgot_password_submit():
-    """One answer for every address; a reset link only for an active account."""
+    """One answer for every well-formed address; a reset link only for an active account."""
     form, page = _checked_address_form("forgot_password.html")
     if page:
         return page
     try:
-        selfservice.request_reset(form.vhs.data, form.email.data, str(get_locale()))
+        selfservice.request_reset(form.vhs.data, form.email.data, str(get_locale()),
+                                  form.next.data or None)
     except PortalUnavailable as error:
         current_app.logger.warning("reset request at vhs %r unavailable: %s",
                                    form.vhs.data[:63], error)
-        return _address_page("forgot_password.html", form, RESET_UNAVAILABLE, 503)
-    return render_template("request_sent.html", kind="reset", next=form.next.data)
+        return _address_page("forgot_password.html", form,
+                             Problems().add(None, RESET_UNAVAILABLE), 503)
+    return remember_vhs(current_app.make_response(render_template(
+        "request_sent.html", kind="reset", next=form.next.data)), form.vhs.data)
 
 
-def _link_problem(problem: str, purpose: str):
-    return render_template("link_problem.html", problem=problem, purpose=purpose), 410
+@bp.get("/hilfe")
+def help():
+    """"Probleme bei der Anmeldung?": the help page's checklist and who to ask."""
+    return render_template("help.html", next=safe_next(request.args.get("next")) or "")
+
+
+def _link_problem(link: links.Link, purpose: str):
+    token = link.token
+    if purpose == Purpose.ACTIVATE and token is not None and token.account.active:
+        next_url = safe_next(token.next_url)
+        return render_template("already_active.html", account=token.account,
+                               login=url_for("views.login", next=next_url)), 410
+    return render_template("link_problem.html", problem=link.problem, purpose=purpose), 410
 
 
 def _password_page(purpose: str):
     link = links.find(request.args.get("token"), purpose)
     if link.problem:
-        return _link_problem(link.problem, purpose)
+        return _link_problem(link, purpose)
     form = PasswordForm(formdata=None)
     form.token.data = request.args.get("token")
     allow_form_target(safe_next(link.token.next_url))
     return render_template("set_password.html", form=form, purpose=purpose,
-                           account=link.token.account, messages=[])
+                           account=link.token.account, problems=Problems())
 
 
 def _password_submit(purpose: str):
@@ -177,24 +195,27 @@ def _password_submit(purpose: str):
         return render_template("error.html", error="csrf", description=EXPIRED), 400
     link = links.find(form.token.data, purpose)
     if link.problem:
-        return _link_problem(link.problem, purpose)
+        return _link_problem(link, purpose)
     account = link.token.account
     next_url = safe_next(link.token.next_url)
     allow_form_target(next_url)
-    messages = refusals(account, form.password.data or "", form.confirm.data or "")
-    if messages:
+    problems = Problems()
+    for field, message in refusals(account, form.password.data or "", form.confirm.data or ""):
+        problems.add(field, message)
+    if problems:
         return render_template("set_password.html", form=form, purpose=purpose,
-                               account=account, messages=messages), 400
+                               account=account, problems=problems), 400
     account = selfservice.set_password(link.token, form.password.data, str(get_locale()))
     if account is None:
-        return _link_problem("used", purpose)
+        return _link_problem(links.find(form.token.data, purpose), purpose)
     try:
         result = authn.after_link(account)
     except AdapterUnavailable:
         result = None
     if result is None or isinstance(result, Refusal):
-        return render_template("password_set.html", signed_in=False)
-    landing = current_app.make_response(render_template("password_set.html", signed_in=True))
+        return render_template("password_set.html", signed_in=False, services=[])
+    landing = current_app.make_response(render_template(
+        "password_set.html", signed_in=True, services=clients.services()))
     return signin.finish(result, remember=False, next_url=next_url, landing=landing)
 
 

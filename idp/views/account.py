@@ -9,10 +9,11 @@ from sqlalchemy import delete, select
 from wtforms import PasswordField
 
 from .. import audit, db, sessions, signin, tokens
-from ..models import Client, Consent, Source, SsoSession, Token, now
+from ..models import Client, Consent, Source, SsoSession, now
 from ..password_policy import refusals
 from ..passwords import passwords
 from ..protocol import EXPIRED
+from .forms import Problems
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -39,20 +40,18 @@ def _signed_in() -> SsoSession:
     return sso
 
 
-def _render(sso, messages=(), status=200):
+def _render(sso, problems: Problems | None = None, notice=None, status=200):
     account = sso.account
+    live = sessions.of(account)
     granted = {c.client_id: c for c in db.session().scalars(
         select(Consent).where(Consent.account_id == account.id))}
-    with_tokens = set(db.session().scalars(select(Token.client_id).where(
-        Token.account_id == account.id, Token.refresh_revoked_at.is_(None),
-        Token.refresh_token_hash.is_not(None))))
-    clients = db.session().scalars(select(Client).where(
-        Client.client_id.in_(set(granted) | with_tokens)).order_by(Client.client_id))
-    return render_template("account.html", sso=sso, account=account,
-                           sessions=sessions.of(account),
-                           clients=[(c, granted.get(c.client_id)) for c in clients],
+    connected = sorted(tokens.connected_clients(account.id, [s.sid for s in live]) | {
+        c for c in db.session().scalars(select(Client).where(Client.client_id.in_(granted)))},
+        key=lambda client: client.name.casefold())
+    return render_template("account.html", sso=sso, account=account, sessions=live,
+                           clients=[(c, granted.get(c.client_id)) for c in connected],
                            form=ActionForm(), password_form=PasswordChangeForm(formdata=None),
-                           messages=messages, status=status), status
+                           problems=problems or Problems(), notice=notice), status
 
 
 def _checked() -> SsoSession:
@@ -110,19 +109,21 @@ def change_password():
     sso = _signed_in()
     form = PasswordChangeForm()
     account = sso.account
+    problems = Problems()
     if not form.validate_on_submit():
-        return _render(sso, [EXPIRED], 400)
+        return _render(sso, problems.add(None, EXPIRED), status=400)
     if account.source != Source.LOCAL or not passwords().verify(account.password_hash,
                                                                 form.current.data or ""):
-        return _render(sso, [WRONG], 400)
-    messages = refusals(account, form.password.data or "", form.confirm.data or "")
-    if messages:
-        return _render(sso, messages, 400)
+        problems.add("current", WRONG)
+    for field, message in refusals(account, form.password.data or "", form.confirm.data or ""):
+        problems.add(field, message)
+    if problems:
+        return _render(sso, problems, status=400)
     account.password_hash = passwords().hash(form.password.data)
     account.password_changed_at = now()
     sessions.end_all(account, keep=sso)
     _audit("password_change", sso)
-    return _render(sso, [CHANGED])
+    return _render(sso, notice=CHANGED)
 
 
 def _audit(kind: str, sso: SsoSession, **values) -> None:

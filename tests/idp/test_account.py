@@ -21,14 +21,18 @@ def test_account_page_needs_a_login(client, tenant):
 
 def test_account_page_lists_sessions_and_ends_another_one(app, tenant):
     laptop, phone = app.test_client(), app.test_client()
+    laptop.environ_base["HTTP_USER_AGENT"] = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; "
+                                              "rv:133.0) Gecko/20100101 Firefox/133.0")
     post_login(laptop)
     post_login(phone)
     page = laptop.get("/account").get_data(as_text=True)
     assert "anna.muster@vhs-straubing.de" in page and "vhs Straubing" in page
     assert "mit Ihrem vhsKOOP-Passwort" in page
+    assert "Firefox auf Windows" in page and "Uhr" in page  # not the raw User-Agent
     actions = re.findall(r'action="(/account/sessions/[^"]+/end)"', page)
     assert len(actions) == 2
-    own = re.search(r'dieses Gerät\)\s*<form method="post" action="([^"]+)"', page).group(1)
+    own = re.search(r'dieses Gerät\).*?<form method="post" action="([^"]+)"', page,
+                    re.S).group(1)
     other = next(a for a in actions if a != own)
     laptop.post(other, data={"csrf_token": csrf(page)})
     assert "Sie sind angemeldet" not in phone.get("/").get_data(as_text=True)

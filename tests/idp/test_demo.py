@@ -1,60 +1,88 @@
-"""The demo: seeded data and the demo relying party's whole round trip over HTTP."""
+"""The demo: its world, and the whole story over HTTP: a sign-in at "vhsKOOP", a silent
+one at "itm:FEEDBACK", a logout of both (back-channel), Neuer Zugang with its mail."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from sqlalchemy import func, select
 
-from idp import db
-from idp.dev import demo
+from idp import backchannel, db, mail
+from idp.dev import demo, world
+from idp.models import Client, Vhs
 
-from ..helpers import Browser, LiveServer
+from ..helpers import Browser, LiveServer, submit
 
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_relying_party_signs_in_and_out(make_app):
+@pytest.fixture
+def story(make_app, tmp_path):
     live = LiveServer(make_app)
-    demo.init_app(live.app)
+    told = demo.Demo(live.app, tmp_path / "demo")
+    live.serve(told.wsgi())
+    with live.app.app_context():
+        db.transaction(told.seed)()
+    yield live, told
+    told.stop()
+    live.stop()
+
+
+def test_the_world_has_its_size_and_every_case(story):
+    live, told = story
+    with live.app.app_context():
+        banner = told.banner()
+        db.transaction(told.seed)()  # a second start changes nothing
+        assert told.banner() == banner
+        assert db.session().scalar(select(func.count()).select_from(Vhs)) == 853
+    page = Browser(live.url).get("/demo/").text
+    for spec in world.VHS:
+        for person in spec.people:
+            assert person.address in page
+    assert "Sonnige Tage am Donauufer" in "\n".join(banner)
+
+
+def test_sign_in_at_one_service_signs_in_at_the_other_and_out_of_both(story):
+    live, _ = story
+    browser = Browser(live.url)
+    person = world.MUSTERSTADT.people[0]
+    page = browser.authorize("/demo/vhskoop/login", "musterstadt", person.address,
+                             demo.PASSWORD, until="/demo/vhskoop/")
+    assert page.headers["Location"].endswith("/demo/vhskoop/")  # the callback took the code
+    assert "Angemeldet als Dana Demo" in browser.get("/demo/vhskoop/").text
+    silent = browser.authorize("/demo/feedback/login", until="/demo/feedback/")  # no password
+    assert silent.headers["Location"].endswith("/demo/feedback/")
+    assert "Angemeldet als Dana Demo" in browser.get("/demo/feedback/").text
+    logout = browser.get("/demo/feedback/logout").headers["Location"]
+    assert browser.get(logout).headers["Location"].endswith("/demo/feedback/?signed_out=1")
+    with live.app.app_context():
+        assert backchannel.deliver_due()["delivered"] == 2  # both services are told
+    page = browser.get("/demo/vhskoop/").text
+    assert "Back-Channel-Logout" in page and "Angemeldet als" not in page
+
+
+def test_neuer_zugang_mails_arrive_in_the_demo_inbox(story):
+    live, told = story
+    client = live.app.test_client()
+    submit(client, "/neuer-zugang", world.MUSTERSTADT.people[1].address, tenant="musterstadt")
+    with live.app.app_context():
+        assert mail.deliver_due()["delivered"] == 1
+    shown = Browser(live.url).get("/demo/mails").text
+    assert world.MUSTERSTADT.people[1].address in shown and "/zugang/aktivieren?token=" in shown
+
+
+def test_a_restart_on_another_port_registers_the_new_redirect_uris(story, make_app, tmp_path):
+    live, _ = story
+    moved = make_app(ISSUER="http://127.0.0.1:59999")
+    again = demo.Demo(moved, tmp_path / "again")
     try:
-        with live.app.app_context():
-            lines = db.transaction(demo.seed)()
-            assert db.transaction(demo.seed)() == lines  # idempotent
-        browser = Browser(live.url)
-        page = browser.authorize("/demo/start", demo.VHS[0], demo.ADDRESS, demo.PASSWORD)
-        assert page.status_code == 200, page.text
-        assert "Angemeldet." in page.text
-        assert "\"vhs\": \"musterstadt\"" in page.text
-        assert "demo@vhs-musterstadt.de" in page.text
-        logout = re.search(r'href="([^"]*/end_session\?[^"]*)"', page.text).group(1)
-        logout = logout.replace("&amp;", "&")
-        assert browser.get(logout).headers["Location"] == live.url + "/demo/"
+        with moved.app_context():
+            db.transaction(again.seed)()
+            uris = db.session().scalar(select(Client.redirect_uris).where(
+                Client.client_id == "vhskoop"))
+        assert uris == ["http://127.0.0.1:59999/demo/vhskoop/callback"]
     finally:
-        live.stop()
+        again.stop()
 
 
 def test_demo_pages_do_not_exist_outside_the_demo(client):
     assert client.get("/demo/").status_code == 404
-
-
-def test_demo_mailbox_receives_the_activation_mail(make_app):
-    from idp import mail
-
-    app = make_app()
-    demo.init_app(app)
-    mailbox = demo.DemoMailbox()
-    try:
-        with app.app_context():
-            db.transaction(demo.seed)(mailbox)
-        client = app.test_client()
-        page = client.get("/neuer-zugang").get_data(as_text=True)
-        csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        client.post("/neuer-zugang", data={"csrf_token": csrf, "tenant": demo.VHS[0],
-                                           "email": demo.NEW_ADDRESS})
-        with app.app_context():
-            assert mail.deliver_due()["delivered"] == 1
-        shown = client.get("/demo/mails").get_data(as_text=True)
-        assert demo.NEW_ADDRESS in shown and "/zugang/aktivieren?token=" in shown
-    finally:
-        mailbox.stop()

@@ -94,7 +94,7 @@ def test_unreachable_program_within_and_outside_the_grace_period(make_app, kufer
         outside = make_app(ELIGIBILITY_CACHE_SECONDS=0, ELIGIBILITY_GRACE_SECONDS=0)
         refused = post_login(outside.test_client())
         assert refused.status_code == 503
-        assert "kann gerade nicht bei Ihrer vhs geprüft werden" in refused.get_data(
+        assert "kann gerade nicht bei Ihrer VHS geprüft werden" in refused.get_data(
             as_text=True)
     finally:
         program_sql(kufer_vhs, "ALTER TABLE benutzer_weg RENAME TO benutzer")

@@ -15,19 +15,36 @@ TRANSLATIONS = Path(idp.__file__).parent / "translations"
 
 
 def test_pages_are_german_by_default(client):
-    page = client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert '<html lang="de">' in page
-    assert "Herzlich willkommen im Kooperationsportal vhsKOOP" in page
+    for accepted in (None, "de-DE,de;q=0.9", "fr-FR, it", "*"):
+        headers = {"Accept-Language": accepted} if accepted else {}
+        page = client.get("/login", headers=headers).get_data(as_text=True)
+        assert '<html lang="de">' in page
+        assert "Herzlich willkommen im Kooperationsportal vhsKOOP" in page
+
+
+def test_a_browser_that_asks_for_english_gets_english(client):
+    page = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert '<html lang="en">' in page.get_data(as_text=True)
+    assert "Welcome to the vhsKOOP cooperation portal" in page.get_data(as_text=True)
 
 
 def test_language_link_switches_to_english_and_is_remembered(client):
-    page = client.get("/login?lang=en").get_data(as_text=True)
+    headers = {"Accept-Language": "de"}
+    page = client.get("/login?lang=en", headers=headers).get_data(as_text=True)
     assert '<html lang="en">' in page
     assert "Welcome to the vhsKOOP cooperation portal" in page
-    assert "Please choose your vhs" in page
-    again = client.get("/login").get_data(as_text=True)
+    assert "Please choose your VHS" in page
+    again = client.get("/login", headers=headers).get_data(as_text=True)  # the cookie
     assert "Welcome to the vhsKOOP cooperation portal" in again
     assert 'href="?lang=de"' in again
+    back = client.get("/login?lang=de", headers=headers).get_data(as_text=True)
+    assert "Herzlich willkommen" in back
+
+
+def test_ui_locales_come_before_the_switch_and_the_browser(client):
+    client.get("/login?lang=de")
+    page = client.get("/login?ui_locales=en", headers={"Accept-Language": "de"})
+    assert "Welcome to the vhsKOOP cooperation portal" in page.get_data(as_text=True)
 
 
 def test_ui_locales_of_the_authorization_request_reach_the_login_page(client, runner):

@@ -26,16 +26,17 @@ from ..helpers import (
 def test_login_page_has_the_help_pages_words_and_fields(client, tenant):
     page, _ = login_form(client)
     for words in ["Herzlich willkommen im Kooperationsportal vhsKOOP",
-                  "Benutzen Sie Ihren Mitarbeitenden-Login.", "Bitte vhs auswählen",
+                  "Benutzen Sie Ihren Mitarbeitenden-Login.", "Bitte VHS auswählen",
                   "E-Mail-Adresse", "Passwort", "Angemeldet bleiben", "Anmelden",
                   "Passwort vergessen", "Neuer Zugang"]:
         assert words in page
-    assert '<select id="tenant" name="tenant"' in page
+    assert re.search(r'<select[^>]*id="tenant" name="tenant"', page)
     assert re.search(r'<input[^>]*name="email"', page)
     assert re.search(r'<input[^>]*name="password"[^>]*type="password"', page)
     assert re.search(r'<input[^>]*name="remember"[^>]*type="checkbox"', page)
     assert re.search(r'<input[^>]*name="csrf_token"[^>]*type="hidden"', page)
-    assert '<option value="straubing">vhs Straubing</option>' in page
+    assert ('<option data-aliases="volkshochschule straubing" value="straubing">'
+            'vhs Straubing</option>') in page
 
 
 def test_only_onboarded_vhs_are_offered(client, runner, tenant):
@@ -69,16 +70,19 @@ def test_every_refusal_reads_the_same(app, client, tenant):
     disabled = post_login(client)
     wrong = post_login(client, password="falsches-Passwort-123")
     unknown = post_login(client, email="niemand@vhs-straubing.de")
-    other_vhs = post_login(client, tenant="nirgendwo")
-    responses = (disabled, wrong, unknown, other_vhs)
+    responses = (disabled, wrong, unknown)
     bodies = {strip_own_input(r.get_data(as_text=True)) for r in responses}
     assert len(bodies) == 1
-    assert {r.status_code for r in (disabled, wrong, unknown, other_vhs)} == {401}
+    assert {r.status_code for r in responses} == {401}
     assert "Die Anmeldung ist fehlgeschlagen" in bodies.pop()
+    # The list of VHS is public: a VHS not in it is named as such.
+    other_vhs = post_login(client, tenant="nirgendwo")
+    assert other_vhs.status_code == 400
+    assert "Diese VHS gibt es in der Liste nicht" in other_vhs.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("field", "message"), [
-    ("tenant", "Bitte wählen Sie Ihre vhs aus."),
+    ("tenant", "Bitte wählen Sie Ihre VHS aus."),
     ("email", "Bitte geben Sie Ihre E-Mail-Adresse ein."),
     ("password", "Bitte geben Sie Ihr Passwort ein."),
 ])
@@ -153,18 +157,19 @@ def test_no_open_redirect_after_login(client, tenant, next_url):
     assert response.headers["Location"] == "/"
 
 
-@pytest.mark.parametrize("data", [
-    {"email": "a" * 5000 + "@vhs.de"},
-    {"password": "p" * 5000},
-    {"tenant": "x" * 5000},
-    {"email": "' OR 1=1 --"},
-    {"tenant": "straubing'; DROP TABLE accounts; --"},
-    {"email": "anna.muster@vhs-straubing.de\u0430"},  # Cyrillic look-alike letter
+@pytest.mark.parametrize(("data", "status", "words"), [
+    ({"email": "a" * 5000 + "@vhs.de"}, 400, "Die E-Mail-Adresse ist zu lang: höchstens 254"),
+    ({"email": "a" * 2000}, 400, "Die E-Mail-Adresse ist zu lang"),
+    ({"password": "p" * 5000}, 400, "Das Passwort darf höchstens 1024 Zeichen haben."),
+    ({"tenant": "x" * 5000}, 400, "Diese VHS gibt es in der Liste nicht"),
+    ({"email": "' OR 1=1 --"}, 400, "genau ein @-Zeichen"),
+    ({"tenant": "straubing'; DROP TABLE accounts; --"}, 400, "gibt es in der Liste nicht"),
+    ({"email": "anna.muster@vhs-straubing.de\u0430"}, 401, "Die Anmeldung ist fehlgeschlagen"),
 ])
-def test_hostile_input_gets_the_normal_refusal(client, tenant, data):
+def test_hostile_input_gets_a_clear_answer(client, tenant, data, status, words):
     response = post_login(client, **data)
-    assert response.status_code == 401
-    assert "Die Anmeldung ist fehlgeschlagen" in response.get_data(as_text=True)
+    assert response.status_code == status
+    assert words in response.get_data(as_text=True)
     assert post_login(client).status_code == 303  # nothing was broken
 
 

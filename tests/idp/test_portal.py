@@ -163,7 +163,7 @@ def test_dead_portal_fails_clearly_and_never_falls_back(app, runner, portal_vhs)
     for password in (PASSWORD, PORTAL_PASSWORD):
         refused = post_login(app.test_client(), password=password)
         assert refused.status_code == 503
-        assert "itm:PORTAL Ihrer vhs" in refused.get_data(as_text=True)
+        assert "itm:PORTAL Ihrer VHS" in refused.get_data(as_text=True)
 
 
 def test_new_access_and_reset_for_a_portal_user_point_to_the_portal(app, client, portal_vhs,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select, update
@@ -62,7 +63,7 @@ def test_new_access_page_has_the_help_pages_words(client, vhs):
 def test_eligible_person_gets_one_activation_mail_from_the_vhs_server(app, client, vhs, smtp):
     response = submit(client, "/neuer-zugang", "Anna.Muster@vhs-straubing.de")
     assert response.status_code == 200
-    assert "Wenn diese Adresse bei der gewählten vhs hinterlegt ist" in response.get_data(
+    assert "Wenn diese Adresse bei der gewählten VHS hinterlegt ist" in response.get_data(
         as_text=True)
     assert deliver(app)["delivered"] == 1
     [message] = smtp.messages
@@ -76,24 +77,57 @@ def test_eligible_person_gets_one_activation_mail_from_the_vhs_server(app, clien
         assert account.status == "pending" and account.display_name == "Anna Muster"
 
 
-@pytest.mark.parametrize(("email", "kind", "words"), [
-    ("bernd@vhs-straubing.de", "not_released",
-     "Der Login wurde nicht für den Außenstellen Login freigegeben."),
-    ("niemand@vhs-straubing.de", None, None),
-    ("carla@vhs-straubing.de", None, None),
-    ("erik@vhs-straubing.de", None, None),
+@pytest.mark.parametrize(("email", "words"), [
+    ("bernd@vhs-straubing.de", "Der Login wurde nicht für den Außenstellen Login freigegeben."),
+    ("niemand@vhs-straubing.de", "nicht für einen Zugang hinterlegt"),  # unknown
+    ("carla@vhs-straubing.de", "nicht für einen Zugang hinterlegt"),  # not active
+    ("erik@vhs-straubing.de", "nicht für einen Zugang hinterlegt"),  # another Mandant
 ])
-def test_each_decision_gets_its_mail_or_none(app, client, vhs, smtp, email, kind, words):
+def test_each_decision_gets_its_mail(app, client, vhs, smtp, email, words):
     assert submit(client, "/neuer-zugang", email).status_code == 200
     deliver(app)
-    if kind is None:
-        assert smtp.messages == [] and outbox_count(app) == 0
-    else:
-        [message] = smtp.messages
-        assert words in message.get_body(("plain",)).get_content()
-        assert "meine Daten und Einstellungen" in message.get_body(("plain",)).get_content()
+    [message] = smtp.messages
+    text = message.get_body(("plain",)).get_content()
+    assert words in text and "meine Daten und Einstellungen" in text
+    assert message["To"] == email
     with app.app_context():
         assert db.session().scalar(select(func.count()).select_from(Account)) == 0
+
+
+def test_an_unknown_address_is_told_at_most_once_a_day(app, client, vhs, smtp):
+    for _ in range(2):
+        submit(client, "/neuer-zugang", "niemand@vhs-straubing.de")
+    deliver(app)
+    assert len(smtp.messages) == 1
+    app.config["CLOCK"] = lambda: time.time() + 86400 + 60
+    submit(client, "/neuer-zugang", "niemand@vhs-straubing.de")
+    deliver(app)
+    assert len(smtp.messages) == 2
+
+
+@pytest.mark.parametrize(("path"), ["/neuer-zugang", "/passwort-vergessen"])
+@pytest.mark.parametrize(("email", "words"), [
+    ("kein-at-zeichen", "genau ein @-Zeichen"),
+    ("name@", "Nach dem @-Zeichen fehlt die Domain"),
+    ("a b@c.de", "enthält ein Leerzeichen"),
+    ("neu@vhs-musterstadt", "Domain mit Punkt"),
+    ("x" * 2000, "zu lang"),
+    ("", "Bitte geben Sie Ihre E-Mail-Adresse ein."),
+])
+def test_a_malformed_address_gets_a_field_error_and_nothing_happens(app, client, vhs, smtp,
+                                                                   path, email, words):
+    response = submit(client, path, email)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and words in page
+    assert 'id="error-summary"' in page and 'href="#email"' in page
+    assert re.search(r'<input[^>]*aria-describedby="email-error"[^>]*aria-invalid="true"', page)
+    assert "Bitte sehen Sie in Ihr Postfach" not in page and outbox_count(app) == 0
+
+
+def test_every_problem_of_a_form_is_shown_at_once(client, vhs):
+    page = submit(client, "/neuer-zugang", "name@", tenant="").get_data(as_text=True)
+    assert "Bitte wählen Sie Ihre VHS aus." in page and "fehlt die Domain" in page
+    assert page.count('class="field-error"') == 2
 
 
 def test_an_active_account_gets_a_pointer_to_login(app, client, runner, vhs, smtp):
@@ -178,7 +212,9 @@ def test_activation_sets_the_password_signs_in_and_the_link_is_single_use(app, c
     assert done.status_code == 200 and "Sie sind angemeldet" in done.get_data(as_text=True)
     assert "anna.muster@vhs-straubing.de" in client.get("/").get_data(as_text=True)
     again = client.get(link.split("127.0.0.1:5000", 1)[-1])
-    assert again.status_code == 410 and "schon benutzt" in again.get_data(as_text=True)
+    assert again.status_code == 410  # a second click: the account is active already
+    assert "Ihr Zugang ist schon aktiv" in again.get_data(as_text=True)
+    assert 'href="/login"' in again.get_data(as_text=True)
     assert post_login(app.test_client()).status_code == 303
 
 
@@ -218,8 +254,8 @@ def test_a_reset_renews_the_session(app, client, runner, vhs, smtp):
     ("Passwort2024!!", None, "sehr verbreitet"),
     ("hallohallohallo", None, "sehr verbreitet"),
     ("123456789012345", None, "sehr verbreitet"),
-    ("anna.muster-ist-super", None, "E-Mail-Adresse oder den Namen Ihrer vhs"),
-    ("ich-liebe-straubing", None, "E-Mail-Adresse oder den Namen Ihrer vhs"),
+    ("anna.muster-ist-super", None, "E-Mail-Adresse oder den Namen Ihrer VHS"),
+    ("ich-liebe-straubing", None, "E-Mail-Adresse oder den Namen Ihrer VHS"),
     ("ein langer guter Satz", "ein anderer Satz", "stimmen nicht überein"),
 ])
 def test_password_rules_explain(app, client, vhs, smtp, password, confirm, words):

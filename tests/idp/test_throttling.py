@@ -58,7 +58,7 @@ def test_failures_per_address_and_ip_wait_longer_the_same_for_unknown_addresses(
         page = blocked.get_data(as_text=True)
         assert "Bitte warten Sie" in page and "Sekunden" in page
         assert f'value="{email}"' in page  # the typed address stays
-        assert re.search(r'<option selected value="straubing">', page)  # and the VHS
+        assert re.search(r'<option [^>]*selected value="straubing">', page)  # and the VHS
         answers.append(neutral(blocked))
     assert answers[0][0] == answers[1][0] and answers[0][2] == answers[1][2]
     assert re.sub(r"\d+ Sekunden", "N", answers[0][1]) == re.sub(r"\d+ Sekunden", "N",

@@ -1,0 +1,118 @@
+"""The demo's relying parties ("vhsKOOP", "itm:FEEDBACK"): each a small Flask app of its
+own, with its own session cookie, that signs in through the provider as any relying party
+would, with Authlib's Flask client (code flow, PKCE, nonce, ID token checked against the
+JWKS), and takes OIDC Back-Channel Logout notices, which its page then shows.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import requests
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, redirect, render_template, request, session
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from .. import i18n
+
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+ROOT = Path(__file__).resolve().parent.parent  # idp/: its templates and translations
+
+
+class LoggedOut:
+    """The sessions the provider said have ended (sid -> when), kept in memory."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.sids: dict[str, int] = {}
+
+    def add(self, sid: str) -> None:
+        with self._lock:
+            self.sids[sid] = int(time.time())
+
+    def when(self, sid: str | None) -> int | None:
+        with self._lock:
+            return self.sids.get(sid or "")
+
+
+def relying_party(*, key: str, title: str, client_id: str, issuer: str, base: str,
+                  logo: str, other: tuple[str, str]) -> Flask:
+    """A relying party served at ``base`` (a full URL), signing in at ``issuer``."""
+    app = Flask(f"idp.dev.{key}", root_path=str(ROOT), static_folder=None)
+    app.config.update(SECRET_KEY=secrets.token_urlsafe(32), SESSION_COOKIE_NAME=f"demo_{key}",
+                      SESSION_COOKIE_PATH=f"/demo/{key}/", SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_HTTPONLY=True)
+    i18n.init_app(app)
+    oauth = OAuth(app)
+    oauth.register("idp", client_id=client_id,
+                   server_metadata_url=issuer + "/.well-known/openid-configuration",
+                   client_kwargs={"scope": "openid profile email",
+                                  "code_challenge_method": "S256",
+                                  "token_endpoint_auth_method": "none"})
+    logged_out = LoggedOut()
+
+    def page(**values):
+        return render_template("demo/service.html", title=title, logo=logo, base=base,
+                               other=other, **values)
+
+    @app.get("/")
+    def home():
+        """Who is signed in here (the ID token's claims), or the way to sign in."""
+        ended = logged_out.when(session.get("sid"))
+        if ended:
+            session.clear()
+        return page(person=session.get("claims"), ended=ended,
+                    signed_out=request.args.get("signed_out"))
+
+    @app.get("/login")
+    def login():
+        """Off to the provider's /authorize (PKCE, state, nonce)."""
+        return oauth.idp.authorize_redirect(base + "/callback")
+
+    @app.get("/callback")
+    def callback():
+        """Redeem the code, check the ID token, keep its claims."""
+        try:
+            token = oauth.idp.authorize_access_token()
+        except Exception as error:  # noqa: BLE001 - any refusal is shown, not raised
+            return page(person=None, error=type(error).__name__), 400
+        claims = dict(token["userinfo"])
+        session.clear()
+        session.update(claims=claims, sid=claims.get("sid"), id_token=token["id_token"])
+        return redirect(base + "/")
+
+    @app.get("/logout")
+    def logout():
+        """RP-initiated logout: the provider ends the session everywhere."""
+        hint = session.get("id_token")
+        session.clear()
+        metadata = oauth.idp.load_server_metadata()
+        query = {"post_logout_redirect_uri": base + "/?signed_out=1", "client_id": client_id}
+        if hint:
+            query["id_token_hint"] = hint
+        return redirect(metadata["end_session_endpoint"] + "?" + urlencode(query))
+
+    @app.post("/backchannel-logout")
+    def backchannel_logout():
+        """OIDC Back-Channel Logout 1.0 section 2.6: check the token, end the session."""
+        try:
+            keys = KeySet.import_key_set(requests.get(issuer + "/jwks.json", timeout=5).json())
+            claims = jwt.decode(request.form.get("logout_token", ""), keys,
+                                algorithms=["RS256", "ES256"]).claims
+        except (JoseError, ValueError, requests.RequestException):
+            return {"error": "invalid_request"}, 400
+        fresh = abs(time.time() - int(claims.get("iat", 0))) < 300
+        if (claims.get("iss") != issuer or claims.get("aud") != client_id or not fresh
+                or EVENT not in (claims.get("events") or {}) or "nonce" in claims
+                or not claims.get("sid")):
+            return {"error": "invalid_request"}, 400
+        logged_out.add(claims["sid"])
+        return "", 200
+
+    return app
