@@ -38,6 +38,13 @@ UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError,
                exc.DisconnectionError)  # the database cannot answer now (a 503, not a 500)
 
 
+def conflict(error: Exception) -> bool:
+    """A transaction that PostgreSQL rolled back to settle a conflict with another one
+    (SQLSTATE class 40: deadlock, serialization failure): a retry will do, and the
+    database is not gone."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in ("40001", "40P01")
+
+
 def init_app(app: Flask) -> None:
     """Create the engine for IDP's DATABASE_URL; commit each answered request once."""
     engine = make_engine(app.config["DATABASE_URL"], app.config["DB_TIMEOUT_SECONDS"])

@@ -121,6 +121,10 @@ def _http_error(error: HTTPException):
 
 def _database_unavailable(error: Exception):
     db.discard()
+    if db.conflict(error):
+        current_app.logger.warning("transaction conflict on %s %s, answered 503 (retry): %s",
+                                   request.method, request.path, error.orig.sqlstate)
+        return _answer(503, headers={"Retry-After": "1"})
     db.outage().failed(error)
     return _answer(503, headers={"Retry-After": str(RETRY_SECONDS)})
 

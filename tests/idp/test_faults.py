@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, select, update
 
 from idp import create_app, db
 from idp.cli import runner as cli_runner
-from idp.models import Account, AuditEvent, Base, OutboxMail
+from idp.models import Account, AuditEvent, Base, OutboxMail, Vhs
 
 from ..helpers import PASSWORD, SECRET, TcpProxy, deliver, post_login, run, submit
 
@@ -91,6 +91,43 @@ def start(environment: dict, code: str) -> subprocess.CompletedProcess:
     env.update(environment)
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=60, cwd=ROOT)
+
+
+def test_a_deadlock_is_a_conflict_answered_503_with_a_short_retry_not_an_outage(
+        behind_proxy, caplog):
+    """Two transactions locking two rows in opposite order: PostgreSQL kills one. That is
+    a conflict to retry (Retry-After: 1), not the database gone (no outage is declared)."""
+    import threading
+
+    from idp.views import _database_unavailable
+
+    app, _proxy = behind_proxy
+    run(cli_runner(app), "vhs", "add", "passau", "--name", "vhs Passau", "--onboarded")
+    barrier, failures = threading.Barrier(2), []
+
+    def lock(first: str, second: str) -> None:
+        with db.engine(app).connect() as connection:
+            try:
+                with connection.begin():
+                    for index, slug in enumerate((first, second)):
+                        connection.execute(update(Vhs).where(Vhs.slug == slug)
+                                           .values(name=Vhs.name))
+                        if index == 0:
+                            barrier.wait()
+            except db.UNAVAILABLE as error:
+                failures.append(error)
+    threads = [threading.Thread(target=lock, args=pair)
+               for pair in (("straubing", "passau"), ("passau", "straubing"))]
+    [thread.start() for thread in threads]
+    [thread.join(30) for thread in threads]
+    assert len(failures) == 1 and db.conflict(failures[0])
+    with app.test_request_context("/token", method="POST"), \
+            caplog.at_level(logging.WARNING, logger=app.logger.name):
+        answer = app.make_response(_database_unavailable(failures[0]))
+        assert db.outage().since is None
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert "transaction conflict on POST /token" in caplog.text
+    assert "database unavailable" not in caplog.text
 
 
 def test_start_up_with_an_unreachable_database_says_so_in_one_line(tmp_path):

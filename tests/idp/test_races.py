@@ -95,6 +95,37 @@ def test_fifty_parallel_uses_of_one_refresh_token_without_grace_give_one_token_s
         live.stop()
 
 
+def test_forty_parallel_reuses_of_spent_refresh_tokens_revoke_the_grant_without_deadlock(
+        make_app):
+    """Each reuse revokes the same family of twelve tokens at once; the rows are locked in
+    one order, so PostgreSQL never has to break a deadlock (which it answers by killing a
+    transaction: a 503 here)."""
+    live = LiveServer(make_app, REFRESH_REUSE_GRACE_SECONDS=0)
+    try:
+        live.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+        live.cli("accounts", "add", "--vhs", "straubing", "--email",
+                 "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+        secret = add_client(live, "vhskoop", "--first-party")
+        rp = RelyingParty(live.url, "vhskoop", secret)
+        spent = [rp.fetch_token(sign_in(live, Browser(live.url), rp))["refresh_token"]]
+        for _ in range(11):
+            spent.append(requests.post(
+                rp.metadata["token_endpoint"], auth=("vhskoop", secret), timeout=30,
+                data={"grant_type": "refresh_token", "refresh_token": spent[-1]},
+            ).json()["refresh_token"])
+        latest = spent.pop()
+        answers = at_once(40, lambda index: requests.post(
+            rp.metadata["token_endpoint"], auth=("vhskoop", secret), timeout=30,
+            data={"grant_type": "refresh_token", "refresh_token": spent[index % len(spent)]}))
+        assert sorted(a.status_code for a in answers) == [400] * 40
+        assert {a.json()["error"] for a in answers} == {"invalid_grant"}
+        state = requests.post(live.url + "/introspect", auth=("vhskoop", secret), timeout=10,
+                              data={"token": latest}).json()
+        assert state == {"active": False}
+    finally:
+        live.stop()
+
+
 def test_within_the_grace_window_parallel_uses_of_one_refresh_token_all_get_tokens(live,
                                                                                  browser):
     secret = add_client(live, "vhskoop", "--first-party")
