@@ -40,6 +40,24 @@ def _too_common(password: str) -> bool:
                if len(word) >= 3 and len(core) % len(word) == 0)
 
 
+def _too_contextual(password: str, minimum: int, address: str, vhs_slug: str,
+                    vhs_name: str) -> bool:
+    """Whether the address or the VHS name make up so much of the password that the rest
+    is shorter than the minimum (they are the first words a guesser tries; NIST SP
+    800-63B: context-specific words). "ich-liebe-straubing" is refused, a long password
+    that merely contains the place ("Bench-Kennwort-2026-xyz" at vhs Bench) is not."""
+    lowered = password.lower()
+    local = address.split("@")[0].lower()
+    words = [w.lower() for w in re.split(r"\W+", vhs_name)
+             if w.lower() not in ("vhs", "volkshochschule", "kreisvolkshochschule")]
+    parts = sorted({address.lower(), local, vhs_slug.lower(), *words}, key=len, reverse=True)
+    rest = lowered
+    for part in parts:
+        if len(part) >= 4:
+            rest = rest.replace(part, "")
+    return rest != lowered and len(rest) < minimum
+
+
 def problems(password: str, address: str, vhs_slug: str, vhs_name: str) -> list[str]:
     """Why ``password`` cannot be used, in words for the person; empty when it can."""
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
@@ -54,13 +72,10 @@ def problems(password: str, address: str, vhs_slug: str, vhs_name: str) -> list[
     if password and _too_common(password):
         found.append(lazy_gettext("Dieses Passwort ist sehr verbreitet und daher leicht zu "
                                   "erraten. Bitte wählen Sie ein anderes."))
-    lowered = password.lower()
-    local = address.split("@")[0].lower()
-    words = [w.lower() for w in re.split(r"\W+", vhs_name) if w.lower() != "volkshochschule"]
-    parts = [address.lower(), local, vhs_slug.lower(), *words]
-    if any(len(part) >= 4 and part in lowered for part in parts):
-        found.append(lazy_gettext("Das Passwort darf Ihre E-Mail-Adresse oder den Namen Ihrer "
-                                  "VHS nicht enthalten."))
+    if _too_contextual(password, minimum, address, vhs_slug, vhs_name):
+        found.append(lazy_gettext("Das Passwort besteht zu sehr aus Ihrer E-Mail-Adresse oder "
+                                  "dem Namen Ihrer VHS: ohne sie muss es noch mindestens "
+                                  "%(minimum)s Zeichen haben.", minimum=minimum))
     return found
 
 
