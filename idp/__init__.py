@@ -16,29 +16,40 @@ require_own()
 
 from . import (  # noqa: E402 (after the check above)
     api,
+    clients,
     config,
     db,
     eligibility,
+    front,
     guard,
+    health,
     i18n,
     limits,
+    logs,
+    metrics,
     oauth,
     passwords,
     portals,
     protocol,
     signing,
+    tenants,
     throttle,
     views,
 )
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    """Build the provider: config -> input guard -> db -> keys -> connectors -> oauth ->
-    pages -> throttling."""
+    """Build the provider: config -> input guard, request ids, metrics -> db, clients ->
+    keys -> connectors -> oauth -> pages -> throttling -> health; discovery and JWKS
+    answered in front of it all."""
     app = Flask(__name__, instance_path=os.environ.get("IDP_INSTANCE_PATH") or None)
     config.init_app(app, overrides)
     guard.init_app(app)
+    logs.init_app(app)
+    metrics.init_app(app)
     db.init_app(app)
+    clients.init_app(app)
+    tenants.init_app(app)
     signing.init_app(app)
     passwords.init_app(app)
     eligibility.init_app(app)
@@ -50,6 +61,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     views.init_app(app)
     throttle.init_app(app)
     limits.init_app(app)
+    health.init_app(app)
+    front.init_app(app)
     return app
 
 
@@ -83,4 +96,5 @@ def build(overrides: dict | None = None) -> Flask:
     except config.ConfigError as error:
         raise StartupError(str(error)) from None
     prepare(app)
+    logs.configure(app)
     return app

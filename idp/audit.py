@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 
 from adapters.address import clean
 
-from . import db
+from . import db, logs, metrics
 from .models import Account, AuditEvent, Vhs, now
 
 
@@ -40,6 +40,8 @@ def record(kind: str, *, vhs: str | None = None, sub: str | None = None,
                        client_id=client and client[:100], source=source, reason=reason,
                        ip=ip, actor=actor and actor[:100], detail=detail and detail[:200])
     db.session().add(event)
+    logs.tag_vhs(event.vhs)
+    metrics.count_event(kind, source, reason)
     current_app.logger.info("audit %s vhs=%s who=%s client=%s source=%s reason=%s",
                             kind, event.vhs, who, event.client_id, source, reason)
     return event

@@ -6,6 +6,8 @@ slug) is always released with ``openid``: every relying party needs the tenant.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core import UserInfo
 
@@ -19,24 +21,43 @@ SCOPE_CLAIMS = {
 SCOPES = ("openid", "profile", "email", "offline_access")
 
 
-def all_claims(account: Account) -> dict:
-    """Every claim this provider can say about ``account``."""
+@dataclass(frozen=True)
+class Holder:
+    """What the claims are made of: an account's public facts, read by one query at
+    userinfo (``tokens.bearer``) or taken from a loaded account (``Holder.of``)."""
+
+    sub: str
+    vhs: str
+    address: str
+    email_verified: bool
+    name: str | None
+
+    @classmethod
+    def of(cls, account: Account) -> Holder:
+        """The holder facts of a loaded account."""
+        return cls(account.sub, account.vhs.slug, account.address,
+                   bool(account.email_verified), account.display_name)
+
+
+def all_claims(who: Account | Holder) -> dict:
+    """Every claim this provider can say about an account."""
+    holder = who if isinstance(who, Holder) else Holder.of(who)
     claims = {
-        "sub": account.sub,
-        "vhs": account.vhs.slug,
-        "email": account.address,
-        "email_verified": bool(account.email_verified),
+        "sub": holder.sub,
+        "vhs": holder.vhs,
+        "email": holder.address,
+        "email_verified": holder.email_verified,
     }
-    if account.display_name:
-        claims["name"] = account.display_name
+    if holder.name:
+        claims["name"] = holder.name
     return claims
 
 
-def for_scope(account: Account, scope: str) -> UserInfo:
+def for_scope(who: Account | Holder, scope: str) -> UserInfo:
     """The claims ``scope`` releases."""
     granted = set(scope_to_list(scope) or [])
     released = {name for s in granted for name in SCOPE_CLAIMS.get(s, ())}
-    claims = all_claims(account)
+    claims = all_claims(who)
     return UserInfo({name: value for name, value in claims.items() if name in released})
 
 

@@ -168,6 +168,20 @@ SETTINGS: dict[str, Setting] = {
         "PostgreSQL: connect timeout, statement timeout, the longest wait for an answer and "
         "for a pooled connection; a database that does not answer in time is a 503.",
     ),
+    "CLIENTS_RELOAD_SECONDS": Setting(
+        10,
+        int,
+        "How long an instance reuses a relying party's registration before reading it again "
+        "(a change made on another instance or by a command takes effect within this time).",
+    ),
+    "METRICS_TOKEN": Setting(
+        "",
+        str,
+        "Bearer token for GET /metrics (Prometheus). Empty: /metrics answers loopback only.",
+    ),
+    "LOG_FORMAT": Setting(
+        "", str, "`json` (one object a line) or `text`. Empty: json, text in development."
+    ),
     "ARGON2_TIME_COST": Setting(3, int, "Argon2id iterations for password hashes."),
     "ARGON2_MEMORY_COST": Setting(65536, int, "Argon2id memory in KiB for password hashes."),
     "ARGON2_PARALLELISM": Setting(1, int, "Argon2id lanes for password hashes."),
@@ -256,6 +270,14 @@ def check(values: dict, instance_path: str) -> dict:
         raise ConfigError("IDP_CODE_TTL must be at most 600 seconds (RFC 6749 4.1.2).")
     if values["KEYS_RELOAD_SECONDS"] <= 0 or values["KEYS_RELOAD_SECONDS"] > 60:
         raise ConfigError("IDP_KEYS_RELOAD_SECONDS must be between 1 and 60.")
+    if not 0 <= values["CLIENTS_RELOAD_SECONDS"] <= 300:
+        raise ConfigError("IDP_CLIENTS_RELOAD_SECONDS must be between 0 and 300.")
+    if not values["LOG_FORMAT"]:
+        values["LOG_FORMAT"] = "text" if env == "development" else "json"
+    if values["LOG_FORMAT"] not in ("json", "text"):
+        raise ConfigError("IDP_LOG_FORMAT must be 'json' or 'text'.")
+    if values["METRICS_TOKEN"] and len(values["METRICS_TOKEN"]) < 16:
+        raise ConfigError("IDP_METRICS_TOKEN must be at least 16 characters long.")
     if not 0 <= values["PROXIES"] <= 5:
         raise ConfigError("IDP_PROXIES must be between 0 and 5.")
     if values["REDIS_URL"] and not str(values["REDIS_URL"]).startswith(("redis://", "rediss://")):

@@ -21,7 +21,7 @@ from adapters import directory, registry
 from adapters.address import clean
 from adapters.base import Adapter, AdapterUnavailable, Context, Decision
 
-from . import db
+from . import db, metrics
 from .built import PerVhs
 from .models import DirectoryEntry, EligibilityCheck, KmaLink, Vhs, now
 from .sealing import seal, unseal
@@ -69,7 +69,14 @@ def ask(vhs: Vhs, address: str) -> Decision:
     adapter = adapter_for(vhs)
     if adapter is None:
         raise LookupError(f"VHS {vhs.slug} has no adapter")
-    return adapter.check(address)
+    started = time.perf_counter()
+    try:
+        decision = adapter.check(address)
+    except AdapterUnavailable:
+        metrics.timed_program(vhs.slug, vhs.adapter, time.perf_counter() - started, True)
+        raise
+    metrics.timed_program(vhs.slug, vhs.adapter, time.perf_counter() - started, False)
+    return decision
 
 
 def allows(vhs: Vhs, typed_address: str) -> bool:

@@ -18,10 +18,9 @@ from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from flask import Flask, current_app
-from sqlalchemy import select
 
-from . import claims, db, endpoints, grants, tokens
-from .models import Client, new_secret
+from . import claims, clients, endpoints, grants, metrics, tokens
+from .models import new_secret
 
 DESCRIPTIONS = {
     "invalid_request": "The request is missing a parameter, repeats one, or is malformed.",
@@ -66,9 +65,10 @@ class AuthorizationServer(FlaskAuthorizationServer):
     def query_client(self, client_id):
         if not client_id or len(client_id) > 100:
             return None
-        return db.session().scalar(select(Client).where(Client.client_id == client_id))
+        return clients.registered(client_id)
 
     def save_token(self, token, request):
+        metrics.token_issued(request.payload.grant_type if request.payload else "")
         refresh = getattr(request, "refresh_token", None)
         code = getattr(request, "authorization_code", None)
         tokens.save(

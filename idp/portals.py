@@ -3,11 +3,13 @@ instance and rebuilt when the settings change."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict
 
 from flask import Flask, current_app
 
+from . import metrics
 from .built import PerVhs
 from .connectors.portal import HttpPortalConnector, PortalSettings
 from .connectors.upstream import OpenIdUpstream, UpstreamSettings
@@ -41,7 +43,8 @@ def portal_for(vhs: Vhs) -> HttpPortalConnector | None:
         return None
     return current_app.extensions["idp.portals"].get(
         vhs.id, vhs.portal_changed_at, lambda: HttpPortalConnector(
-            PortalSettings(**unseal(vhs.portal_config, "portal-config")), vhs.slug))
+            PortalSettings(**unseal(vhs.portal_config, "portal-config")), vhs.slug,
+            timed=functools.partial(metrics.timed_portal, vhs.slug)))
 
 
 def upstream_for(vhs: Vhs) -> OpenIdUpstream | None:

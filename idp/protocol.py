@@ -297,7 +297,8 @@ def discovery():
     }
     response = jsonify(metadata)
     response.headers["Cache-Control"] = "public, max-age=3600"
-    return response
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/jwks.json")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+import time
 import unicodedata
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from flask import Flask, current_app
+from sqlalchemy import event, select
 
 from . import db, eligibility
 from .models import Vhs, digest
@@ -54,10 +57,57 @@ def onboarded(slug: str) -> Vhs | None:
     return db.session().scalar(select(Vhs).where(Vhs.slug == (slug or "")[:63], Vhs.onboarded))
 
 
-def listed() -> list[Vhs]:
+@dataclass(frozen=True)
+class Listed:
+    """A VHS as the login page lists it."""
+
+    slug: str
+    name: str
+    aliases: tuple[str, ...]
+    brokered: bool  # "Mit itm:PORTAL anmelden" (an upstream OpenID provider is set)
+
+
+class Listing:
+    """The onboarded VHS in German order, read once and kept for IDP_CLIENTS_RELOAD_SECONDS:
+    the login page lists all of them (850 and more) for every person who opens it. A
+    change to any VHS in this process empties it at once; one made elsewhere shows within
+    the reload time."""
+
+    changes = 0  # counts every VHS change in this process
+
+    def __init__(self, seconds: int):
+        self.seconds = seconds
+        self._known: tuple[float, int, tuple[Listed, ...]] | None = None
+
+    def get(self) -> tuple[Listed, ...]:
+        """The listing, read anew when it is older than the reload time or changed here."""
+        known, moment = self._known, time.monotonic()
+        if known and moment - known[0] < self.seconds and known[1] == Listing.changes:
+            return known[2]
+        changes = Listing.changes
+        rows = db.session().execute(select(Vhs.slug, Vhs.name, Vhs.upstream_config.is_not(None))
+                                    .where(Vhs.onboarded)).all()
+        entries = tuple(Listed(slug, name, tuple(aliases(name)), bool(brokered))
+                        for slug, name, brokered in sorted(rows, key=lambda r: sort_key(r[1])))
+        self._known = (moment, changes, entries)
+        return entries
+
+
+@event.listens_for(Vhs, "after_insert")
+@event.listens_for(Vhs, "after_update")
+@event.listens_for(Vhs, "after_delete")
+def _changed(_mapper, _connection, _target) -> None:
+    Listing.changes += 1
+
+
+def listed() -> tuple[Listed, ...]:
     """The VHS shown in the login drop-down, in German order (``sort_key``)."""
-    return sorted(db.session().scalars(select(Vhs).where(Vhs.onboarded)),
-                  key=lambda vhs: sort_key(vhs.name))
+    return current_app.extensions["idp.listing"].get()
+
+
+def init_app(app: Flask) -> None:
+    """The per-app listing of the onboarded VHS."""
+    app.extensions["idp.listing"] = Listing(app.config["CLIENTS_RELOAD_SECONDS"])
 
 
 PREFIXES = ("kreisvolkshochschule ", "volkshochschule ", "kvhs ", "vhs ")

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, false, func, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, db
+from .claims import Holder
 from .models import (
     Account,
     AuthorizationCode,
@@ -21,6 +23,7 @@ from .models import (
     SsoSession,
     Status,
     Token,
+    Vhs,
     digest,
     new_secret,
     now,
@@ -75,25 +78,29 @@ class PresentedToken:
 
 
 def save(token: dict, client: Client, account: Account | None, *, family_id: str | None,
-         code: AuthorizationCode | None, sid: str | None) -> Token:
-    """Store a freshly generated token response (digests only)."""
+         code: AuthorizationCode | None, sid: str | None) -> None:
+    """Store a freshly generated token response (digests only), by one INSERT on the
+    request's connection: the ORM's unit of work would cost more than the statement."""
     issued = now()
     refresh = token.get("refresh_token")
-    row = Token(
-        client_id=client.client_id,
-        account_id=account.id if account else None,
-        access_token_hash=digest(token["access_token"]),
-        refresh_token_hash=digest(refresh) if refresh else None,
-        scope=token.get("scope", ""),
-        issued_at=issued,
-        access_expires_at=issued + token["expires_in"],
-        refresh_expires_at=issued + current_app.config["REFRESH_TOKEN_TTL"] if refresh else None,
-        family_id=family_id or new_secret(),
-        code_id=code.id if code else None,
-        sid=sid,
-    )
-    db.session().add(row)
-    return row
+    db.session().connection().execute(Token.__table__.insert(), {
+        "client_id": client.client_id,
+        "account_id": account.id if account else None,
+        "access_token_hash": digest(token["access_token"]),
+        "refresh_token_hash": digest(refresh) if refresh else None,
+        "scope": token.get("scope", ""),
+        "issued_at": issued,
+        "access_expires_at": issued + token["expires_in"],
+        "refresh_expires_at": issued + current_app.config["REFRESH_TOKEN_TTL"] if refresh
+        else None,
+        "family_id": family_id or new_secret(),
+        "code_id": code.id if code else None,
+        "sid": sid,
+    })
+
+
+FIND = {kind: select(Token).where(column == bindparam("hashed")) for kind, column in (
+    ("access_token", Token.access_token_hash), ("refresh_token", Token.refresh_token_hash))}
 
 
 def find(value: str, hint: str | None = None) -> PresentedToken | None:
@@ -104,22 +111,61 @@ def find(value: str, hint: str | None = None) -> PresentedToken | None:
     kinds = ["refresh_token", "access_token"] if hint == "refresh_token" else [
         "access_token", "refresh_token"]
     for kind in kinds:
-        column = Token.access_token_hash if kind == "access_token" else Token.refresh_token_hash
-        row = db.session().scalar(select(Token).where(column == hashed))
+        row = db.session().scalar(FIND[kind], {"hashed": hashed})
         if row is not None:
             return PresentedToken(row, kind)
     return None
 
 
+@dataclass(frozen=True)
+class Bearer:
+    """An access token presented at userinfo, with what its answer needs (one query)."""
+
+    scope: str
+    usable: bool  # neither expired nor revoked, and its person (if any) is active
+    holder: Holder | None
+
+
+BEARER = (
+    select(Token.scope, Token.access_expires_at, Token.access_revoked_at, Token.account_id,
+           Account.status, Account.sub, Vhs.slug, Account.address, Account.email_verified,
+           Account.display_name)
+    .outerjoin(Account, Account.id == Token.account_id)
+    .outerjoin(Vhs, Vhs.id == Account.vhs_id)
+    .where(Token.access_token_hash == bindparam("hashed")))
+
+
+def bearer(value: str) -> Bearer | None:
+    """The access token ``value`` and its holder, read by one prepared statement on the
+    request's connection, without the ORM (userinfo is the most frequent reader)."""
+    if not value or len(value) > 512:
+        return None
+    found = db.session().connection().execute(BEARER, {"hashed": digest(value)}).first()
+    if found is None:
+        return None
+    (scope, expires_at, revoked_at, account_id, status, sub, vhs, address, verified,
+     name) = found
+    usable = (expires_at > now() and revoked_at is None
+              and (account_id is None or status == Status.ACTIVE))
+    holder = Holder(sub, vhs, address, bool(verified), name) if account_id else None
+    return Bearer(scope, usable, holder)
+
+
+CLAIM_REFRESH = (
+    update(Token.__table__)
+    .where(Token.id == bindparam("token_id"), Token.refresh_used_at.is_(None),
+           Token.refresh_revoked_at.is_(None))
+    .values(refresh_used_at=bindparam("moment")))
+
+
 def claim_refresh(row: Token) -> bool:
     """Mark a refresh token as used, exactly once; False when someone else did already."""
-    result = db.session().execute(
-        update(Token)
-        .where(Token.id == row.id, Token.refresh_used_at.is_(None),
-               Token.refresh_revoked_at.is_(None))
-        .values(refresh_used_at=now())
-    )
-    return result.rowcount == 1
+    moment = now()
+    claimed = db.session().connection().execute(
+        CLAIM_REFRESH, {"token_id": row.id, "moment": moment}).rowcount == 1
+    if claimed:
+        set_committed_value(row, "refresh_used_at", moment)  # as stored; nothing to flush
+    return claimed
 
 
 def revoke_family(family_id: str) -> None:

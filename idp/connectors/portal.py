@@ -14,6 +14,8 @@ password travels only in that request body and is never logged.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -56,11 +58,13 @@ class HttpPortalConnector:
     """One HTTP session (connection reuse) and one circuit breaker per VHS."""
 
     def __init__(self, settings: PortalSettings, vhs: str,
-                 breaker: CircuitBreaker | None = None):
+                 breaker: CircuitBreaker | None = None,
+                 timed: Callable[[str, float, bool], None] | None = None):
         settings.check()
         self.settings = settings
         self.vhs = vhs
         self.breaker = breaker or CircuitBreaker()
+        self.timed = timed  # told (call, seconds, failed) after every call, for metrics
         self.http = requests.Session()
         self.http.headers.update({"Authorization": f"Bearer {settings.credential}",
                                   "Accept": "application/json"})
@@ -95,7 +99,16 @@ class HttpPortalConnector:
             if not isinstance(data, dict):
                 raise PortalUnavailable("portal answered JSON that is not an object")
             return data
-        return self.breaker.call(call)
+        started = time.perf_counter()
+        try:
+            data = self.breaker.call(call)
+        except PortalUnavailable:
+            if self.timed:
+                self.timed(path.rsplit("/", 1)[-1], time.perf_counter() - started, True)
+            raise
+        if self.timed:
+            self.timed(path.rsplit("/", 1)[-1], time.perf_counter() - started, False)
+        return data
 
     def lookup(self, address: str) -> bool:
         """Whether the portal has a staff login for ``address``."""

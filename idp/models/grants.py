@@ -152,7 +152,7 @@ class Token(Base):
     sid: Mapped[str | None] = mapped_column(String(64), index=True)
 
     account: Mapped[Account | None] = relationship(lazy="joined")
-    client: Mapped[Client] = relationship(lazy="joined")
+    client: Mapped[Client] = relationship()  # loaded when asked for: rarely needed
 
 
 class SsoSession(Base):

@@ -73,13 +73,17 @@ def _form_action() -> str:
 
 
 def _security_headers(response):
-    nonce = g.get("csp_nonce", "")
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
-        f"img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-        f"form-action {_form_action()}",
-    )
+    if response.mimetype == "text/html":
+        nonce = g.get("csp_nonce", "")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
+            f"img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            f"frame-ancestors 'none'; form-action {_form_action()}",
+        )
+    else:  # JSON, scripts, pictures: nothing in them may load or run anything
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'none'; frame-ancestors 'none'")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     # Codes and states travel in URLs: never leak them to other sites.

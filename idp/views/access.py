@@ -20,7 +20,15 @@ from ..identity import Refusal
 from ..models import Purpose
 from ..password_policy import refusals
 from ..protocol import EXPIRED, allow_form_target
-from .forms import Problems, check_address, check_vhs, preselected, remember_vhs, vhs_choices
+from .forms import (
+    Problems,
+    VhsSelect,
+    check_address,
+    check_vhs,
+    preselected,
+    remember_vhs,
+    vhs_choices,
+)
 from .login import safe_next, wait_words
 
 bp = Blueprint("access", __name__)
@@ -39,7 +47,7 @@ TEMPLATES = {"access.new_access_submit": "new_access.html",
 class AddressForm(FlaskForm):
     """VHS and address, for "Neuer Zugang" and "Passwort vergessen"."""
 
-    vhs = SelectField("VHS", name="tenant", validate_choice=False)
+    vhs = SelectField("VHS", name="tenant", validate_choice=False, widget=VhsSelect())
     email = StringField()
     next = HiddenField()
 

@@ -20,6 +20,7 @@ from ..protocol import EXPIRED, LogoutForm, allow_form_target
 from ..throttle import account_key, throttle, trusted_device
 from .forms import (
     Problems,
+    VhsSelect,
     check_address,
     check_password,
     check_vhs,
@@ -50,7 +51,7 @@ class LoginForm(FlaskForm):
     that name); in the code it is ``vhs``.
     """
 
-    vhs = SelectField("VHS", name="tenant", validate_choice=False)
+    vhs = SelectField("VHS", name="tenant", validate_choice=False, widget=VhsSelect())
     email = StringField()
     password = PasswordField()
     remember = BooleanField()
@@ -86,7 +87,7 @@ def wait_words(seconds: int) -> str:
 def _render(form: LoginForm, problems: Problems | None = None, status: int = 200):
     allow_form_target(form.next.data)
     form.vhs.choices = vhs_choices(gettext("Bitte VHS auswählen"))
-    brokered = [vhs for vhs in tenants.listed() if vhs.upstream_config]
+    brokered = [vhs for vhs in tenants.listed() if vhs.brokered]
     page = render_template("login.html", form=form, problems=problems or Problems(),
                            brokered=brokered)
     return current_app.make_response((page, status))

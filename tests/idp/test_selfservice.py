@@ -180,7 +180,8 @@ def neutral(response) -> tuple:
                   response.get_data(as_text=True))
     body = re.sub(r'nonce="[^"]*"|nonce-[\w-]+', "", body)
     headers = tuple(sorted((k, v) for k, v in response.headers.items()
-                           if k not in ("Set-Cookie", "Content-Security-Policy")))
+                           if k not in ("Set-Cookie", "Content-Security-Policy",
+                                        "X-Request-Id")))
     return response.status_code, body, headers
 
 

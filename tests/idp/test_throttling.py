@@ -37,7 +37,8 @@ def neutral(response) -> tuple:
                   "", response.get_data(as_text=True))
     body = body.replace(ANNA, "ADDRESS").replace("niemand@vhs-straubing.de", "ADDRESS")
     headers = sorted((k, v) for k, v in response.headers.items()
-                     if k not in ("Set-Cookie", "Content-Security-Policy", "Content-Length"))
+                     if k not in ("Set-Cookie", "Content-Security-Policy", "Content-Length",
+                                  "X-Request-Id"))
     return response.status_code, body, headers
 
 
