@@ -60,19 +60,44 @@ def make_engine(url: str, timeout: int = 5) -> Engine:
     PostgreSQL: a connect timeout, a statement timeout, and a client-side limit on every
     wait for an answer (``DeadlineConnection``: a server that hangs, say stopped, keeps
     the TCP connection open and answers nothing), a pool that waits at most ``timeout``
-    for a free connection, and a ping before a pooled connection is reused (the first
-    request after a database restart succeeds).
+    for a free connection, and a ping before a pooled connection that lay unused for
+    more than a second is used again (the first request after a database restart
+    succeeds; under load, connections are reused within milliseconds and spared the
+    round trip that ``pool_pre_ping`` would add to every request).
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeout,
+        url, pool_size=5, max_overflow=10, pool_timeout=timeout,
         connect_args={"connect_timeout": timeout,
                       "options": f"-c statement_timeout={timeout * 1000}"})
     event.listen(engine, "do_connect", functools.partial(_connect_with_deadline, timeout))
+    event.listen(engine, "connect", _mark_used)
+    event.listen(engine, "checkin", _mark_used)
+    event.listen(engine, "checkout", _ping_if_idle)
     return engine
+
+
+IDLE_PING_SECONDS = 1.0
+
+
+def _mark_used(_dbapi_connection, record, *_rest) -> None:
+    record.info["idp_used"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    """A pooled connection unused for a while may have been cut (a database restart, a
+    firewall): ask it first; a dead one is replaced (DisconnectionError makes the pool
+    take a new connection)."""
+    if time.monotonic() - record.info.get("idp_used", 0.0) <= IDLE_PING_SECONDS:
+        return
+    try:
+        dbapi_connection.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except psycopg.Error:
+        raise exc.DisconnectionError("the pooled connection is gone") from None
 
 
 class DeadlineConnection(psycopg.Connection):

@@ -11,7 +11,8 @@ PROMETHEUS_MULTIPROC_DIR names an empty folder that exists before the workers st
 ``/metrics`` then adds up every process's files (prometheus-client's multiprocess mode).
 
 ``/metrics`` answers only with ``Authorization: Bearer <IDP_METRICS_TOKEN>``, or, while no
-token is set, to loopback clients; anyone else gets 404, as if it did not exist.
+token is set, to loopback clients whose request no proxy forwarded (no ``X-Forwarded-For``,
+``Forwarded`` or ``X-Real-IP``); anyone else gets 404, as if it did not exist.
 """
 
 from __future__ import annotations
@@ -111,10 +112,14 @@ def _start_timer() -> None:
     g.idp_started = time.perf_counter()
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+
+
 def _observe(response):
     started = g.get("idp_started")
-    if started is not None:
-        REQUEST_SECONDS.labels(request.endpoint or "none", request.method,
+    if started is not None:  # labels from a fixed vocabulary only: a client chooses methods
+        method = request.method if request.method in METHODS else "other"
+        REQUEST_SECONDS.labels(request.endpoint or "none", method,
                                f"{response.status_code // 100}xx").observe(
             time.perf_counter() - started)
     return response
@@ -126,7 +131,11 @@ def _allowed() -> bool:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(
             presented.strip().encode(), token.encode())
-    return (request.remote_addr or "") in ("127.0.0.1", "::1")
+    # Without a token: a scraper on this machine, not a visitor whom a reverse proxy on
+    # this machine passed on (it comes from loopback too, but says whom it forwards).
+    forwarded = any(name in request.headers for name in ("X-Forwarded-For", "Forwarded",
+                                                          "X-Real-Ip"))
+    return (request.remote_addr or "") in ("127.0.0.1", "::1") and not forwarded
 
 
 def metrics() -> Response:

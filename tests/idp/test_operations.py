@@ -54,6 +54,10 @@ def test_metrics_count_logins_and_tokens_and_are_not_open_to_the_world(app, clie
     assert ('idp_request_seconds_count{endpoint="views.login_submit",method="POST",'
             'status="3xx"}') in text
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 404
+    # a reverse proxy on this machine passing a visitor on is not a local scraper
+    assert client.get("/metrics", headers={"X-Forwarded-For": "192.0.2.7"}).status_code == 404
+    assert client.open("/metrics", method="BREW").status_code == 405
+    assert 'method="BREW"' not in client.get("/metrics").get_data(as_text=True)
 
 
 def test_metrics_with_a_token_answer_only_to_it(make_app):
