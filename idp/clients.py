@@ -11,17 +11,16 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from . import db
 from .claims import SCOPES
+from .kept import Kept
 from .models import Client, digest
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,100}$")
@@ -215,49 +214,21 @@ def every() -> list[Client]:
     return list(db.session().scalars(select(Client).order_by(Client.client_id)))
 
 
-class Registered:
-    """Relying parties as the protocol endpoints read them, kept for
-    IDP_CLIENTS_RELOAD_SECONDS: every token request asks for its client, and its
-    registration changes rarely. Any change to a client through the ORM in this process
-    (``clients`` commands, the demo, tests) empties the cache at once (``_changed``); a
-    change made elsewhere takes effect within the reload time. Unknown ids are not kept.
-    """
 
-    changes = 0  # counts every client change in this process
-
-    def __init__(self, seconds: int):
-        self.seconds = seconds
-        self._lock = threading.Lock()
-        self._known: dict[str, tuple[float, int, Client]] = {}
-
-    def get(self, client_id: str) -> Client | None:
-        """The client ``client_id`` (a detached, read-only copy), or None."""
-        known = self._known.get(client_id)
-        moment = time.monotonic()
-        if known and moment - known[0] < self.seconds and \
-                known[1] == Registered.changes:
-            return known[2]
-        session = db.session()
-        client = session.scalar(select(Client).where(Client.client_id == client_id))
-        if client is not None and self.seconds:
-            session.expunge(client)  # shared by later requests: no session may own it
-            with self._lock:
-                self._known[client_id] = (moment, Registered.changes, client)
-        return client
-
-
-@event.listens_for(Client, "after_insert")
-@event.listens_for(Client, "after_update")
-@event.listens_for(Client, "after_delete")
-def _changed(_mapper, _connection, _target) -> None:
-    Registered.changes += 1
+def _read(client_id: str) -> Client | None:
+    session = db.session()
+    client = session.scalar(select(Client).where(Client.client_id == client_id))
+    if client is not None:
+        session.expunge(client)  # kept for later requests: no session may own it
+    return client
 
 
 def registered(client_id: str) -> Client | None:
-    """The registered client ``client_id`` as the protocol reads it (cached), or None."""
-    return current_app.extensions["idp.clients"].get(client_id)
+    """The registered client ``client_id`` as the protocol reads it, kept for
+    IDP_CLIENTS_RELOAD_SECONDS (``idp.kept``; a detached, read-only copy), or None."""
+    return current_app.extensions["idp.clients"].get(client_id, lambda: _read(client_id))
 
 
 def init_app(app: Flask) -> None:
-    """The per-app cache of registrations."""
-    app.extensions["idp.clients"] = Registered(app.config["CLIENTS_RELOAD_SECONDS"])
+    """The per-app store of kept registrations."""
+    app.extensions["idp.clients"] = Kept(Client, app.config["CLIENTS_RELOAD_SECONDS"])

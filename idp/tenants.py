@@ -5,14 +5,14 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-import time
 import unicodedata
 from dataclasses import dataclass
 
 from flask import Flask, current_app
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from . import db, eligibility
+from .kept import Kept
 from .models import Vhs, digest
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")  # a DNS label: <slug>.meine-vhs.de
@@ -67,47 +67,23 @@ class Listed:
     brokered: bool  # "Mit itm:PORTAL anmelden" (an upstream OpenID provider is set)
 
 
-class Listing:
-    """The onboarded VHS in German order, read once and kept for IDP_CLIENTS_RELOAD_SECONDS:
-    the login page lists all of them (850 and more) for every person who opens it. A
-    change to any VHS in this process empties it at once; one made elsewhere shows within
-    the reload time."""
-
-    changes = 0  # counts every VHS change in this process
-
-    def __init__(self, seconds: int):
-        self.seconds = seconds
-        self._known: tuple[float, int, tuple[Listed, ...]] | None = None
-
-    def get(self) -> tuple[Listed, ...]:
-        """The listing, read anew when it is older than the reload time or changed here."""
-        known, moment = self._known, time.monotonic()
-        if known and moment - known[0] < self.seconds and known[1] == Listing.changes:
-            return known[2]
-        changes = Listing.changes
-        rows = db.session().execute(select(Vhs.slug, Vhs.name, Vhs.upstream_config.is_not(None))
-                                    .where(Vhs.onboarded)).all()
-        entries = tuple(Listed(slug, name, tuple(aliases(name)), bool(brokered))
-                        for slug, name, brokered in sorted(rows, key=lambda r: sort_key(r[1])))
-        self._known = (moment, changes, entries)
-        return entries
-
-
-@event.listens_for(Vhs, "after_insert")
-@event.listens_for(Vhs, "after_update")
-@event.listens_for(Vhs, "after_delete")
-def _changed(_mapper, _connection, _target) -> None:
-    Listing.changes += 1
+def _read_listing() -> tuple[Listed, ...]:
+    rows = db.session().execute(select(Vhs.slug, Vhs.name, Vhs.upstream_config.is_not(None))
+                                .where(Vhs.onboarded)).all()
+    return tuple(Listed(slug, name, tuple(aliases(name)), bool(brokered))
+                 for slug, name, brokered in sorted(rows, key=lambda row: sort_key(row[1])))
 
 
 def listed() -> tuple[Listed, ...]:
-    """The VHS shown in the login drop-down, in German order (``sort_key``)."""
-    return current_app.extensions["idp.listing"].get()
+    """The VHS shown in the login drop-down, in German order (``sort_key``). The login
+    page shows all of them (850 and more) to everyone who opens it: the list is kept for
+    IDP_CLIENTS_RELOAD_SECONDS (``idp.kept``)."""
+    return current_app.extensions["idp.listing"].get(None, _read_listing)
 
 
 def init_app(app: Flask) -> None:
-    """The per-app listing of the onboarded VHS."""
-    app.extensions["idp.listing"] = Listing(app.config["CLIENTS_RELOAD_SECONDS"])
+    """The per-app store of the kept listing."""
+    app.extensions["idp.listing"] = Kept(Vhs, app.config["CLIENTS_RELOAD_SECONDS"])
 
 
 PREFIXES = ("kreisvolkshochschule ", "volkshochschule ", "kvhs ", "vhs ")
