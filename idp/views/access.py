@@ -7,9 +7,9 @@ import functools
 import time
 
 from flask import Blueprint, current_app, render_template, request, url_for
-from flask_babel import get_locale, gettext, lazy_gettext
+from flask_babel import get_locale, lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms import HiddenField, PasswordField, StringField
 
 from adapters.address import clean
 from adapters.base import AdapterUnavailable
@@ -22,12 +22,11 @@ from ..password_policy import refusals
 from ..protocol import EXPIRED, allow_form_target
 from .forms import (
     Problems,
-    VhsSelect,
     check_address,
     check_vhs,
     preselected,
     remember_vhs,
-    vhs_choices,
+    vhs_field,
 )
 from .login import safe_next, wait_words
 
@@ -47,7 +46,7 @@ TEMPLATES = {"access.new_access_submit": "new_access.html",
 class AddressForm(FlaskForm):
     """VHS and address, for "Neuer Zugang" and "Passwort vergessen"."""
 
-    vhs = SelectField("VHS", name="tenant", validate_choice=False, widget=VhsSelect())
+    vhs = vhs_field()
     email = StringField()
     next = HiddenField()
 
@@ -62,7 +61,6 @@ class PasswordForm(FlaskForm):
 
 def _address_page(template: str, form: AddressForm, problems: Problems | None = None,
                   status: int = 200):
-    form.vhs.choices = vhs_choices(gettext("Bitte VHS auswählen"))
     page = render_template(template, form=form, problems=problems or Problems())
     return current_app.make_response((page, status))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from flask_babel import lazy_gettext
 from markupsafe import Markup
+from wtforms import SelectField
 from wtforms.fields.choices import Choice
 from wtforms.widgets import Select, html_params
 
@@ -90,9 +91,7 @@ def check_password(problems: Problems, password: str, field: str = "password") -
         problems.add(field, PASSWORD_TOO_LONG)
 
 
-def vhs_choices(prompt: str) -> list[tuple[str, str, dict]]:
-    """The drop-down's first choice, the prompt; ``VhsSelect`` adds every onboarded VHS."""
-    return [("", prompt, {})]
+PROMPT = lazy_gettext("Bitte VHS auswählen")
 
 
 class VhsSelect(Select):
@@ -106,7 +105,7 @@ class VhsSelect(Select):
         kwargs.setdefault("id", field.id)
         if field.flags.required and "required" not in kwargs:
             kwargs["required"] = True
-        prompt = self.render_option(Choice("", field.choices[0][1], not field.data, None))
+        prompt = self.render_option(Choice("", str(PROMPT), not field.data, None))
         options = self.options()
         chosen = f' value="{field.data}">'  # "value" is the last attribute (sorted)
         if field.data and tenants.SLUG.match(field.data) and chosen in options:
@@ -124,6 +123,12 @@ class VhsSelect(Select):
                     vhs.aliases)} if vhs.aliases else None)) for vhs in listing)
             made = VhsSelect._made = (listing, html)
         return made[1]
+
+
+def vhs_field() -> SelectField:
+    """The VHS choice of the login and self-service forms, posted as ``tenant`` (relying
+    parties and password managers know the name); the list is ``VhsSelect``'s."""
+    return SelectField("VHS", name="tenant", validate_choice=False, widget=VhsSelect())
 
 
 def preselected(hint: str | None) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext, ngettext
+from flask_babel import lazy_gettext, ngettext
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField
 
 from adapters.address import clean
 from adapters.base import AdapterUnavailable
@@ -20,13 +20,12 @@ from ..protocol import EXPIRED, LogoutForm, allow_form_target
 from ..throttle import account_key, throttle, trusted_device
 from .forms import (
     Problems,
-    VhsSelect,
     check_address,
     check_password,
     check_vhs,
     preselected,
     remember_vhs,
-    vhs_choices,
+    vhs_field,
 )
 
 bp = Blueprint("views", __name__)
@@ -51,7 +50,7 @@ class LoginForm(FlaskForm):
     that name); in the code it is ``vhs``.
     """
 
-    vhs = SelectField("VHS", name="tenant", validate_choice=False, widget=VhsSelect())
+    vhs = vhs_field()
     email = StringField()
     password = PasswordField()
     remember = BooleanField()
@@ -86,7 +85,6 @@ def wait_words(seconds: int) -> str:
 
 def _render(form: LoginForm, problems: Problems | None = None, status: int = 200):
     allow_form_target(form.next.data)
-    form.vhs.choices = vhs_choices(gettext("Bitte VHS auswählen"))
     brokered = [vhs for vhs in tenants.listed() if vhs.brokered]
     page = render_template("login.html", form=form, problems=problems or Problems(),
                            brokered=brokered)
