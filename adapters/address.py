@@ -35,11 +35,15 @@ class Removal:
         """The code point in the usual notation, e.g. U+00A0."""
         return f"U+{ord(self.char):04X}"
 
+    @property
+    def name(self) -> str:
+        """The character's Unicode name, e.g. NO-BREAK SPACE."""
+        return (INVISIBLE.get(self.char) or _CONTROL_NAMES.get(self.char)
+                or unicodedata.name(self.char, "CONTROL CHARACTER"))
+
     def describe(self) -> str:
         """Say it the way diagnose prints it."""
-        name = (INVISIBLE.get(self.char) or _CONTROL_NAMES.get(self.char)
-                or unicodedata.name(self.char, "CONTROL CHARACTER"))
-        return f"{self.codepoint} ({name}) at position {self.position}"
+        return f"{self.codepoint} ({self.name}) at position {self.position}"
 
 
 @dataclass(frozen=True)

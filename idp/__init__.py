@@ -15,6 +15,7 @@ from .packages import require_own
 require_own()
 
 from . import (  # noqa: E402 (after the check above)
+    admin,
     api,
     clients,
     config,
@@ -40,7 +41,7 @@ from . import (  # noqa: E402 (after the check above)
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the provider: config -> input guard, request ids, metrics -> db, clients ->
-    keys -> connectors -> oauth -> pages -> throttling -> health; discovery and JWKS
+    keys -> connectors -> oauth -> pages -> console -> throttling -> health; discovery and JWKS
     answered in front of it all."""
     app = Flask(__name__, instance_path=os.environ.get("IDP_INSTANCE_PATH") or None)
     config.init_app(app, overrides)
@@ -59,6 +60,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.init_app(app)
     i18n.init_app(app)
     views.init_app(app)
+    admin.init_app(app)
     throttle.init_app(app)
     limits.init_app(app)
     health.init_app(app)

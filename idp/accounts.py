@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
 
 from adapters.address import clean, is_plausible
 
-from . import db, tenants
-from .models import Account, Status, Vhs, now
+from . import db, sessions, tenants
+from .models import Account, Source, SsoSession, Status, Vhs, now
 from .password_policy import problems
 from .passwords import passwords
 
@@ -59,3 +61,80 @@ def every(vhs_slug: str | None = None) -> list[Account]:
     if vhs_slug:
         query = query.where(Vhs.slug == vhs_slug)
     return list(db.session().scalars(query))
+
+
+STATES = (Status.ACTIVE, Status.PENDING, Status.DISABLED)
+SOURCES = (Source.LOCAL, Source.PORTAL)
+PAGE_SIZE = 50
+MAX_SEARCH = 100
+
+
+@dataclass(frozen=True)
+class Person:
+    """One row of the console's people list."""
+
+    account: Account
+    live_sessions: int
+
+
+@dataclass(frozen=True)
+class People:
+    """One page of a VHS's people, by address, and the address to continue after."""
+
+    rows: list[Person]
+    after: str | None
+
+
+def people(vhs: Vhs, search: str = "", status: str = "", source: str = "",
+           after: str = "", limit: int = PAGE_SIZE) -> People:
+    """A page of the VHS's accounts by address (keyset: those after ``after``), found by a
+    part of the address or the name, in one state and from one source, if given."""
+    query = select(Account).where(Account.vhs_id == vhs.id).order_by(Account.address)
+    needle = clean(search[:MAX_SEARCH]).value
+    if needle:
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        query = query.where(or_(Account.address.like(pattern, escape="\\"),
+                                func.lower(Account.display_name).like(pattern, escape="\\")))
+    if status in STATES:
+        query = query.where(Account.status == status)
+    if source in SOURCES:
+        query = query.where(Account.source == source)
+    if after:
+        query = query.where(Account.address > after)
+    found = list(db.session().scalars(query.limit(limit + 1)))
+    more = len(found) > limit
+    found = found[:limit]
+    counts = dict(db.session().execute(
+        select(SsoSession.account_id, func.count()).where(
+            SsoSession.account_id.in_([a.id for a in found]), SsoSession.ended_at.is_(None),
+            SsoSession.expires_at > now()).group_by(SsoSession.account_id)).all()) \
+        if found else {}
+    return People([Person(a, counts.get(a.id, 0)) for a in found],
+                  found[-1].address if more else None)
+
+
+def of_vhs(vhs: Vhs, account_id: int) -> Account | None:
+    """The account ``account_id`` if it belongs to ``vhs`` (a forged id finds nothing)."""
+    return db.session().scalar(select(Account).where(Account.id == account_id,
+                                                     Account.vhs_id == vhs.id))
+
+
+def disable(account: Account) -> bool:
+    """Close an account on purpose: its sessions end and its tokens are revoked; False when
+    it was disabled already."""
+    if account.status == Status.DISABLED:
+        return False
+    account.status = Status.DISABLED
+    sessions.end_all(account)
+    return True
+
+
+def enable(account: Account) -> bool:
+    """Open a disabled account again (active with a password or a portal login, else
+    pending until the person sets one); False when it was not disabled."""
+    if account.status != Status.DISABLED:
+        return False
+    usable = account.password_hash or account.source == Source.PORTAL
+    account.status = Status.ACTIVE if usable else Status.PENDING
+    return True

@@ -202,6 +202,16 @@ def redirect_to(client: Client, redirect_uris: list[str],
     return client
 
 
+def rotate_secret(client: Client) -> str:
+    """Give a confidential client a new generated secret (returned once; the old one stops
+    working at once)."""
+    if client.public:
+        raise RegistrationError(f"{client.client_id} is a public client: it has no secret")
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = digest(secret)
+    return secret
+
+
 def services() -> list[Client]:
     """The first-party services people may go on to (those with a home page), by name."""
     found = db.session().scalars(select(Client).where(Client.first_party,

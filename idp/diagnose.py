@@ -1,17 +1,22 @@
-"""``vhskoop-idp diagnose``: the help page's troubleshooting, as one command.
+"""``vhskoop-idp diagnose`` and the console's "Warum kommt jemand nicht rein?": the help
+page's troubleshooting for one VHS and address.
 
-Runs every check the help page lists for a VHS and an address and says which one fails:
-VHS onboarded, adapter reachable, address found as typed or only after cleaning (naming
-each removed character with code point and position, in the typed and in the stored
+Runs every check the help page lists and says which one fails: VHS onboarded, adapter
+reachable, address found as typed or only after cleaning (naming each removed or
+look-alike character with code point and position, in the typed and in the stored
 address), user active, "Im Internet anzeigen" set, KMA link present, itm:PORTAL login,
-local account. The screen answers of the login and access pages never say any of this.
+local account, mail settings and the last mails. Each failing check says what the VHS
+must change. The texts are German with an English translation (the command prints
+English); the screen answers of the login and access pages never say any of this.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from adapters.address import CleanAddress, clean, is_plausible
@@ -19,131 +24,235 @@ from adapters.base import INACTIVE, NOT_LINKED, NOT_RELEASED, AdapterUnavailable
 
 from . import accounts, db, eligibility, portals
 from .connectors import PortalUnavailable
-from .models import OutboxMail, Vhs
+from .models import OutboxMail, Status, Vhs
 
 NOT_RELEASED_MESSAGE = "Der Login wurde nicht für den Außenstellen Login freigegeben."
+# Letters of other scripts that look like Latin ones (a pasted address can carry them).
+LOOKALIKES = {"а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x",
+              "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ο": "o", "α": "a",
+              "ν": "v", "ι": "i", "κ": "k", "ѵ": "v", "ɡ": "g", "ı": "i"}
+
+TYPED = _l("der eingegebenen Adresse")
+STORED = _l("der gespeicherten Adresse")
+STATES = {Status.ACTIVE: _l("aktiv"), Status.PENDING: _l("wartet auf die Aktivierung"),
+          Status.DISABLED: _l("gesperrt")}
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One check: passed (True), failed (False) or for information (None)."""
+    """One check: passed (True), failed (False) or for information (None); what the VHS
+    must change when it fails; the address concerned with its odd characters marked."""
 
     ok: bool | None
-    text: str
+    message: object  # a lazy German text with %(name)s places
+    values: dict = field(default_factory=dict)
+    advice: object | None = None
+    shown: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The text in the current language."""
+        return str(self.message) % {key: str(value) for key, value in self.values.items()}
 
     def line(self) -> str:
-        """As printed: a mark, then the text."""
+        """As printed: a mark, then the text (and what to do)."""
         mark = {True: "[ok]  ", False: "[FAIL]", None: "[info]"}[self.ok]
-        return f"{mark} {self.text}"
+        return f"{mark} {self.text}" + (f" - {self.advice}" if self.advice else "")
 
 
-def _removed(cleaned: CleanAddress, which: str) -> str:
-    return "; ".join(f"{r.describe()} of the {which} address" for r in cleaned.removed)
+class Joined:
+    """Lazy texts joined by "; ", rendered in the language of the moment they are read."""
+
+    def __init__(self, parts: list):
+        self.parts = parts
+
+    def __str__(self) -> str:
+        return "; ".join(str(part) for part in self.parts)
+
+
+def _odd(cleaned: CleanAddress, original: str, which) -> list:
+    """Every removed and look-alike character of an address, in words."""
+    parts = [_l("%(code)s (%(name)s) an Stelle %(position)s %(which)s") % {
+        "code": r.codepoint, "name": r.name, "position": r.position, "which": which}
+        for r in cleaned.removed]
+    for position, char in enumerate(original, start=1):
+        if char in LOOKALIKES:
+            parts.append(_l("%(code)s (%(name)s, sieht aus wie „%(latin)s“) an Stelle "
+                            "%(position)s %(which)s") % {
+                "code": f"U+{ord(char):04X}", "name": unicodedata.name(char, "?"),
+                "latin": LOOKALIKES[char], "position": position, "which": which})
+    return parts
+
+
+def marked(address: str) -> str:
+    """The address with each invisible, control or look-alike character shown as ⟦U+…⟧."""
+    removed = {r.position for r in clean(address).removed if r.char != " "}
+    return "".join(f"⟦U+{ord(c):04X}⟧" if i in removed or c in LOOKALIKES else c
+                   for i, c in enumerate(address, start=1))
 
 
 def diagnose(slug: str, typed: str) -> tuple[list[Finding], bool]:
     """Every check for ``typed`` at VHS ``slug``, and whether the person could get access."""
     vhs = db.session().scalar(select(Vhs).where(Vhs.slug == slug))
     if vhs is None:
-        return [Finding(False, f"VHS {slug!r} is unknown (see `vhskoop-idp vhs list`)")], False
-    found = [Finding(vhs.onboarded, f"VHS {vhs.slug} ({vhs.name}) " + (
-        "is onboarded: it is in the login drop-down" if vhs.onboarded else
-        "is not onboarded: it is not in the login drop-down (vhs add ... --onboarded)"))]
+        return [Finding(False, _l("VHS %(slug)r ist unbekannt (siehe `vhskoop-idp vhs list`)"),
+                        {"slug": slug})], False
+    return diagnose_at(vhs, typed)
+
+
+def diagnose_at(vhs: Vhs, typed: str) -> tuple[list[Finding], bool]:
+    """Every check for ``typed`` at ``vhs``, and whether the person could get access."""
+    names = {"slug": vhs.slug, "name": vhs.name}
+    found = [Finding(True, _l("VHS %(slug)s (%(name)s) ist freigeschaltet: sie steht in der "
+                              "Auswahlliste der Anmeldung"), names) if vhs.onboarded else
+             Finding(False, _l("VHS %(slug)s (%(name)s) ist nicht freigeschaltet: sie steht "
+                               "nicht in der Auswahlliste der Anmeldung"), names,
+                     _l("ITEM muss die VHS in die Auswahlliste aufnehmen "
+                        "(vhs add ... --onboarded)."))]
     typed_clean = clean(typed)
-    if typed_clean.removed:
-        found.append(Finding(None, f"the typed address was cleaned to {typed_clean.value!r}: "
-                                   + _removed(typed_clean, "typed")))
+    odd = _odd(typed_clean, typed, TYPED)
+    if odd:
+        found.append(Finding(None, _l("die eingegebene Adresse wurde zu %(value)r bereinigt: "
+                                      "%(removed)s"),
+                             {"value": typed_clean.value, "removed": Joined(odd)},
+                             shown=marked(typed)))
     if not is_plausible(typed_clean.value):
-        found.append(Finding(False, f"{typed_clean.value!r} is not an e-mail address"))
+        found.append(Finding(False, _l("%(value)r ist keine E-Mail-Adresse"),
+                             {"value": typed_clean.value}))
         return found, False
+    access = False
     if vhs.adapter:
         decision = _program_checks(vhs, typed, typed_clean, found)
         access = vhs.onboarded and decision is not None and decision.eligible
     else:
-        found.append(Finding(None, "no Verwaltungsprogramm adapter is set for this VHS: only "
-                                   "accounts created by an administrator can log in"))
+        found.append(Finding(None, _l("für diese VHS ist kein Verwaltungsprogramm "
+                                      "angebunden: nur von Administratoren angelegte Zugänge "
+                                      "können sich anmelden")))
     account = accounts.find(vhs, typed_clean.value)
     if not vhs.adapter:
         access = vhs.onboarded and account is not None and account.active
     found.append(_portal_check(vhs, typed_clean.value))
-    found.append(Finding(None, f"local account: {account.status}" if account else
-                         "local account: none"))
-    found.append(Finding(bool(vhs.mail_config),
-                         "mail settings are set (vhs set-mail)" if vhs.mail_config else
-                         "mail settings are missing: mails wait in the outbox (vhs set-mail)"))
-    found.extend(_last_mails(vhs, typed_clean.value))
+    found.append(_account_check(account))
+    found.append(Finding(True, _l("der Mailserver ist eingetragen (vhs set-mail)")) if
+                 vhs.mail_config else
+                 Finding(False, _l("der Mailserver fehlt: Mails warten im Postausgang "
+                                   "(vhs set-mail)"), advice=_l(
+                     "Tragen Sie den Mailserver der VHS ein; bis dahin wartet jede Mail.")))
+    found.extend(last_mails(vhs, typed_clean.value))
     return found, access
+
+
+def _account_check(account) -> Finding:
+    if account is None:
+        return Finding(None, _l("lokaler Zugang: keiner"))
+    values = {"status": STATES.get(account.status, account.status)}
+    if account.status == Status.DISABLED:
+        return Finding(False, _l("lokaler Zugang: %(status)s"), values, _l(
+            "Ein Administrator hat den Zugang gesperrt; entsperren Sie ihn unter „Personen“, "
+            "wenn die Person wieder hinein soll."))
+    if account.status == Status.PENDING:
+        return Finding(None, _l("lokaler Zugang: %(status)s"), values, _l(
+            "Die Person hat den Link der Aktivierungsmail noch nicht geöffnet: sehen Sie "
+            "unten nach, ob die Mail zugestellt wurde (auch im Spam-Ordner), oder senden Sie "
+            "sie unter „Personen“ erneut."))
+    return Finding(None, _l("lokaler Zugang: %(status)s"), values)
 
 
 def _portal_check(vhs: Vhs, address: str) -> Finding:
     portal = portals.portal_for(vhs)
     if portal is None:
-        return Finding(None, "itm:PORTAL: none configured for this VHS")
+        return Finding(None, _l("itm:PORTAL: für diese VHS keines eingetragen"))
     try:
         known = portal.lookup(address)
     except PortalUnavailable as error:
-        return Finding(False, f"itm:PORTAL cannot be reached: {error}")
+        return Finding(False, _l("das itm:PORTAL ist nicht erreichbar: %(error)s"),
+                       {"error": error}, _l("ITEM prüft die Verbindung zum itm:PORTAL."))
     if known:
-        return Finding(None, "itm:PORTAL has a staff login for the address: that login and "
-                             "its password count here (no second account)")
-    return Finding(None, "itm:PORTAL has no login for the address")
+        return Finding(None, _l("das itm:PORTAL hat einen Mitarbeitenden-Login für die "
+                                "Adresse: dieser Login und sein Passwort gelten hier (kein "
+                                "zweiter Zugang)"))
+    return Finding(None, _l("das itm:PORTAL hat keinen Login für die Adresse"))
 
 
-def _last_mails(vhs: Vhs, address: str) -> list[Finding]:
+def last_mails(vhs: Vhs, address: str, limit: int = 5) -> list[Finding]:
+    """The last mails to ``address`` from the VHS's server and what became of them."""
     rows = db.session().scalars(
         select(OutboxMail).where(OutboxMail.vhs_id == vhs.id, OutboxMail.recipient == address)
-        .order_by(OutboxMail.id.desc()).limit(5))
+        .order_by(OutboxMail.id.desc()).limit(limit))
     lines = []
     for row in rows:
-        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row.created_at))
+        values = {"kind": row.kind, "error": row.last_error or "", "attempts": row.attempts,
+                  "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row.created_at))}
         if row.delivered_at:
-            state = "delivered"
+            lines.append(Finding(None, _l("Mail %(kind)s vom %(when)s: zugestellt"), values,
+                                 _l("Der Mailserver der VHS hat sie angenommen; kam sie nicht "
+                                    "an, liegt sie oft im Spam-Ordner.")))
         elif row.failed_at:
-            state = f"given up: {row.last_error}"
+            lines.append(Finding(False, _l("Mail %(kind)s vom %(when)s: aufgegeben: "
+                                           "%(error)s"), values,
+                                 _l("Prüfen Sie den Mailserver (Testmail senden) und senden "
+                                    "Sie die Mail erneut.")))
         else:
-            error = f": {row.last_error}" if row.last_error else ""
-            state = f"waiting ({row.attempts} attempts{error})"
-        lines.append(Finding(None, f"mail {row.kind} of {when}: {state}"))
-    return lines or [Finding(None, "mails to this address: none")]
+            lines.append(Finding(None, _l("Mail %(kind)s vom %(when)s: wartet (%(attempts)s "
+                                          "Versuche) %(error)s"), values))
+    return lines or [Finding(None, _l("Mails an diese Adresse: keine"))]
 
 
 def _program_checks(vhs: Vhs, typed: str, typed_clean: CleanAddress,
                     found: list[Finding]) -> Decision | None:
+    names = {"adapter": vhs.adapter}
     try:
         decision = eligibility.ask(vhs, typed)
     except AdapterUnavailable as error:
-        found.append(Finding(False, f"adapter {vhs.adapter}: the Verwaltungsprogramm cannot be "
-                                    f"reached: {error}"))
+        found.append(Finding(False, _l("Adapter %(adapter)s: das Verwaltungsprogramm ist nicht "
+                                       "erreichbar: %(error)s"), names | {"error": error},
+                             _l("Prüfen Sie, ob das Verwaltungsprogramm läuft und vom "
+                                "Anmeldedienst aus erreichbar ist („Verbindung testen“).")))
         return None
-    found.append(Finding(True, f"adapter {vhs.adapter}: the Verwaltungsprogramm answers"))
+    found.append(Finding(True, _l("Adapter %(adapter)s: das Verwaltungsprogramm antwortet"),
+                         names))
     person = decision.person
     if person is None:
-        found.append(Finding(False, "the address is not in the Verwaltungsprogramm's "
-                                    "Benutzerverwaltung (it must be stored there identically)"))
+        found.append(Finding(False, _l("die Adresse steht nicht in der Benutzerverwaltung des "
+                                       "Verwaltungsprogramms (sie muss dort genau so stehen)"),
+                             advice=_l("Tragen Sie die Adresse in der Benutzerverwaltung beim "
+                                       "Benutzer genau so ein, wie die Person sie eingibt.")))
         return decision
-    who = f"user {person.user_id}" + (f" ({person.display_name})" if person.display_name else "")
-    stored = clean(person.stored_address or "")
-    if not typed_clean.removed and not stored.removed:
-        found.append(Finding(True, f"the address is stored as typed: {who}"))
+    who = {"who": f"{person.user_id}" + (f" ({person.display_name})"
+                                         if person.display_name else "")}
+    stored_text = person.stored_address or ""
+    stored = _odd(clean(stored_text), stored_text, STORED)
+    if not typed_clean.removed and not stored:
+        found.append(Finding(True, _l("die Adresse ist so gespeichert, wie eingegeben: "
+                                      "Benutzer %(who)s"), who))
     else:
-        detail = "; ".join(filter(None, [_removed(typed_clean, "typed"),
-                                         _removed(stored, "stored")]))
-        advice = " - correct the stored address in the Benutzerverwaltung" if stored.removed \
-            else ""
-        found.append(Finding(True, f"the address matches only after cleaning: {who}; "
-                                   f"{detail}{advice}"))
+        detail = Joined(_odd(typed_clean, typed, TYPED) + stored)
+        found.append(Finding(
+            True, _l("die Adresse passt erst nach dem Bereinigen: Benutzer %(who)s; "
+                     "%(detail)s"), who | {"detail": detail},
+            _l("Korrigieren Sie die gespeicherte Adresse in der Benutzerverwaltung: löschen "
+               "Sie sie und tippen Sie sie neu ein.") if stored else None,
+            shown=marked(stored_text) if stored else None))
     if decision.status == INACTIVE:
-        found.append(Finding(False, "the user is not active in the Verwaltungsprogramm"))
+        found.append(Finding(False, _l("der Benutzer ist im Verwaltungsprogramm nicht aktiv"),
+                             advice=_l("Setzen Sie den Benutzer im Verwaltungsprogramm wieder "
+                                       "aktiv, wenn die Person Zugang haben soll.")))
         return decision
-    found.append(Finding(True, "the user is active"))
+    found.append(Finding(True, _l("der Benutzer ist aktiv")))
     if decision.status == NOT_RELEASED:
-        found.append(Finding(False, '"Im Internet anzeigen" is not set (the help page\'s '
-                                    f'"{NOT_RELEASED_MESSAGE}")'))
+        found.append(Finding(False, _l("„Im Internet anzeigen“ ist nicht gesetzt (die "
+                                       "Meldung der Hilfeseite: „%(message)s“)"),
+                             {"message": NOT_RELEASED_MESSAGE},
+                             _l("Setzen Sie in KuferSQL beim Benutzer auf dem Reiter "
+                                "„Schalter“ den Haken „Im Internet anzeigen“.")))
         return decision
-    found.append(Finding(True, '"Im Internet anzeigen" is set'))
+    found.append(Finding(True, _l("„Im Internet anzeigen“ ist gesetzt")))
     if vhs.adapter == "kma":
-        linked = decision.status != NOT_LINKED
-        found.append(Finding(linked, "the Kursmanagement-APP link is present" if linked else
-                             "the Kursmanagement-APP link is missing: ITEM must link the user "
-                             "(Technik-Support-Ticket; then `vhskoop-idp kma link`)"))
+        if decision.status == NOT_LINKED:
+            found.append(Finding(False, _l("die Verknüpfung in der Kursmanagement-APP fehlt"),
+                                 advice=_l("ITEM verknüpft den Benutzer (Technik-Support-"
+                                           "Ticket); danach tragen Sie ihn unter "
+                                           "„KMA-Verknüpfungen“ ein (kma link).")))
+        else:
+            found.append(Finding(True, _l("die Verknüpfung in der Kursmanagement-APP ist da")))
     return decision

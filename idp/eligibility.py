@@ -12,18 +12,19 @@ Adapters are built once per VHS and rebuilt when its adapter configuration chang
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from flask import Flask, current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters import directory, registry
 from adapters.address import clean
 from adapters.base import Adapter, AdapterUnavailable, Context, Decision
 
-from . import db, metrics
+from . import audit, db, metrics
 from .built import PerVhs
-from .models import DirectoryEntry, EligibilityCheck, KmaLink, Vhs, now
+from .models import AuditEvent, DirectoryEntry, EligibilityCheck, KmaLink, Vhs, now
 from .sealing import seal, unseal
 
 
@@ -65,7 +66,8 @@ def adapter_for(vhs: Vhs) -> Adapter | None:
 
 
 def ask(vhs: Vhs, address: str) -> Decision:
-    """The adapter's answer now (no cache); AdapterUnavailable passes through."""
+    """The adapter's answer now (no cache), remembered with its answer time for the next
+    logins and the console; AdapterUnavailable passes through, as an audit event too."""
     adapter = adapter_for(vhs)
     if adapter is None:
         raise LookupError(f"VHS {vhs.slug} has no adapter")
@@ -74,8 +76,12 @@ def ask(vhs: Vhs, address: str) -> Decision:
         decision = adapter.check(address)
     except AdapterUnavailable:
         metrics.timed_program(vhs.slug, vhs.adapter, time.perf_counter() - started, True)
+        audit.record("program_unavailable", vhs=vhs.slug, reason="unavailable",
+                     detail=vhs.adapter)
         raise
-    metrics.timed_program(vhs.slug, vhs.adapter, time.perf_counter() - started, False)
+    seconds = time.perf_counter() - started
+    metrics.timed_program(vhs.slug, vhs.adapter, seconds, False)
+    _remember(vhs, clean(address).value, decision, now(), round(seconds * 1000))
     return decision
 
 
@@ -101,23 +107,64 @@ def allows(vhs: Vhs, typed_address: str) -> bool:
         current_app.logger.warning("eligibility check at vhs %s unavailable (%s); refused",
                                    vhs.slug, error)
         raise
-    _remember(vhs, address, decision, moment)
     if not decision.eligible:
         current_app.logger.info("eligibility at vhs %s: %s", vhs.slug, decision.status)
     return decision.eligible
 
 
-def _remember(vhs: Vhs, address: str, decision: Decision, moment: int) -> None:
+def _remember(vhs: Vhs, address: str, decision: Decision, moment: int, latency_ms: int) -> None:
     """Store the answer, whether or not another instance stored one meanwhile (upsert)."""
     values = {"vhs_id": vhs.id, "address": address, "status": decision.status,
-              "checked_at": moment}
-    changes = {"status": decision.status, "checked_at": moment}
+              "checked_at": moment, "latency_ms": latency_ms}
+    changes = {"status": decision.status, "checked_at": moment, "latency_ms": latency_ms}
     if decision.eligible:
         values["last_eligible_at"] = changes["last_eligible_at"] = moment
     dialect = postgresql if db.session().bind.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(EligibilityCheck).values(**values)
     db.session().execute(statement.on_conflict_do_update(
         index_elements=["vhs_id", "address"], set_=changes))
+
+
+PROBE_ADDRESS = "verbindungstest@example.invalid"
+
+
+@dataclass(frozen=True)
+class ProgramHealth:
+    """How the VHS's program answered since a time: for the console's program page."""
+
+    answers: int
+    last_answer_at: int | None
+    median_ms: int | None
+    slowest_ms: int | None
+    failures: int
+    last_failure_at: int | None
+
+
+def health(vhs: Vhs, since: int) -> ProgramHealth:
+    """The program's answers (remembered checks) and failures (audit events) since ``since``."""
+    rows = db.session().execute(select(EligibilityCheck.checked_at, EligibilityCheck.latency_ms)
+                                .where(EligibilityCheck.vhs_id == vhs.id,
+                                       EligibilityCheck.checked_at >= since)).all()
+    latencies = sorted(ms for _, ms in rows if ms is not None)
+    failed = db.session().execute(select(func.count(), func.max(AuditEvent.at)).where(
+        AuditEvent.vhs == vhs.slug, AuditEvent.kind == "program_unavailable",
+        AuditEvent.at >= since)).one()
+    return ProgramHealth(
+        answers=len(rows), last_answer_at=max((at for at, _ in rows), default=None),
+        median_ms=latencies[len(latencies) // 2] if latencies else None,
+        slowest_ms=latencies[-1] if latencies else None, failures=failed[0],
+        last_failure_at=failed[1])
+
+
+def probe(vhs: Vhs) -> tuple[Decision, int]:
+    """Ask the program about an address nobody has ("Verbindung testen"): its answer and
+    the milliseconds it took; AdapterUnavailable when it cannot be reached."""
+    adapter = adapter_for(vhs)
+    if adapter is None:
+        raise LookupError(f"VHS {vhs.slug} has no adapter")
+    started = time.perf_counter()
+    decision = adapter.check(PROBE_ADDRESS)
+    return decision, round((time.perf_counter() - started) * 1000)
 
 
 def init_app(app: Flask) -> None:

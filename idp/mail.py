@@ -81,16 +81,28 @@ def set_settings(vhs: Vhs, settings: MailSettings) -> None:
     vhs.mail_config = seal(asdict(settings), "mail-config")
 
 
+class DialogueFailed(Exception):
+    """The SMTP dialogue of a mail sent at once failed: ``step`` says where, ``error`` why."""
+
+    def __init__(self, step: str, error: Exception):
+        super().__init__(f"at {step}: {error}")
+        self.step, self.error = step, error
+
+
 def send_now(vhs: Vhs, row: OutboxMail) -> str:
     """Hand one mail to the VHS's server at once, not through the outbox (``test-mail``).
 
     Returns the mail server's host. Raises MailSettingsError without settings,
-    smtplib.SMTPException or OSError with the point where the SMTP dialogue failed.
+    DialogueFailed naming the step of the SMTP dialogue that failed.
     """
     settings = settings_of(vhs)
     if settings is None:
         raise MailSettingsError(f"VHS {vhs.slug} has no mail settings (vhs set-mail)")
-    send(settings, message(settings, row))
+    reached: list[str] = []
+    try:
+        send(settings, message(settings, row), reached)
+    except (smtplib.SMTPException, OSError) as error:
+        raise DialogueFailed(reached[-1] if reached else "connect", error) from error
     return settings.host
 
 
@@ -151,19 +163,26 @@ def message(settings: MailSettings, row: OutboxMail) -> EmailMessage:
     return mail
 
 
-def send(settings: MailSettings, mail: EmailMessage) -> None:
-    """Hand one message to the VHS's mail server."""
+def send(settings: MailSettings, mail: EmailMessage, reached: list[str] | None = None) -> None:
+    """Hand one message to the VHS's mail server; ``reached`` collects the steps of the
+    SMTP dialogue begun, so the last one is where a failure happened."""
+    reached = [] if reached is None else reached
     timeout = current_app.config["MAIL_TIMEOUT_SECONDS"]
     context = ssl.create_default_context()
+    reached.append(f"connect {settings.host}:{settings.port}"
+                   + (" (TLS)" if settings.security == "tls" else ""))
     if settings.security == "tls":
         server = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
     else:
         server = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
     with server:
         if settings.security == "starttls":
+            reached.append("STARTTLS")
             server.starttls(context=context)
         if settings.user:
+            reached.append("AUTH")
             server.login(settings.user, settings.password)
+        reached.append("MAIL FROM / RCPT TO / DATA")
         server.send_message(mail)
 
 

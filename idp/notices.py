@@ -81,7 +81,7 @@ def send_test(vhs: Vhs, typed_address: str) -> tuple[str, str]:
     """Send a test mail through the VHS's server now; the address and the server's host.
 
     Raises ValueError for an address that is none, mail.MailSettingsError without
-    settings, smtplib.SMTPException or OSError where the SMTP dialogue failed.
+    settings, mail.DialogueFailed naming the step of the SMTP dialogue that failed.
     """
     address = clean(typed_address).value
     if not is_plausible(address):

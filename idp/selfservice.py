@@ -20,41 +20,46 @@ from . import accounts, audit, db, eligibility, links, mail, notices, portals, s
 from .models import Account, AccountToken, Purpose, Status, Vhs, now
 from .passwords import passwords
 
+# What a request led to (the console tells administrators; the pages never do).
+OUTCOMES = ("malformed", "no_adapter", "portal_login", "already_active", "activation",
+            "recently_sent", "disabled", "not_released", "not_linked", "not_registered",
+            "no_active_account", "reset")
 LINK_LABELS = {Purpose.ACTIVATE: lazy_gettext("Passwort setzen"),
                Purpose.RESET: lazy_gettext("Neues Passwort setzen")}
 
 
-def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None) -> None:
-    """Handle "Neuer Zugang"."""
+def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None) -> str:
+    """Handle "Neuer Zugang"; what was done, as a word of ``OUTCOMES`` (the console shows
+    it to administrators; the page never depends on it)."""
     vhs = tenants.onboarded(vhs_slug)
     address = clean(typed).value
     if vhs is None or not is_plausible(address):
         _audit("access_request", vhs_slug, address, "malformed")
-        return
+        return "malformed"
     portal_reset = _portal_reset_url(vhs, address)
     decision = eligibility.ask(vhs, address) if vhs.adapter else None
     _audit("access_request", vhs.slug, address, decision.status if decision else "no_adapter",
            "itm:PORTAL" if portal_reset else None)
     if portal_reset is not None and (decision is None or decision.eligible):
         notices.portal_login(vhs, address, portal_reset, locale)
-        return
+        return "portal_login"
     if decision is None:
-        return  # no adapter: no self-service at this VHS, nobody gets a mail
+        return "no_adapter"  # no self-service at this VHS, nobody gets a mail
     account = accounts.find(vhs, address)
     if decision.status == ELIGIBLE:
         if account is not None and account.status == Status.ACTIVE:
             notices.send(vhs, address, "already_active", locale,
                          link=notices.issuer_link("/login"),
                          link_label=lazy_gettext("Zur Anmeldung"))
-        elif account is None or account.status == Status.PENDING:
-            _activation(vhs, account, address, decision, locale, next_url)
-        # a disabled account gets nothing: an administrator disabled it on purpose
-    elif decision.status == NOT_RELEASED:
-        notices.send(vhs, address, "not_released", locale)
-    elif decision.status == NOT_LINKED:
-        notices.send(vhs, address, "not_linked", locale)
-    else:  # unknown to the program, or not active there
-        notices.not_registered(vhs, address, locale)
+            return "already_active"
+        if account is None or account.status == Status.PENDING:
+            return _activation(vhs, account, address, decision, locale, next_url)
+        return "disabled"  # no mail: an administrator disabled it on purpose
+    if decision.status in (NOT_RELEASED, NOT_LINKED):
+        notices.send(vhs, address, decision.status, locale)
+        return decision.status
+    notices.not_registered(vhs, address, locale)  # unknown to the program, or not active
+    return "not_registered"
 
 
 def _portal_reset_url(vhs: Vhs, address: str) -> str | None:
@@ -66,7 +71,7 @@ def _portal_reset_url(vhs: Vhs, address: str) -> str | None:
 
 
 def _activation(vhs: Vhs, account: Account | None, address: str, decision: Decision,
-                locale: str, next_url: str | None) -> None:
+                locale: str, next_url: str | None) -> str:
     if account is None:
         name = decision.person.display_name if decision.person else None
         account = Account(vhs_id=vhs.id, vhs=vhs, address=address, status=Status.PENDING,
@@ -74,8 +79,9 @@ def _activation(vhs: Vhs, account: Account | None, address: str, decision: Decis
         db.session().add(account)
         db.session().flush()
     elif mail.recently_sent(vhs, address, "activation"):
-        return  # one activation mail per interval; its link stays valid
+        return "recently_sent"  # one activation mail per interval; its link stays valid
     _mail_link(account, Purpose.ACTIVATE, "activation", locale, next_url)
+    return "activation"
 
 
 def _mail_link(account: Account, purpose: str, kind: str, locale: str,
@@ -87,25 +93,28 @@ def _mail_link(account: Account, purpose: str, kind: str, locale: str,
                  minutes=seconds // 60)
 
 
-def request_reset(vhs_slug: str, typed: str, locale: str, next_url: str | None = None) -> None:
-    """Handle "Passwort vergessen": a reset link for an active local account, else nothing."""
+def request_reset(vhs_slug: str, typed: str, locale: str, next_url: str | None = None) -> str:
+    """Handle "Passwort vergessen": a reset link for an active local account, else nothing;
+    what was done, as a word of ``OUTCOMES``."""
     vhs = tenants.onboarded(vhs_slug)
     address = clean(typed).value
     if vhs is None or not is_plausible(address):
         _audit("reset_request", vhs_slug, address, "malformed")
-        return
+        return "malformed"
     portal_reset = _portal_reset_url(vhs, address)
     if portal_reset is not None:
         _audit("reset_request", vhs.slug, address, "itm:PORTAL")
         notices.portal_login(vhs, address, portal_reset, locale)
-        return
+        return "portal_login"
     account = accounts.find(vhs, address)
     if account is None or not account.active:
         _audit("reset_request", vhs.slug, address, "no_active_account")
-        return
+        return "no_active_account"
     _audit("reset_request", vhs.slug, address, "link")
-    if not mail.recently_sent(vhs, address, "reset"):
-        _mail_link(account, Purpose.RESET, "reset", locale, next_url)
+    if mail.recently_sent(vhs, address, "reset"):
+        return "recently_sent"
+    _mail_link(account, Purpose.RESET, "reset", locale, next_url)
+    return "reset"
 
 
 def _audit(kind: str, vhs_slug: str, address: str, reason: str, detail: str | None = None):

@@ -59,6 +59,8 @@ def start(identity: Identity, remember: bool, device: str) -> tuple[SsoSession, 
         expires_at=moment + lifetime,
     )
     db.session().add(sso)
+    db.session().execute(update(Account).where(Account.id == identity.account_id)
+                         .values(last_login_at=moment))
     db.session().flush()
     return sso, secret
 

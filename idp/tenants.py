@@ -31,9 +31,7 @@ def add(slug: str, name: str, onboarded: bool, adapter: str | None = None,
     if not SLUG.match(slug or ""):
         raise TenantError("the VHS slug must be lower-case letters, digits and hyphens "
                           "(like the portal host name <slug>.meine-vhs.de)")
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise TenantError("the VHS name must be 1 to 200 characters")
+    name = _checked_name(name)
     if db.session().scalar(select(Vhs.id).where(Vhs.slug == slug)):
         raise TenantError(f"a VHS {slug!r} exists already")
     vhs = Vhs(slug=slug, name=name, onboarded=onboarded)
@@ -41,6 +39,23 @@ def add(slug: str, name: str, onboarded: bool, adapter: str | None = None,
     db.session().flush()
     if adapter:
         eligibility.configure(vhs, adapter, adapter_options or {})
+    return vhs
+
+
+def _checked_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 200 or any(unicodedata.category(c) == "Cc" for c in name):
+        raise TenantError("the VHS name must be 1 to 200 characters, without control "
+                          "characters")
+    return name
+
+
+def change(vhs: Vhs, name: str | None = None, onboarded: bool | None = None) -> Vhs:
+    """Rename a VHS, or put it in the login drop-down or take it out."""
+    if name is not None:
+        vhs.name = _checked_name(name)
+    if onboarded is not None:
+        vhs.onboarded = onboarded
     return vhs
 
 

@@ -13,6 +13,7 @@ from flask.testing import FlaskCliRunner
 
 from .. import StartupError, prepare
 from .accounts import accounts_group
+from .admins import admins_group
 from .base import MissingConfiguration, build_app
 from .clients import clients_group
 from .development import demo_command, itm_connect_sim_command, portal_sim_command
@@ -21,7 +22,7 @@ from .mail import mail_worker
 from .operations import audit_command, db_group, diagnose_command, purge
 from .vhs import kma_group, vhs_group
 
-COMMANDS = (vhs_group, kma_group, clients_group, accounts_group, keys_group, db_group,
+COMMANDS = (vhs_group, kma_group, clients_group, accounts_group, admins_group, keys_group, db_group,
             diagnose_command, purge, audit_command, mail_worker, demo_command, portal_sim_command,
             itm_connect_sim_command, shell_command, routes_command)
 

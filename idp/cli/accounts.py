@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from flask_babel import force_locale
 
+from adapters.address import clean
+
 from .. import accounts, tenants
 from .base import Group, fail, read_secret
 
@@ -36,3 +38,35 @@ def accounts_list(vhs_slug: str | None) -> None:
     """List accounts, optionally of one VHS."""
     for account in accounts.every(vhs_slug):
         click.echo(f"{account.vhs.slug}\t{account.address}\t{account.status}\t{account.sub}")
+
+
+def _account(vhs_slug: str, email: str):
+    try:
+        account = accounts.find(tenants.find(vhs_slug), clean(email).value)
+    except tenants.TenantError as error:
+        fail(error)
+    if account is None:
+        fail(f"{email} has no account at {vhs_slug}")
+    return account
+
+
+@accounts_group.command("disable")
+@click.option("--vhs", "vhs_slug", required=True)
+@click.option("--email", required=True)
+def accounts_disable(vhs_slug: str, email: str) -> None:
+    """Disable an account: its sessions end and its tokens are revoked."""
+    account = _account(vhs_slug, email)
+    if not accounts.disable(account):
+        fail(f"{account.address} at {vhs_slug} is disabled already")
+    click.echo(f"disabled {account.address} at {vhs_slug}")
+
+
+@accounts_group.command("enable")
+@click.option("--vhs", "vhs_slug", required=True)
+@click.option("--email", required=True)
+def accounts_enable(vhs_slug: str, email: str) -> None:
+    """Enable a disabled account again."""
+    account = _account(vhs_slug, email)
+    if not accounts.enable(account):
+        fail(f"{account.address} at {vhs_slug} is not disabled")
+    click.echo(f"enabled {account.address} at {vhs_slug}: {account.status}")

@@ -72,11 +72,12 @@ def _record(context: click.Context) -> None:
     params = context.params
     vhs = params.get("slug") or params.get("vhs_slug")
     client = params.get("client_id")
-    audit.record("admin", vhs=vhs, client=client, actor=f"cli:{_operator()}",
+    audit.record("admin", vhs=vhs, client=client, actor=f"cli:{operator()}",
                  detail=" ".join(context.command_path.split()[1:]))
 
 
-def _operator() -> str:
+def operator() -> str:
+    """The user name of whoever runs the command (for the audit trail)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):

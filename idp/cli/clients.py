@@ -83,3 +83,14 @@ def clients_list() -> None:
         party = "first-party" if client.first_party else "third-party"
         click.echo(f"{client.client_id}\t{kind}\t{party}\t{' '.join(client.grant_types)}\t"
                    f"{client.scope}\t{' '.join(client.redirect_uris)}\t{client.name}")
+
+
+@clients_group.command("rotate-secret")
+@click.argument("client_id")
+def clients_rotate_secret(client_id: str) -> None:
+    """Give a confidential client a new secret; the old one stops working at once."""
+    try:
+        secret = clients.rotate_secret(clients.find(client_id))
+    except clients.RegistrationError as error:
+        fail(error)
+    click.echo(f"new client secret of {client_id} (shown once, store it now): {secret}")

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import click
 from flask import current_app
+from flask_babel import force_locale
 
 from .. import audit, db, diagnose, retention
 from .base import Group, command
@@ -40,9 +41,10 @@ def db_current() -> int:
 @click.option("--email", required=True)
 def diagnose_command(slug: str, email: str) -> int:
     """Run every check of the help page; exit 0 when the person could get access."""
-    findings, access = diagnose.diagnose(slug, email)
-    for finding in findings:
-        click.echo(finding.line())
+    with force_locale("en"):
+        findings, access = diagnose.diagnose(slug, email)
+        for finding in findings:
+            click.echo(finding.line())
     click.echo("=> could get access" if access else "=> cannot get access")
     return 0 if access else 1
 

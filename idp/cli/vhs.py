@@ -3,13 +3,12 @@ and itm:PORTAL, and the Kursmanagement-APP links ITEM makes."""
 
 from __future__ import annotations
 
-import smtplib
 import tomllib
 
 import click
 
 from adapters import directory, registry
-from adapters.base import AdapterConfigError
+from adapters.base import AdapterConfigError, AdapterUnavailable
 
 from .. import eligibility, mail, notices, portals, tenants
 from ..connectors.portal import PortalSettings
@@ -57,6 +56,20 @@ def vhs_add(slug: str, name: str, onboarded: bool, adapter: str | None,
         fail(error)
     click.echo(f"added VHS {vhs.slug} ({vhs.name}){', onboarded' if vhs.onboarded else ''}"
                f"{f', adapter {adapter}' if adapter else ''}")
+
+
+@vhs_group.command("set")
+@click.argument("slug")
+@click.option("--name", default=None, help="A new display name.")
+@click.option("--onboarded/--not-onboarded", default=None,
+              help="Show it in the login drop-down, or not.")
+def vhs_set(slug: str, name: str | None, onboarded: bool | None) -> None:
+    """Rename a VHS, or put it in the login drop-down or take it out."""
+    try:
+        vhs = tenants.change(_vhs(slug), name, onboarded)
+    except tenants.TenantError as error:
+        fail(error)
+    click.echo(f"VHS {vhs.slug} ({vhs.name}): {'onboarded' if vhs.onboarded else 'not onboarded'}")
 
 
 @vhs_group.command("set-adapter")
@@ -147,11 +160,25 @@ def vhs_test_mail(slug: str, address: str) -> None:
     """Send a test mail through the VHS's mail server now (not through the outbox)."""
     try:
         sent_to, host = notices.send_test(_vhs(slug), address)
-    except (smtplib.SMTPException, OSError) as error:
-        fail(f"the mail server refused or did not answer: {error}")
+    except mail.DialogueFailed as error:
+        fail(f"the mail server refused or did not answer {error}")
     except ValueError as error:
         fail(error)
     click.echo(f"test mail to {sent_to} handed to {host}")
+
+
+@vhs_group.command("test-program")
+@click.argument("slug")
+def vhs_test_program(slug: str) -> None:
+    """Ask the VHS's Verwaltungsprogramm about an address nobody has, and time it."""
+    vhs = _vhs(slug)
+    try:
+        decision, milliseconds = eligibility.probe(vhs)
+    except LookupError as error:
+        fail(error)
+    except AdapterUnavailable as error:
+        fail(f"adapter {vhs.adapter}: the Verwaltungsprogramm cannot be reached: {error}")
+    click.echo(f"adapter {vhs.adapter} answered {decision.status!r} in {milliseconds} ms")
 
 
 @vhs_group.command("set-portal")

@@ -21,13 +21,23 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
-from flask import Blueprint, Flask, current_app, render_template
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from .. import accounts, clients, db, eligibility, mail, portals, tenants
+from .. import accounts, clients, db, eligibility, mail, portals, roles, tenants
 from ..connectors.portal import PortalSettings
-from ..models import Account, Vhs
+from ..models import Account, Role, Vhs
 from ..passwords import passwords
 from . import world
 from .portal_sim import PortalSimulator
@@ -101,8 +111,13 @@ class Demo:
         if accounts.find(tenants.find("musterstadt"), demo.address) is None:
             accounts.add_local("musterstadt", demo.address, PASSWORD,
                                name=f"{demo.first} {demo.last}")
+        roles.grant("musterstadt", demo.address, Role.ADMIN, by="demo")
         for key, title, logo in SERVICES:
             self._register(key, title, logo)
+
+    def program_url(self, slug: str) -> str:
+        """The SQLAlchemy URL of a demo VHS's program database."""
+        return f"sqlite:///{self.folder / 'programs' / f'{slug}.sqlite3'}"
 
     def _seed_vhs(self, spec: world.DemoVhs, known: set[str]) -> None:
         url = world.write_program(self.folder / "programs" / f"{spec.slug}.sqlite3", spec)
@@ -163,6 +178,8 @@ class Demo:
             f"  the demo VHS's mails:        {issuer}/demo/mails",
             f"  everyone to try:             {issuer}/demo/",
             f"  sign in:  vhs Musterstadt, {demo.address}, password {password}",
+            f"  the console (administrator of vhs Musterstadt): {issuer}/admin/",
+            f"  the demo's program (KuferSQL) to fix addresses: {issuer}/demo/programs/musterstadt",
             f"  itm:PORTAL login: vhs Portalstadt, {world.PORTALSTADT.people[0].address}, "
             f"password {json.dumps(PORTAL_PASSWORD, ensure_ascii=False)}",
             f"  Neuer Zugang: {world.MUSTERSTADT.people[1].address} (vhs Musterstadt)",
@@ -194,3 +211,35 @@ def mails():
                  "text": m.get_body(("plain",)).get_content()}
                 for m in reversed(_demo().mailbox.messages)]
     return render_template("demo/mails.html", mails=received)
+
+
+class ProgramForm(FlaskForm):
+    """One user of the demo program: address, active, "Im Internet anzeigen"."""
+
+
+@bp.get("/programs/<slug>")
+def program(slug: str):
+    """The demo VHS's Benutzerverwaltung, editable: what a VHS changes in KuferSQL."""
+    spec = _spec(slug)
+    return render_template("demo/program.html", spec=spec, form=ProgramForm(),
+                           rows=world.read_program(_demo().program_url(spec.slug)))
+
+
+@bp.post("/programs/<slug>/<int:user_id>")
+def program_change(slug: str, user_id: int):
+    """Store one user's changed row, as the VHS would in its program."""
+    spec = _spec(slug)
+    if not ProgramForm().validate_on_submit():
+        abort(400)
+    email = (request.form.get("email") or "")[:320]
+    world.change_program(_demo().program_url(spec.slug), user_id, email,
+                         bool(request.form.get("aktiv")),
+                         bool(request.form.get("internet_anzeigen")))
+    return redirect(url_for("demo.program", slug=spec.slug), 303)
+
+
+def _spec(slug: str) -> world.DemoVhs:
+    for spec in world.VHS:
+        if spec.slug == slug:
+            return spec
+    abort(404)

@@ -31,11 +31,12 @@ class Person:
     released: bool = True  # "Im Internet anzeigen"
     case: str = ""  # what the demo shows with this person (words for the demo page)
     portal_login: bool = False  # has a staff login in the VHS's itm:PORTAL
+    typed: str = ""  # the address the person types, where the program has another one
 
     @property
     def address(self) -> str:
         """The address as a person types it."""
-        return self.stored_address.strip(NBSP + " ")
+        return self.typed or self.stored_address.strip(NBSP + " ")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ MUSTERSTADT = DemoVhs("musterstadt", "vhs Musterstadt", "kufersql", (
            case=_l("mit einem unsichtbaren Leerzeichen gespeichert")),
     Person(5, "Ida", "Inaktiv", "inaktiv@vhs-musterstadt.de", active=False,
            case=_l("im Verwaltungsprogramm nicht mehr aktiv")),
+    Person(6, "Tom", "Tippfehler", "tom.tipfehler@vhs-musterstadt.de",
+           typed="tom.tippfehler@vhs-musterstadt.de",
+           case=_l("im Verwaltungsprogramm mit einem Tippfehler gespeichert")),
 ))
 BEISPIELKREIS = DemoVhs("beispielkreis", "Kreisvolkshochschule Beispielkreis", "kma", (
     Person(1, "Karl", "Kursleiter", "kma@kvhs-beispielkreis.de",
@@ -99,10 +103,7 @@ def write_program(path: Path, vhs: DemoVhs) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     url = f"sqlite:///{path}"
-    table = Table("benutzer", MetaData(), Column("id", Integer, primary_key=True),
-                  *(Column(name, String(320)) for name in (
-                      "vorname", "name", "email", "email2", "aktiv", "internet_anzeigen",
-                      "mandant")))
+    table = _benutzer()
     engine = create_engine(url)
     with engine.begin() as connection:
         table.create(connection)
@@ -113,3 +114,34 @@ def write_program(path: Path, vhs: DemoVhs) -> str:
             for p in vhs.people])
     engine.dispose()
     return url
+
+
+def read_program(url: str) -> list[dict]:
+    """The rows of a demo VHS's Benutzerverwaltung, as the program stores them now."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(
+                _benutzer().select().order_by(_benutzer().c.id))]
+    finally:
+        engine.dispose()
+
+
+def change_program(url: str, user_id: int, email: str, active: bool, released: bool) -> None:
+    """Change one user as the VHS would in its program (the demo's "KuferSQL")."""
+    table = _benutzer()
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(table.update().where(table.c.id == user_id).values(
+                email=email, aktiv="J" if active else "N",
+                internet_anzeigen="J" if released else "N"))
+    finally:
+        engine.dispose()
+
+
+def _benutzer() -> Table:
+    return Table("benutzer", MetaData(), Column("id", Integer, primary_key=True),
+                 *(Column(name, String(320)) for name in (
+                     "vorname", "name", "email", "email2", "aktiv", "internet_anzeigen",
+                     "mandant")))

@@ -7,18 +7,20 @@ from .grants import AuthorizationCode, Client, Consent, SsoSession, Token
 from .people import (
     Account,
     AccountToken,
+    ConsoleRole,
     DirectoryEntry,
     EligibilityCheck,
     KmaLink,
     Purpose,
+    Role,
     Source,
     Status,
     Vhs,
 )
 
 __all__ = [
-    "Account", "AccountToken", "AuditEvent", "AuthorizationCode", "Base", "Client", "Consent",
+    "Account", "AccountToken", "AuditEvent", "AuthorizationCode", "Base", "Client", "ConsoleRole", "Consent",
     "Deliverable", "DirectoryEntry", "EligibilityCheck", "KmaLink", "LogoutDelivery",
-    "OutboxMail", "Purpose", "Source", "SsoSession", "Status", "Token", "Vhs", "digest",
+    "OutboxMail", "Purpose", "Role", "Source", "SsoSession", "Status", "Token", "Vhs", "digest",
     "new_secret", "now",
 ]

@@ -71,6 +71,7 @@ class Account(Base):
     # when the VHS's itm:PORTAL last said it has no login for this address (its outage
     # then does not lock a local account out: IDP_PORTAL_GRACE_SECONDS)
     portal_unknown_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_login_at: Mapped[int | None] = mapped_column(BigInteger)  # the last signin.finish
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
 
@@ -78,6 +79,28 @@ class Account(Base):
     def active(self) -> bool:
         """Whether the account may sign in at all."""
         return self.status == Status.ACTIVE
+
+
+class Role:
+    """What an account may do in the console (``vhskoop-idp admins grant``)."""
+
+    ADMIN = "admin"  # an administrator of the account's own VHS
+    OPERATOR = "operator"  # an ITEM operator: everything, for every VHS
+
+
+class ConsoleRole(Base):
+    """A console role held by an account; at most one per account."""
+
+    __tablename__ = "console_roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
+    role: Mapped[str] = mapped_column(String(10))  # a Role
+    granted_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    granted_by: Mapped[str | None] = mapped_column(String(100))
+
+    account: Mapped[Account] = relationship(lazy="joined")
 
 
 class AccountToken(Base):
@@ -112,6 +135,7 @@ class EligibilityCheck(Base):
     status: Mapped[str] = mapped_column(String(20))
     checked_at: Mapped[int] = mapped_column(BigInteger)
     last_eligible_at: Mapped[int | None] = mapped_column(BigInteger)
+    latency_ms: Mapped[int | None] = mapped_column()  # how long the program took to answer
 
 
 class KmaLink(Base):

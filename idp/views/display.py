@@ -9,6 +9,8 @@ from flask import Flask
 from flask_babel import format_datetime, get_locale, gettext
 from ua_parser import parse
 
+from ..diagnose import marked
+
 PATTERNS = {"de": "dd.MM.yyyy, HH:mm 'Uhr'", "en": "d MMM yyyy, HH:mm"}
 
 
@@ -33,7 +35,9 @@ def device(user_agent: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """The template filters ``when`` and ``device``; times in Europe/Berlin."""
+    """The template filters ``when``, ``device`` and ``marked`` (an address with its
+    invisible characters shown); times in Europe/Berlin."""
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Berlin")
     app.add_template_filter(when, "when")
     app.add_template_filter(device, "device")
+    app.add_template_filter(marked, "marked")

@@ -1,0 +1,44 @@
+"""The VHS console under ``/admin``: each VHS's administrators see and fix their own
+people's access; ITEM's operators run every VHS from here.
+
+Every page passes the gate (``gate.admit``: login, role, fresh login and CSRF for
+changes). Every action calls the same domain function as the command line and leaves
+an audit event naming the administrator (``acts``). Pages: ``people`` (accounts, their
+sessions and mails), ``vhs`` (diagnosis, access requests, KMA links, mail server,
+program), ``item`` (onboarding, settings, relying parties, keys, outbox, audit trail,
+dashboard: ITEM operators only).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, render_template, request, url_for
+
+from .. import tenants
+from . import acts, gate, item, people, vhs
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(gate.admit)
+bp.register_blueprint(people.bp)
+bp.register_blueprint(vhs.bp)
+bp.register_blueprint(item.bp)
+
+
+@bp.context_processor
+def _console() -> dict:
+    return {"held": gate.clearance(), "console_fresh": gate.fresh(),
+            "action_form": acts.ActionForm(),
+            "here": gate.safe_back(request.full_path.rstrip("?")) or url_for("admin.index")}
+
+
+@bp.get("/")
+def index():
+    """An administrator's own VHS; for an operator, every VHS."""
+    held = gate.clearance()
+    if not held.operator:
+        return redirect(url_for("admin.people.listing", slug=held.vhs_slug), 303)
+    return render_template("admin/index.html", every=tenants.every())
+
+
+def init_app(app: Flask) -> None:
+    """Register the console."""
+    app.register_blueprint(bp)

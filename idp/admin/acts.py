@@ -1,0 +1,31 @@
+"""What every console action shares: its CSRF-carrying form, its audit event, the way
+back to the page it came from, and the messages it leaves there."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, request
+from flask_wtf import FlaskForm
+
+from .. import audit
+from . import gate
+
+
+class ActionForm(FlaskForm):
+    """A button with a CSRF token (the gate checks it)."""
+
+
+def record(action: str, vhs: str | None = None, **values) -> None:
+    """An audit event for a console action, naming the administrator who did it."""
+    audit.record("admin", vhs=vhs, actor=gate.clearance().actor, detail=action, **values)
+
+
+def done(message, default: str, category: str = "notice"):
+    """Say ``message`` on the page the form was on (303), else on ``default``."""
+    flash(str(message), category)
+    return redirect(gate.safe_back(request.form.get("back")) or default, 303)
+
+
+def text(name: str, limit: int = 320) -> str:
+    """A form field's text, stripped and cut to ``limit`` (oversized input changes nothing
+    more than a shorter one would)."""
+    return (request.form.get(name) or "").strip()[:limit]

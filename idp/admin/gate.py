@@ -1,0 +1,141 @@
+"""Who may do what in the console, decided in one place for every page.
+
+A request passes ``REQUIREMENTS`` in order; the first that is not met answers:
+1. signed in here (else the login, coming back to the page);
+2. holding a console role (else 403);
+3. for a change (any POST but a read-only one), a login no older than 15 minutes
+   (else the login again: ``max_age`` semantics), and a valid CSRF token (else 400).
+Requiring a second factor for console roles later is one more function in that list;
+no page changes. Pages then ask ``vhs(slug)`` for a VHS in the role's reach (404 for an
+unknown one, 403 for another VHS's) and ``operator()`` for ITEM's own pages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+from flask import (
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from .. import roles, signin, tenants
+from ..models import SsoSession, Vhs, now
+from ..protocol import EXPIRED
+from ..roles import Clearance
+
+FRESH_SECONDS = 15 * 60  # a change needs a login at most this old
+ADMIN_PATH = re.compile(r"^/admin(/[A-Za-z0-9._~%/-]*)?(\?[A-Za-z0-9._~%&=+-]*)?$")
+
+
+def safe_back(value: str | None) -> str | None:
+    """A console page to come back to (a path of ours, never another site), or None."""
+    if value and len(value) <= 2000 and ADMIN_PATH.match(value) and "//" not in value:
+        return value
+    return None
+
+
+def _back() -> str:
+    """Where a refused request comes back to after the login: the page it was on."""
+    if request.method == "GET":
+        return safe_back(request.full_path.rstrip("?")) or url_for("admin.index")
+    return safe_back(request.form.get("back")) or url_for("admin.index")
+
+
+def _to_login():
+    return redirect(url_for("views.login") + "?" + urlencode({"next": _back()}), 303)
+
+
+def _signed_in(sso: SsoSession | None, clearance: Clearance | None):
+    return _to_login() if sso is None else None
+
+
+def _holds_role(sso: SsoSession | None, clearance: Clearance | None):
+    return None if clearance is not None else abort(403)
+
+
+def _fresh_for_changes(sso: SsoSession | None, clearance: Clearance | None):
+    if not _changing():
+        return None
+    if now() - sso.auth_time > FRESH_SECONDS:
+        return _to_login()
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (ValidationError, CSRFError):
+        return make_response(render_template("error.html", error="csrf",
+                                             description=EXPIRED), 400)
+    return None
+
+
+REQUIREMENTS: tuple[Callable, ...] = (_signed_in, _holds_role, _fresh_for_changes)
+
+
+def _changing() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return request.method == "POST" and not getattr(view, "console_read_only", False)
+
+
+def read_only(view: Callable) -> Callable:
+    """Mark a POST view that changes nothing (a diagnosis): no fresh login needed."""
+    view.console_read_only = True
+    return view
+
+
+def admit():
+    """The blueprint's before_request: every requirement in order; the first unmet answers."""
+    sso = signin.current()
+    held = roles.clearance(sso.account) if sso is not None else None
+    g.idp_console = held
+    for requirement in REQUIREMENTS:
+        answer = requirement(sso, held)
+        if answer is not None:
+            return answer
+    return None
+
+
+def clearance() -> Clearance:
+    """The role of the administrator behind this request (``admit`` checked it)."""
+    held = g.get("idp_console")
+    if held is None:
+        abort(403)
+    return held
+
+
+def fresh() -> bool:
+    """Whether changes may be made without logging in again."""
+    sso = signin.current()
+    return sso is not None and now() - sso.auth_time <= FRESH_SECONDS
+
+
+def vhs(slug: str) -> Vhs:
+    """The VHS ``slug`` if the role reaches it: 404 for an unknown one, 403 for another's."""
+    try:
+        found = tenants.find(slug[:63])
+    except tenants.TenantError:
+        abort(404)
+    if not clearance().covers(found):
+        abort(403)
+    return found
+
+
+def operator() -> Clearance:
+    """The ITEM operator behind this request; 403 for anyone else."""
+    held = clearance()
+    if not held.operator:
+        abort(403)
+    return held
+
+
+def operators_only() -> None:
+    """A before_request for ITEM's own pages: 403 for anyone but an operator."""
+    operator()

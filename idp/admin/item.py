@@ -1,0 +1,293 @@
+"""ITEM's own pages (operators only): onboarding and the settings of each VHS (adapter,
+mail server, itm:PORTAL, upstream provider: sealed as on the command line), the
+relying parties, the signing keys, the outbox of every VHS, the audit trail and the
+dashboard. Stored secrets are never shown; a generated client secret is shown once."""
+
+from __future__ import annotations
+
+import tomllib
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+
+from adapters import registry
+from adapters.address import clean
+from adapters.base import AdapterConfigError
+
+from .. import audit, clients, eligibility, mail, portals, reports, tenants
+from ..connectors.portal import PortalSettings
+from ..connectors.upstream import UpstreamSettings
+from ..models import now
+from ..sealing import unseal
+from ..signing import signing
+from . import acts, gate
+
+bp = Blueprint("item", __name__)
+bp.before_request(gate.operators_only)
+
+SAVED = _l("Gespeichert.")
+REFUSED = _l("Nicht gespeichert: %(reason)s")
+SINCE = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+
+
+def _refused(error: Exception, default: str):
+    return acts.done(REFUSED % {"reason": error}, default, "error")
+
+
+def _before() -> int | None:
+    value = request.args.get("before", "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+def _lines(name: str) -> list[str]:
+    return [line.strip() for line in acts.text(name, 20_000).splitlines() if line.strip()]
+
+
+@bp.post("/vhs")
+def onboard():
+    """Add a VHS (slug, name, in the drop-down or not)."""
+    slug, name = acts.text("slug", 63), acts.text("name", 200)
+    try:
+        vhs = tenants.add(slug, name, bool(request.form.get("onboarded")))
+    except tenants.TenantError as error:
+        return _refused(error, url_for("admin.index"))
+    acts.record("vhs add", vhs=vhs.slug)
+    return acts.done(SAVED, url_for("admin.item.settings", slug=vhs.slug))
+
+
+@bp.get("/vhs/<slug>/settings")
+def settings(slug: str):
+    """Name, drop-down, adapter, mail server, itm:PORTAL, upstream provider."""
+    vhs = gate.vhs(slug)
+    return render_template("admin/settings.html", vhs=vhs, adapters=registry.available(),
+                           mail_settings=mail.settings_of(vhs),
+                           portal=portals.portal_for(vhs), upstream=portals.upstream_for(vhs))
+
+
+@bp.post("/vhs/<slug>/settings/vhs")
+def set_vhs(slug: str):
+    """Rename, or put in the drop-down or take out."""
+    vhs = gate.vhs(slug)
+    try:
+        tenants.change(vhs, acts.text("name", 201), bool(request.form.get("onboarded")))
+    except tenants.TenantError as error:
+        return _refused(error, url_for("admin.item.settings", slug=vhs.slug))
+    acts.record("vhs set", vhs=vhs.slug)
+    return acts.done(SAVED, url_for("admin.item.settings", slug=vhs.slug))
+
+
+@bp.post("/vhs/<slug>/settings/adapter")
+def set_adapter(slug: str):
+    """The Verwaltungsprogramm adapter and its options (TOML; kept when left empty)."""
+    vhs = gate.vhs(slug)
+    here = url_for("admin.item.settings", slug=vhs.slug)
+    name = acts.text("adapter", 50) or None
+    options_text = acts.text("options", 20_000)
+    try:
+        if options_text:
+            options = tomllib.loads(options_text)
+        elif name == vhs.adapter and vhs.adapter_config:
+            options = unseal(vhs.adapter_config)
+        else:
+            options = {}
+        if name is not None and name not in registry.available():
+            raise AdapterConfigError(f"unknown adapter {name!r}")
+        eligibility.configure(vhs, name, options)
+    except (tomllib.TOMLDecodeError, AdapterConfigError) as error:
+        return _refused(error, here)
+    acts.record("vhs set-adapter", vhs=vhs.slug)
+    return acts.done(SAVED, here)
+
+
+@bp.post("/vhs/<slug>/settings/mail")
+def set_mail(slug: str):
+    """The VHS's SMTP server and sender; an empty password field keeps the stored one."""
+    vhs = gate.vhs(slug)
+    here = url_for("admin.item.settings", slug=vhs.slug)
+    stored = mail.settings_of(vhs)
+    user, password = acts.text("user", 200), request.form.get("password", "")[:500]
+    if user and not password and stored and stored.user == user:
+        password = stored.password
+    port = acts.text("port", 5)
+    try:
+        mail.set_settings(vhs, mail.MailSettings(
+            host=acts.text("host", 254), port=int(port) if port.isdigit() else 0,
+            security=acts.text("security", 10), sender=acts.text("sender"), user=user,
+            password=password if user else ""))
+    except mail.MailSettingsError as error:
+        return _refused(error, here)
+    acts.record("vhs set-mail", vhs=vhs.slug)
+    return acts.done(SAVED, here)
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return float(acts.text(name, 10) or default)
+    except ValueError:
+        return -1.0  # the settings' check names the rule
+
+
+@bp.post("/vhs/<slug>/settings/portal")
+def set_portal(slug: str):
+    """The VHS's itm:PORTAL (or none); an empty credential field keeps the stored one."""
+    vhs = gate.vhs(slug)
+    here = url_for("admin.item.settings", slug=vhs.slug)
+    try:
+        if request.form.get("remove"):
+            portals.configure(vhs, None)
+        else:
+            stored = portals.portal_for(vhs)
+            credential = acts.text("credential", 500) or (
+                stored.settings.credential if stored else "")
+            portals.configure(vhs, PortalSettings(
+                base_url=acts.text("base_url", 500) or f"https://{vhs.slug}.meine-vhs.de",
+                credential=credential, connect_timeout=_seconds("connect_timeout", 2.0),
+                read_timeout=_seconds("read_timeout", 5.0)))
+    except ValueError as error:
+        return _refused(error, here)
+    acts.record("vhs set-portal", vhs=vhs.slug)
+    return acts.done(SAVED, here)
+
+
+@bp.post("/vhs/<slug>/settings/upstream")
+def set_upstream(slug: str):
+    """"Mit itm:PORTAL anmelden" through the portal's OpenID provider (or not)."""
+    vhs = gate.vhs(slug)
+    here = url_for("admin.item.settings", slug=vhs.slug)
+    try:
+        if request.form.get("remove"):
+            portals.configure_upstream(vhs, None)
+        else:
+            stored = portals.upstream_for(vhs)
+            secret = acts.text("client_secret", 500) or (
+                stored.settings.client_secret if stored else "")
+            portals.configure_upstream(vhs, UpstreamSettings(
+                issuer=acts.text("issuer", 500), client_id=acts.text("client_id", 200),
+                client_secret=secret))
+    except ValueError as error:
+        return _refused(error, here)
+    acts.record("vhs set-upstream", vhs=vhs.slug)
+    return acts.done(SAVED, here)
+
+
+@bp.get("/clients")
+def client_list():
+    """The relying parties (never their secrets)."""
+    return render_template("admin/clients.html", every=clients.every(),
+                           grants=clients.GRANTS, algorithms=clients.ALGORITHMS)
+
+
+@bp.post("/clients")
+def client_add():
+    """Register a relying party; a generated secret is shown once."""
+    try:
+        client, secret = clients.register(clients.Registration(
+            client_id=acts.text("client_id", 101), redirect_uris=_lines("redirect_uris"),
+            post_logout_redirect_uris=_lines("post_logout_redirect_uris"),
+            public=bool(request.form.get("public")),
+            first_party=bool(request.form.get("first_party")),
+            grants=request.form.getlist("grants")[:3] or ["authorization_code"],
+            scope=acts.text("scope", 500) or "openid profile email",
+            id_token_alg=acts.text("id_token_alg", 10) or "RS256",
+            backchannel_logout_uri=acts.text("backchannel_logout_uri", 2001) or None,
+            display_name=acts.text("display_name", 101) or None,
+            logo=acts.text("logo", 101) or None, client_uri=acts.text("client_uri", 2001) or None))
+    except clients.RegistrationError as error:
+        return _refused(error, url_for("admin.item.client_list"))
+    acts.record("clients add", client=client.client_id)
+    return _client_page(client, secret)
+
+
+def _client_page(client, secret: str | None = None):
+    return render_template("admin/client.html", client=client, secret=secret)
+
+
+def _client(client_id: str):
+    try:
+        return clients.find(client_id[:100])
+    except clients.RegistrationError:
+        abort(404)
+
+
+@bp.get("/clients/<client_id>")
+def client(client_id: str):
+    """One relying party: its URIs and what people see of it."""
+    return _client_page(_client(client_id))
+
+
+@bp.post("/clients/<client_id>")
+def client_edit(client_id: str):
+    """Replace the redirect URIs and the back-channel logout URI; name, logo, home page."""
+    found = _client(client_id)
+    here = url_for("admin.item.client", client_id=found.client_id)
+    try:
+        clients.redirect_to(found, _lines("redirect_uris"),
+                            _lines("post_logout_redirect_uris"),
+                            acts.text("backchannel_logout_uri", 2001) or None)
+        clients.present(found, acts.text("display_name", 101) or None,
+                        acts.text("logo", 101) or None, acts.text("client_uri", 2001) or None)
+    except clients.RegistrationError as error:
+        return _refused(error, here)
+    acts.record("clients set", client=found.client_id)
+    return acts.done(SAVED, here)
+
+
+@bp.post("/clients/<client_id>/secret")
+def client_secret(client_id: str):
+    """A new secret for a confidential client, shown once; the old one stops working."""
+    found = _client(client_id)
+    try:
+        secret = clients.rotate_secret(found)
+    except clients.RegistrationError as error:
+        return _refused(error, url_for("admin.item.client", client_id=found.client_id))
+    acts.record("clients rotate-secret", client=found.client_id)
+    return _client_page(found, secret)
+
+
+@bp.get("/keys")
+def keys():
+    """The signing keys: state, algorithm, until when a retired one stays published."""
+    return render_template("admin/keys.html", keyring=signing().keyring())
+
+
+@bp.post("/keys/rotate")
+def keys_rotate():
+    """Promote next to current, retire current, create a new next."""
+    signing().rotate()
+    acts.record("keys rotate")
+    return acts.done(_l("Die Schlüssel sind rotiert; laufende Instanzen übernehmen das "
+                        "innerhalb von %(seconds)s Sekunden.")
+                     % {"seconds": signing().reload_seconds}, url_for("admin.item.keys"))
+
+
+@bp.get("/outbox")
+def outbox():
+    """The mails of every VHS, newest first, with their delivery state."""
+    slug = request.args.get("vhs", "")[:63]
+    vhs = gate.vhs(slug) if slug else None
+    page = reports.outbox(vhs, _before())
+    more = url_for("admin.item.outbox", vhs=slug or None, before=page.before) \
+        if page.before else None
+    return render_template("admin/outbox.html", vhs=vhs, page=page, more=more)
+
+
+@bp.get("/audit")
+def trail():
+    """The audit trail by VHS, kind, address and age."""
+    slug, kind = request.args.get("vhs", "")[:63], request.args.get("kind", "")[:40]
+    address = clean(request.args.get("email", "")[:320]).value
+    since = request.args.get("since", "")
+    page = reports.trail(slug or None, kind or None,
+                         audit.persons(address, slug or None) if address else None,
+                         now() - SINCE[since] if since in SINCE else None, _before())
+    more = url_for("admin.item.trail", vhs=slug or None, kind=kind or None,
+                   email=address or None, since=since or None,
+                   before=page.before) if page.before else None
+    return render_template("admin/audit.html", page=page, more=more, slug=slug, kind=kind,
+                           email=address, since=since, kinds=reports.kinds(), ages=SINCE)
+
+
+@bp.get("/dashboard")
+def dashboard():
+    """Logins per hour, failures by reason, throttle hits, program errors by VHS."""
+    return render_template("admin/dashboard.html", board=reports.dashboard())

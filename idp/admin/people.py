@@ -1,0 +1,150 @@
+"""The people of one VHS: the list (search, state, source; keyset pages), one person's
+sessions and mails, and what an administrator may do for them. Administrators never
+see or set passwords: they send the person the mail that lets them set one."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from adapters.base import AdapterUnavailable
+
+from .. import accounts, audit, diagnose, selfservice, sessions
+from ..connectors import PortalUnavailable
+from ..models import Account, Status
+from . import acts, gate
+
+bp = Blueprint("people", __name__, url_prefix="/vhs/<slug>/people")
+
+UNREACHABLE = _l("Das Verwaltungsprogramm oder das itm:PORTAL ist gerade nicht erreichbar; "
+                 "es wurde keine Mail verschickt.")
+TOO_LONG = _l("Der Suchbegriff ist zu lang (höchstens %(limit)s Zeichen).")
+OUTCOME = {
+    "activation": _l("Die Aktivierungsmail ist im Postausgang."),
+    "reset": _l("Die Mail zum Passwort-Setzen ist im Postausgang."),
+    "recently_sent": _l("Eine solche Mail ging vor kurzem an die Adresse; ihr Link gilt "
+                        "noch. Eine weitere geht erst später (dieselbe Grenze wie für die "
+                        "Person selbst)."),
+    "already_active": _l("Der Zugang ist schon aktiv: Die Person bekam einen Hinweis zur "
+                         "Anmeldung."),
+    "portal_login": _l("Die Adresse hat einen Login im itm:PORTAL: Die Person bekam den "
+                       "Hinweis, diesen zu nutzen."),
+    "not_released": _l("Keine Aktivierungsmail: „Im Internet anzeigen“ ist nicht gesetzt. "
+                       "Die Person bekam eine Erklärung."),
+    "not_linked": _l("Keine Aktivierungsmail: die KMA-Verknüpfung fehlt. Die Person bekam "
+                     "eine Erklärung."),
+    "not_registered": _l("Keine Aktivierungsmail: das Verwaltungsprogramm kennt die Adresse "
+                         "nicht (oder nicht als aktiv)."),
+    "no_active_account": _l("Keine Mail: der Zugang ist nicht aktiv."),
+    "disabled": _l("Keine Mail: der Zugang ist gesperrt."),
+    "no_adapter": _l("Keine Mail: für diese VHS ist kein Verwaltungsprogramm angebunden."),
+    "malformed": _l("Keine Mail: die VHS ist nicht freigeschaltet."),
+}
+
+
+@bp.get("")
+def listing(slug: str):
+    """The VHS's accounts by address, 50 a page, found by address or name."""
+    vhs = gate.vhs(slug)
+    search = request.args.get("q", "")
+    status, source = request.args.get("state", ""), request.args.get("source", "")
+    problem = None
+    if len(search) > accounts.MAX_SEARCH:
+        problem, search = TOO_LONG % {"limit": accounts.MAX_SEARCH}, ""
+    page = accounts.people(vhs, search, status, source, request.args.get("after", "")[:320])
+    more = url_for("admin.people.listing", slug=vhs.slug, q=search or None,
+                   state=status or None, source=source or None,
+                   after=page.after) if page.after else None
+    return render_template("admin/people.html", vhs=vhs, page=page, search=search,
+                           state=status, source=source, more=more, problem=problem,
+                           states=diagnose.STATES, sources=accounts.SOURCES), \
+        400 if problem else 200
+
+
+def _person(slug: str, account_id: int) -> Account:
+    account = accounts.of_vhs(gate.vhs(slug), account_id)
+    if account is None:
+        abort(404)
+    return account
+
+
+@bp.get("/<int:account_id>")
+def person(slug: str, account_id: int):
+    """One person: state, source, last login, live sessions, the last mails and events."""
+    account = _person(slug, account_id)
+    who = audit.persons(account.address, account.vhs.slug)
+    return render_template("admin/person.html", vhs=account.vhs, account=account,
+                           sessions=sessions.of(account),
+                           mails=diagnose.last_mails(account.vhs, account.address, 10),
+                           events=audit.events(account.vhs.slug, who, limit=20))
+
+
+def _url(account: Account) -> str:
+    return url_for("admin.people.person", slug=account.vhs.slug, account_id=account.id)
+
+
+def _record(action: str, account: Account) -> None:
+    acts.record(action, vhs=account.vhs.slug, sub=account.sub)
+
+
+@bp.post("/<int:account_id>/disable")
+def disable(slug: str, account_id: int):
+    """Disable: the sessions end, the tokens are revoked, no login until enabled."""
+    account = _person(slug, account_id)
+    if account.id == gate.clearance().account_id:
+        return acts.done(_l("Den eigenen Zugang können Sie hier nicht sperren."),
+                         _url(account), "error")
+    if accounts.disable(account):
+        _record("people disable", account)
+    return acts.done(_l("Der Zugang ist gesperrt; alle Sitzungen sind beendet."),
+                     _url(account))
+
+
+@bp.post("/<int:account_id>/enable")
+def enable(slug: str, account_id: int):
+    """Enable a disabled account again."""
+    account = _person(slug, account_id)
+    if accounts.enable(account):
+        _record("people enable", account)
+    message = (_l("Der Zugang ist wieder aktiv.") if account.status == Status.ACTIVE else
+               _l("Der Zugang ist entsperrt und wartet auf die Aktivierung."))
+    return acts.done(message, _url(account))
+
+
+@bp.post("/<int:account_id>/end-sessions")
+def end_sessions(slug: str, account_id: int):
+    """End every session of the person and revoke every token."""
+    account = _person(slug, account_id)
+    sessions.end_all(account)
+    _record("people end-sessions", account)
+    return acts.done(_l("Alle Sitzungen sind beendet."), _url(account))
+
+
+@bp.post("/<int:account_id>/activation-mail")
+def activation_mail(slug: str, account_id: int):
+    """Send the activation mail again: exactly what "Neuer Zugang" would send now."""
+    account = _person(slug, account_id)
+    if account.status != Status.PENDING:
+        return acts.done(_l("Nur ein Zugang, der auf die Aktivierung wartet, bekommt eine "
+                            "Aktivierungsmail."), _url(account), "error")
+    try:
+        outcome = selfservice.request_access(account.vhs.slug, account.address,
+                                             str(get_locale()), None)
+    except (AdapterUnavailable, PortalUnavailable):
+        return acts.done(UNREACHABLE, _url(account), "error")
+    _record("people activation-mail", account)
+    return acts.done(OUTCOME[outcome], _url(account))
+
+
+@bp.post("/<int:account_id>/reset-mail")
+def reset_mail(slug: str, account_id: int):
+    """Send the person a link to set a new password: what "Passwort vergessen" sends."""
+    account = _person(slug, account_id)
+    try:
+        outcome = selfservice.request_reset(account.vhs.slug, account.address,
+                                            str(get_locale()))
+    except PortalUnavailable:
+        return acts.done(UNREACHABLE, _url(account), "error")
+    _record("people reset-mail", account)
+    return acts.done(OUTCOME[outcome], _url(account))

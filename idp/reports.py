@@ -1,0 +1,135 @@
+"""What the console reads out of the audit trail and the outbox: the access requests of a
+VHS with the mails they caused, outbox and audit pages (keyset, newest first), and the
+operators' dashboard. Read only; no external tool needed.
+
+The audit trail keeps a typed address only as a keyed digest (``audit.address_tag``).
+The requests page names the address where the VHS knows it anyway: the recipient of the
+mail the request caused, or an account of that VHS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from . import audit, db
+from .models import Account, AuditEvent, OutboxMail, Vhs, now
+
+PAGE_SIZE = 50
+REQUEST_MAILS = ("activation", "already_active", "not_released", "not_linked",
+                 "not_registered", "portal_login")
+FAILED_KINDS = ("login_failed",)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One "Neuer Zugang": when, the program's decision, the address (if known here), the
+    mail it caused (if any)."""
+
+    event: AuditEvent
+    address: str | None
+    mail: OutboxMail | None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows, newest first, and the id to continue before (None: the last page)."""
+
+    rows: list
+    before: int | None
+
+
+def _page(query, model, before: int | None, limit: int) -> Page:
+    if before:
+        query = query.where(model.id < before)
+    rows = list(db.session().scalars(query.order_by(model.id.desc()).limit(limit + 1)))
+    return Page(rows[:limit], rows[limit - 1].id if len(rows) > limit else None)
+
+
+def access_requests(vhs: Vhs, before: int | None = None, limit: int = PAGE_SIZE) -> Page:
+    """The VHS's "Neuer Zugang" requests, newest first, with address and mail where known."""
+    events = _page(select(AuditEvent).where(AuditEvent.vhs == vhs.slug,
+                                            AuditEvent.kind == "access_request"),
+                   AuditEvent, before, limit)
+    if not events.rows:
+        return events
+    first, last = events.rows[-1].at, events.rows[0].at
+    mails = list(db.session().scalars(select(OutboxMail).where(
+        OutboxMail.vhs_id == vhs.id, OutboxMail.kind.in_(REQUEST_MAILS),
+        OutboxMail.created_at.between(first - 5, last + 5))))
+    known = {m.recipient for m in mails} | set(db.session().scalars(
+        select(Account.address).where(Account.vhs_id == vhs.id)))
+    addresses = {audit.address_tag(vhs.slug, address): address for address in known}
+    rows = []
+    for event in events.rows:
+        address = addresses.get(event.who or "")
+        mail = min((m for m in mails if m.recipient == address
+                    and abs(m.created_at - event.at) <= 5),
+                   key=lambda m: abs(m.created_at - event.at), default=None)
+        rows.append(Request(event, address, mail))
+    return Page(rows, events.before)
+
+
+def outbox(vhs: Vhs | None = None, before: int | None = None,
+           limit: int = PAGE_SIZE) -> Page:
+    """Mails in the outbox, of one VHS or all, newest first."""
+    query = select(OutboxMail)
+    if vhs is not None:
+        query = query.where(OutboxMail.vhs_id == vhs.id)
+    return _page(query, OutboxMail, before, limit)
+
+
+def trail(vhs: str | None = None, kind: str | None = None, who: list[str] | None = None,
+          since: int | None = None, before: int | None = None,
+          limit: int = PAGE_SIZE) -> Page:
+    """Audit events by filters, newest first."""
+    query = select(AuditEvent)
+    if vhs:
+        query = query.where(AuditEvent.vhs == vhs)
+    if kind:
+        query = query.where(AuditEvent.kind == kind)
+    if who is not None:
+        query = query.where(AuditEvent.who.in_(who))
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    return _page(query, AuditEvent, before, limit)
+
+
+def kinds() -> list[str]:
+    """Every kind of event in the trail (for the filter)."""
+    return list(db.session().scalars(select(AuditEvent.kind).distinct().order_by(
+        AuditEvent.kind)))
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The last hours at a glance."""
+
+    hours: list[tuple[int, int, int]]  # (hour start, logins, failed logins)
+    failures: list[tuple[str, int]]  # (reason, count)
+    throttled: list[tuple[str, int]]  # (VHS, count)
+    program_errors: list[tuple[str, int]]  # (VHS, count)
+
+
+def dashboard(hours: int = 24) -> Dashboard:
+    """Logins per hour, failures by reason, throttle hits and program errors by VHS."""
+    since = (now() // 3600 - hours + 1) * 3600
+    recent = AuditEvent.at >= since
+    hour = (AuditEvent.at // 3600).label("hour")
+    counted = dict.fromkeys(range(since // 3600, since // 3600 + hours), (0, 0))
+    for bucket, kind, count in db.session().execute(
+            select(hour, AuditEvent.kind, func.count()).where(
+                recent, AuditEvent.kind.in_(("login", "login_failed")))
+            .group_by(hour, AuditEvent.kind)):
+        ok, failed = counted.get(int(bucket), (0, 0))
+        counted[int(bucket)] = (ok + count, failed) if kind == "login" else (ok, failed + count)
+
+    def by(column, kind: str) -> list[tuple[str, int]]:
+        rows = db.session().execute(select(column, func.count()).where(
+            recent, AuditEvent.kind == kind).group_by(column).order_by(func.count().desc()))
+        return [(value or "-", count) for value, count in rows]
+
+    return Dashboard([(bucket * 3600, ok, failed) for bucket, (ok, failed) in counted.items()],
+                     by(AuditEvent.reason, "login_failed"), by(AuditEvent.vhs, "throttled"),
+                     by(AuditEvent.vhs, "program_unavailable"))
