@@ -7,7 +7,8 @@ others):
   a body only as form fields, except at the push API (415);
 - no invalid UTF-8 (Werkzeug decodes it to U+FFFD, refused here) and no C0 control
   character or DEL in a field name or value (400): no parameter of OAuth, OIDC or of
-  our forms allows them, and a database refuses NUL in text;
+  our forms allows them, and a database refuses NUL in text; only the console's forms
+  (``/admin/``) take line breaks (CR, LF) in values, for lists and TOML options;
 - no control character in a header value (400, RFC 9110 5.5);
 - an ``Authorization: Basic`` header must decode (base64, then UTF-8, then the
   form-encoded client id and secret of RFC 6749 2.3.1) to clean text, else the answer is
@@ -31,6 +32,8 @@ MAX_FIELD = 10 * 1024
 MAX_NAME = 100
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 FORBIDDEN = re.compile("[\x00-\x1f\x7f\ufffd]")
+FORBIDDEN_IN_LINES = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+MULTI_LINE = ("/admin/",)  # forms with text areas
 HEADER_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 B64TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 CLIENT_AUTHENTICATION = ("/token", "/revoke", "/introspect")  # where clients authenticate
@@ -49,7 +52,7 @@ def check_request():
             not request.path.startswith(OWN_FORMATS):
         abort(415)  # every form and endpoint but the push API takes form fields only
     if request.mimetype in FORM_TYPES:
-        _check_fields(request.form)  # parsing refuses too large bodies and too many parts
+        _check_fields(request.form, request.path.startswith(MULTI_LINE))  # parsing refuses too large bodies and too many parts
         if request.files:
             abort(415)
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
@@ -63,14 +66,15 @@ def check_request():
     return None
 
 
-def _check_fields(fields) -> None:
+def _check_fields(fields, lines: bool = False) -> None:
     items = list(fields.items(multi=True))
+    in_values = FORBIDDEN_IN_LINES if lines else FORBIDDEN
     if len(items) > MAX_FIELDS:
         abort(413)
     for name, value in items:
         if len(name) > MAX_NAME or len(value) > MAX_FIELD:
             abort(413)
-        if FORBIDDEN.search(name) or FORBIDDEN.search(value):
+        if FORBIDDEN.search(name) or in_values.search(value):
             abort(400)
 
 

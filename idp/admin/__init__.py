@@ -25,7 +25,9 @@ bp.register_blueprint(item.bp)
 
 @bp.context_processor
 def _console() -> dict:
-    return {"held": gate.clearance(), "console_fresh": gate.fresh(),
+    if gate.held() is None:  # an error page for someone the gate turned away
+        return {}
+    return {"held": gate.held(), "console_fresh": gate.fresh(),
             "action_form": acts.ActionForm(),
             "here": gate.safe_back(request.full_path.rstrip("?")) or url_for("admin.index")}
 

@@ -40,7 +40,8 @@ ADMIN_PATH = re.compile(r"^/admin(/[A-Za-z0-9._~%/-]*)?(\?[A-Za-z0-9._~%&=+-]*)?
 
 def safe_back(value: str | None) -> str | None:
     """A console page to come back to (a path of ours, never another site), or None."""
-    if value and len(value) <= 2000 and ADMIN_PATH.match(value) and "//" not in value:
+    if (value and len(value) <= 2000 and ADMIN_PATH.match(value) and "//" not in value
+            and "/." not in value):
         return value
     return None
 
@@ -101,6 +102,11 @@ def admit():
         if answer is not None:
             return answer
     return None
+
+
+def held() -> Clearance | None:
+    """The console role behind this request, as ``admit`` found it (None: none)."""
+    return g.get("idp_console")
 
 
 def clearance() -> Clearance:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from adapters import registry
@@ -52,7 +52,8 @@ def onboard():
     except tenants.TenantError as error:
         return _refused(error, url_for("admin.index"))
     acts.record("vhs add", vhs=vhs.slug)
-    return acts.done(SAVED, url_for("admin.item.settings", slug=vhs.slug))
+    flash(str(SAVED), "notice")
+    return redirect(url_for("admin.item.settings", slug=vhs.slug), 303)
 
 
 @bp.get("/vhs/<slug>/settings")
