@@ -1,0 +1,144 @@
+"""The console in Chromium, on the demo: an administrator finds why a person cannot get
+in, the VHS fixes its program, the person then gets in; every console page passes axe
+and is photographed (docs/screenshots/de-console-*.png, axe's findings in
+docs/screenshots/axe-console.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from idp import db, roles
+from idp.dev import demo, world
+from idp.models import Role
+
+from .conftest import deliver_everything
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ADMIN = world.MUSTERSTADT.people[0]
+TOM = world.MUSTERSTADT.people[5]
+FRIEDA = world.MUSTERSTADT.people[2]
+NEW_PASSWORD = "Abends Kurse, morgens Kaffee"
+
+
+def choose_vhs(page, typed: str, name: str) -> None:
+    page.fill("#tenant-search", typed)
+    page.get_by_role("option", name=name).click()
+
+
+def sign_in_to_the_console(page, site) -> None:
+    page.goto(site.url + "/admin/")
+    choose_vhs(page, "muster", "vhs Musterstadt")
+    page.fill("#email", ADMIN.address)
+    page.fill("#password", demo.PASSWORD)
+    page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_role("heading", name="Personen")).to_be_visible()
+
+
+def diagnose(page, site, address: str) -> None:
+    page.get_by_role("link", name="Warum kommt jemand nicht rein?").click()
+    page.fill("#address", address)
+    page.get_by_role("button", name="Prüfen", exact=True).click()
+
+
+def ask_for_access(page, site, address: str) -> None:
+    page.goto(site.url + "/neuer-zugang")
+    choose_vhs(page, "muster", "vhs Musterstadt")
+    page.fill("#email", address)
+    page.get_by_role("button", name="Abschicken").click()
+    expect(page.get_by_role("heading", name="Bitte sehen Sie in Ihr Postfach")).to_be_visible()
+
+
+def test_an_administrator_finds_why_tom_cannot_get_in_and_tom_then_activates(chromium, page,
+                                                                             site):
+    tom = chromium.new_context(locale="de-DE").new_page()
+    ask_for_access(tom, site, TOM.address)  # the program has a typo: no activation mail
+    sign_in_to_the_console(page, site)
+    diagnose(page, site, TOM.address)
+    expect(page.get_by_text("Die Person kommt so nicht hinein.")).to_be_visible()
+    expect(page.locator(".finding.bad")).to_contain_text(
+        "die Adresse steht nicht in der Benutzerverwaltung")
+    expect(page.locator(".advice").first).to_contain_text("genau so ein, wie die Person")
+    page.get_by_role("link", name="Zugangsanfragen").click()
+    expect(page.locator("tbody tr").first).to_contain_text("unbekannt")
+    page.goto(site.url + f"/demo/programs/{world.MUSTERSTADT.slug}")  # the VHS's program
+    page.fill("#email-6", TOM.address)
+    page.locator("form.program-row").nth(5).get_by_role("button", name="Speichern").click()
+    page.goto(site.url + "/admin/")
+    diagnose(page, site, TOM.address)
+    expect(page.get_by_text("Die Person kann einen Zugang bekommen")).to_be_visible()
+    ask_for_access(tom, site, TOM.address)
+    deliver_everything(site)
+    tom.goto(site.url + "/demo/mails")
+    tom.goto(tom.locator("a[href*='/zugang/aktivieren']").first.get_attribute("href"))
+    tom.fill("#password", NEW_PASSWORD)
+    tom.fill("#confirm", NEW_PASSWORD)
+    tom.get_by_role("button", name="Passwort speichern").click()
+    expect(tom.get_by_role("heading", name="Ihr Passwort ist gespeichert")).to_be_visible()
+    expect(tom.get_by_role("status")).to_have_text("Sie sind angemeldet.")
+    page.get_by_role("link", name="Personen").click()
+    expect(page.get_by_role("link", name=TOM.address)).to_be_visible()
+    tom.context.close()
+
+
+def test_the_flag_im_internet_anzeigen_is_found_and_fixed(page, site):
+    sign_in_to_the_console(page, site)
+    diagnose(page, site, FRIEDA.address)
+    expect(page.locator(".finding.bad")).to_contain_text("„Im Internet anzeigen“ ist nicht "
+                                                         "gesetzt")
+    page.goto(site.url + f"/demo/programs/{world.MUSTERSTADT.slug}")
+    page.locator("form.program-row").nth(2).get_by_label(
+        "Im Internet anzeigen (Reiter „Schalter“)").check()
+    page.locator("form.program-row").nth(2).get_by_role("button", name="Speichern").click()
+    page.goto(site.url + "/admin/")
+    diagnose(page, site, FRIEDA.address)
+    expect(page.get_by_text("„Im Internet anzeigen“ ist gesetzt")).to_be_visible()
+    expect(page.locator(".finding.bad")).to_have_count(0)
+
+
+def console_tour(page, site):
+    """Every console page; a name for each."""
+    sign_in_to_the_console(page, site)
+    yield "people"
+    page.get_by_role("link", name=ADMIN.address).click()
+    yield "person"
+    diagnose(page, site, world.MUSTERSTADT.people[3].address)
+    yield "diagnose"
+    for link, name in (("Zugangsanfragen", "requests"), ("KMA-Verknüpfungen", "kma"),
+                       ("Mailserver", "mail"), ("Verwaltungsprogramm", "program")):
+        page.get_by_role("link", name=link, exact=True).click()
+        yield name
+    with site.app.app_context():  # now ITEM's operator too
+        db.transaction(roles.grant)("musterstadt", ADMIN.address, Role.OPERATOR, "test")
+    page.reload()
+    for link, name in (("Alle VHS", "all-vhs"), ("Übersicht", "dashboard"),
+                       ("Dienste", "clients"), ("Schlüssel", "keys"),
+                       ("Postausgang", "outbox"), ("Protokoll", "audit")):
+        page.get_by_role("link", name=link, exact=True).click()
+        yield name
+    page.goto(site.url + "/admin/clients/vhskoop")
+    yield "client"
+    page.goto(site.url + "/admin/vhs/musterstadt/settings")
+    yield "settings"
+
+
+def test_every_console_page_passes_axe_and_is_photographed(page, site):
+    axe = Axe()
+    blocking, seen = {}, {}
+    for name in console_tour(page, site):
+        page.wait_for_load_state()
+        assert page.title().endswith("– vhsKOOP"), name
+        violations = axe.run(page).response["violations"]
+        seen[name] = sorted(f"{v['impact']}: {v['id']} ({len(v['nodes'])})" for v in violations)
+        blocking.update({f"{name}: {v['id']}": [n["target"] for n in v["nodes"]]
+                         for v in violations if v["impact"] in ("serious", "critical")})
+        page.screenshot(path=SHOTS / f"de-console-{name}.png", full_page=True)
+    assert len(seen) == 15
+    assert not blocking, blocking
+    (SHOTS / "axe-console.json").write_text(json.dumps(seen, indent=1, sort_keys=True) + "\n")
