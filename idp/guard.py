@@ -52,7 +52,8 @@ def check_request():
             not request.path.startswith(OWN_FORMATS):
         abort(415)  # every form and endpoint but the push API takes form fields only
     if request.mimetype in FORM_TYPES:
-        _check_fields(request.form, request.path.startswith(MULTI_LINE))  # parsing refuses too large bodies and too many parts
+        # parsing refuses too large bodies and too many parts
+        _check_fields(request.form, request.path.startswith(MULTI_LINE))
         if request.files:
             abort(415)
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 
-from .. import tenants
+from .. import signin, tenants
 from . import acts, gate, item, people, vhs
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -29,7 +29,7 @@ def _console() -> dict:
         return {}
     return {"held": gate.held(), "console_fresh": gate.fresh(),
             "action_form": acts.ActionForm(),
-            "here": gate.safe_back(request.full_path.rstrip("?")) or url_for("admin.index")}
+            "here": signin.console_page(request.full_path.rstrip("?")) or url_for("admin.index")}
 
 
 @bp.get("/")

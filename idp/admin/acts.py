@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, request
 from flask_wtf import FlaskForm
 
-from .. import audit
+from .. import audit, signin
 from . import gate
 
 
@@ -22,7 +22,7 @@ def record(action: str, vhs: str | None = None, **values) -> None:
 def done(message, default: str, category: str = "notice"):
     """Say ``message`` on the page the form was on (303), else on ``default``."""
     flash(str(message), category)
-    return redirect(gate.safe_back(request.form.get("back")) or default, 303)
+    return redirect(signin.console_page(request.form.get("back")) or default, 303)
 
 
 def text(name: str, limit: int = 320) -> str:

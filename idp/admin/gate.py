@@ -12,7 +12,6 @@ unknown one, 403 for another VHS's) and ``operator()`` for ITEM's own pages.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -35,22 +34,13 @@ from ..protocol import EXPIRED
 from ..roles import Clearance
 
 FRESH_SECONDS = 15 * 60  # a change needs a login at most this old
-ADMIN_PATH = re.compile(r"^/admin(/[A-Za-z0-9._~%/-]*)?(\?[A-Za-z0-9._~%&=+-]*)?$")
-
-
-def safe_back(value: str | None) -> str | None:
-    """A console page to come back to (a path of ours, never another site), or None."""
-    if (value and len(value) <= 2000 and ADMIN_PATH.match(value) and "//" not in value
-            and "/." not in value):
-        return value
-    return None
 
 
 def _back() -> str:
     """Where a refused request comes back to after the login: the page it was on."""
     if request.method == "GET":
-        return safe_back(request.full_path.rstrip("?")) or url_for("admin.index")
-    return safe_back(request.form.get("back")) or url_for("admin.index")
+        return signin.console_page(request.full_path.rstrip("?")) or url_for("admin.index")
+    return signin.console_page(request.form.get("back")) or url_for("admin.index")
 
 
 def _to_login():

@@ -9,6 +9,7 @@ import tomllib
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 
 from adapters import registry
 from adapters.address import clean
@@ -20,10 +21,20 @@ from ..connectors.upstream import UpstreamSettings
 from ..models import now
 from ..sealing import unseal
 from ..signing import signing
+from ..views.forms import Problems, vhs_field
 from . import acts, gate
 
 bp = Blueprint("item", __name__)
 bp.before_request(gate.operators_only)
+
+class VhsFilter(FlaskForm):
+    """The VHS filter of ITEM's lists: the login page's VHS choice (its prompt: every VHS)."""
+
+    class Meta:
+        csrf = False  # a filter of a GET page changes nothing
+
+    vhs = vhs_field()
+
 
 SAVED = _l("Gespeichert.")
 REFUSED = _l("Nicht gespeichert: %(reason)s")
@@ -264,28 +275,32 @@ def keys_rotate():
 @bp.get("/outbox")
 def outbox():
     """The mails of every VHS, newest first, with their delivery state."""
-    slug = request.args.get("vhs", "")[:63]
+    chosen = VhsFilter(request.args)
+    slug = (chosen.vhs.data or "")[:63]
     vhs = gate.vhs(slug) if slug else None
     page = reports.outbox(vhs, _before())
-    more = url_for("admin.item.outbox", vhs=slug or None, before=page.before) \
+    more = url_for("admin.item.outbox", tenant=slug or None, before=page.before) \
         if page.before else None
-    return render_template("admin/outbox.html", vhs=vhs, page=page, more=more)
+    return render_template("admin/outbox.html", vhs=vhs, page=page, more=more, chosen=chosen,
+                           problems=Problems())
 
 
 @bp.get("/audit")
 def trail():
     """The audit trail by VHS, kind, address and age."""
-    slug, kind = request.args.get("vhs", "")[:63], request.args.get("kind", "")[:40]
+    chosen = VhsFilter(request.args)
+    slug, kind = (chosen.vhs.data or "")[:63], request.args.get("kind", "")[:40]
     address = clean(request.args.get("email", "")[:320]).value
     since = request.args.get("since", "")
     page = reports.trail(slug or None, kind or None,
                          audit.persons(address, slug or None) if address else None,
                          now() - SINCE[since] if since in SINCE else None, _before())
-    more = url_for("admin.item.trail", vhs=slug or None, kind=kind or None,
+    more = url_for("admin.item.trail", tenant=slug or None, kind=kind or None,
                    email=address or None, since=since or None,
                    before=page.before) if page.before else None
-    return render_template("admin/audit.html", page=page, more=more, slug=slug, kind=kind,
-                           email=address, since=since, kinds=reports.kinds(), ages=SINCE)
+    return render_template("admin/audit.html", page=page, more=more, chosen=chosen, kind=kind,
+                           email=address, since=since, kinds=reports.kinds(), ages=SINCE,
+                           problems=Problems())
 
 
 @bp.get("/dashboard")

@@ -19,7 +19,8 @@ from .people import (
 )
 
 __all__ = [
-    "Account", "AccountToken", "AuditEvent", "AuthorizationCode", "Base", "Client", "ConsoleRole", "Consent",
+    "Account", "AccountToken", "AuditEvent", "AuthorizationCode", "Base", "Client",
+    "ConsoleRole", "Consent",
     "Deliverable", "DirectoryEntry", "EligibilityCheck", "KmaLink", "LogoutDelivery",
     "OutboxMail", "Purpose", "Role", "Source", "SsoSession", "Status", "Token", "Vhs", "digest",
     "new_secret", "now",

@@ -13,7 +13,6 @@ from adapters.address import clean
 from adapters.base import AdapterUnavailable
 
 from .. import audit, signin, tenants
-from ..admin import gate
 from ..authn import authenticate
 from ..connectors import PortalUnavailable
 from ..identity import Refusal
@@ -63,7 +62,7 @@ def safe_next(value: str | None) -> str | None:
     prefix = url_for("protocol.authorize") + "?"
     if value and value.startswith(prefix) and "\\" not in value and len(value) <= 8192:
         return value
-    if value == url_for("account.page") or gate.safe_back(value):
+    if value == url_for("account.page") or signin.console_page(value):
         return value
     return None
 
@@ -108,7 +107,7 @@ def login():
     form.email.data = from_request(form.next.data, "login_hint")
     form.vhs.data = preselected(from_request(form.next.data, "vhs"))
     sso = signin.current()
-    if sso is not None and gate.safe_back(form.next.data):  # the console asks to log in again
+    if sso is not None and signin.console_page(form.next.data):  # the console asks to log in again
         form.email.data, form.vhs.data = sso.account.address, sso.account.vhs.slug
     return _render(form)
 

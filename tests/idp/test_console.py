@@ -121,7 +121,8 @@ def test_changes_need_a_csrf_token_and_a_fresh_login(app, world):
     assert "Erneut anmelden" in client.get(page).get_data(as_text=True)
     stale = act(client, page, action)
     assert stale.status_code == 303
-    assert stale.headers["Location"] == f"/login?next=%2Fadmin%2Fvhs%2Fstraubing%2Fpeople%2F{bernd.id}"
+    assert stale.headers["Location"] == (
+        f"/login?next=%2Fadmin%2Fvhs%2Fstraubing%2Fpeople%2F{bernd.id}")
     login = client.get(stale.headers["Location"]).get_data(as_text=True)
     assert f'value="{ANNA}"' in login  # the console's login again: the same person
     assert account(app, BERND).status == Status.ACTIVE
@@ -420,8 +421,10 @@ def test_an_operator_rotates_keys_and_reads_outbox_audit_and_dashboard(app, worl
     submit(app.test_client(), "/neuer-zugang", BERND)
     post_login(app.test_client(), email=BERND, password="falsch-falsch-falsch")
     assert BERND in page_text(client.get("/admin/outbox"))
-    assert "not_released" in page_text(client.get("/admin/outbox?vhs=straubing"))
-    trail = page_text(client.get(f"/admin/audit?email={BERND}&kind=login_failed"))
+    assert "not_released" in page_text(client.get("/admin/outbox?tenant=straubing"))
+    assert "not_released" not in page_text(client.get("/admin/outbox?tenant=passau"))
+    trail = page_text(client.get(f"/admin/audit?email={BERND}&kind=login_failed"
+                                 "&tenant=straubing"))
     assert "<td>login_failed</td>" in trail and "<td>access_request</td>" not in trail
     board = page_text(client.get("/admin/dashboard"))
     assert "Anmeldungen je Stunde" in board and "wrong_password" in board
@@ -458,3 +461,42 @@ def test_a_disabled_administrator_loses_the_console(app, world, runner):
     assert client.get("/admin/").status_code == 303  # the session ended with the account
     with app.app_context():
         assert db.session().scalar(select(func.count()).select_from(OutboxMail)) == 0
+
+
+def test_every_operator_setting_is_audited_and_secrets_stay_sealed(app, world):
+    client = signed_in(app, OPS, "item")
+    settings = "/admin/vhs/passau/settings"
+    act(client, settings, f"{settings}/vhs", name="vhs Passau an der Donau", onboarded="1")
+    act(client, settings, f"{settings}/portal", base_url="https://passau.meine-vhs.de",
+        credential="portal-geheim-789", connect_timeout="2", read_timeout="5")
+    act(client, settings, f"{settings}/portal", base_url="https://passau.meine-vhs.de",
+        credential="", connect_timeout="3", read_timeout="5")  # the credential is kept
+    act(client, settings, f"{settings}/upstream", issuer="https://passau.meine-vhs.de",
+        client_id="vhskoop", client_secret="upstream-geheim-012")
+    act(client, settings, f"{settings}/adapter", adapter="directory", options="")
+    text = page_text(client.get(settings))
+    assert "vhs Passau an der Donau" in text and 'value="3.0"' in text
+    assert "portal-geheim-789" not in text and "upstream-geheim-012" not in text
+    with app.app_context():
+        from idp import portals, tenants
+        passau = tenants.find("passau")
+        assert portals.portal_for(passau).settings.credential == "portal-geheim-789"
+        assert "portal-geheim-789" not in passau.portal_config
+        assert passau.adapter == "directory"
+    act(client, settings, f"{settings}/portal", remove="1")
+    act(client, "/admin/clients", "/admin/clients", client_id="spa", public="1",
+        redirect_uris="http://127.0.0.1:9/cb")
+    act(client, "/admin/clients/spa", "/admin/clients/spa", display_name="Die SPA",
+        redirect_uris="http://127.0.0.1:9/cb\r\nhttp://127.0.0.1:9/cb2")
+    with app.app_context():
+        spa = db.session().scalar(select(Client).where(Client.client_id == "spa"))
+        assert spa.redirect_uris == ["http://127.0.0.1:9/cb", "http://127.0.0.1:9/cb2"]
+        assert spa.name == "Die SPA" and spa.secret_hash is None
+    act(client, "/admin/keys", "/admin/keys/rotate")
+    act(client, "/admin/vhs/straubing/program", "/admin/vhs/straubing/program/test")
+    with app.app_context():
+        done = sorted(e.detail for e in db.session().scalars(select(AuditEvent).where(
+            AuditEvent.actor == f"console:item/{OPS}")))
+    assert done == sorted(["vhs set", "vhs set-portal", "vhs set-portal", "vhs set-upstream",
+                           "vhs set-adapter", "vhs set-portal", "clients add", "clients set",
+                           "keys rotate", "vhs test-program"])

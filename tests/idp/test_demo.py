@@ -3,14 +3,16 @@ one at "itm:FEEDBACK", a logout of both (back-channel), Neuer Zugang with its ma
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import func, select
 
-from idp import backchannel, db, mail
+from idp import backchannel, db, mail, roles
 from idp.dev import demo, world
-from idp.models import Client, Vhs
+from idp.models import Client, Role, Vhs
 
-from ..helpers import Browser, LiveServer, submit
+from ..helpers import Browser, LiveServer, form_field, post_login, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -86,3 +88,40 @@ def test_a_restart_on_another_port_registers_the_new_redirect_uris(story, make_a
 
 def test_demo_pages_do_not_exist_outside_the_demo(client):
     assert client.get("/demo/").status_code == 404
+
+
+DEMO_CASES = {  # what the console's diagnosis says of each person of the demo's programs
+    "demo@vhs-musterstadt.de": (True, "so gespeichert, wie eingegeben"),
+    "neu@vhs-musterstadt.de": (True, "so gespeichert, wie eingegeben"),
+    "freigabe@vhs-musterstadt.de": (False, "„Im Internet anzeigen“ ist nicht gesetzt"),
+    "leerzeichen@vhs-musterstadt.de": (True, "U+00A0 (NO-BREAK SPACE) an Stelle 31 der "
+                                             "gespeicherten Adresse"),
+    "inaktiv@vhs-musterstadt.de": (False, "der Benutzer ist im Verwaltungsprogramm nicht "
+                                          "aktiv"),
+    "tom.tippfehler@vhs-musterstadt.de": (False, "die Adresse steht nicht in der "
+                                                 "Benutzerverwaltung"),
+    "kma@kvhs-beispielkreis.de": (False, "die Verknüpfung in der Kursmanagement-APP fehlt"),
+    "verknuepft@kvhs-beispielkreis.de": (True, "Kursmanagement-APP ist da"),
+    "portal@vhs-portalstadt.de": (True, "Mitarbeitenden-Login für die Adresse"),
+    "lokal@vhs-portalstadt.de": (True, "das itm:PORTAL hat keinen Login für die Adresse"),
+}
+
+
+def test_the_console_diagnoses_every_person_of_the_demo(story):
+    live, _ = story
+    with live.app.app_context():  # the demo account is an administrator; ITEM's too here
+        db.transaction(roles.grant)("musterstadt", world.MUSTERSTADT.people[0].address,
+                                    Role.OPERATOR, "test")
+    client = live.app.test_client()
+    assert post_login(client, "musterstadt", world.MUSTERSTADT.people[0].address,
+                      demo.PASSWORD).status_code == 303
+    people = {p.address: spec.slug for spec in world.VHS for p in spec.people}
+    assert set(people) == set(DEMO_CASES)
+    for address, slug in people.items():
+        page = f"/admin/vhs/{slug}/diagnose"
+        token = form_field(client.get(page).get_data(as_text=True), "csrf_token")
+        text = html.unescape(client.post(page, data={"csrf_token": token, "address": address}
+                                         ).get_data(as_text=True))
+        access, expected = DEMO_CASES[address]
+        assert expected in text, address
+        assert ("Die Person kann einen Zugang bekommen" in text) is access, address
