@@ -25,7 +25,7 @@ def done(message, default: str, category: str = "notice"):
     return redirect(signin.console_page(request.form.get("back")) or default, 303)
 
 
-def text(name: str, limit: int = 320) -> str:
-    """A form field's text, stripped and cut to ``limit`` (oversized input changes nothing
-    more than a shorter one would)."""
-    return (request.form.get(name) or "").strip()[:limit]
+def text(name: str) -> str:
+    """A form field's text, stripped; never cut (the domain function checks its length, so
+    an oversized value is refused, not stored shortened)."""
+    return (request.form.get(name) or "").strip()

@@ -51,13 +51,13 @@ def _before() -> int | None:
 
 
 def _lines(name: str) -> list[str]:
-    return [line.strip() for line in acts.text(name, 20_000).splitlines() if line.strip()]
+    return [line.strip() for line in acts.text(name).splitlines() if line.strip()]
 
 
 @bp.post("/vhs")
 def onboard():
     """Add a VHS (slug, name, in the drop-down or not)."""
-    slug, name = acts.text("slug", 63), acts.text("name", 200)
+    slug, name = acts.text("slug"), acts.text("name")
     try:
         vhs = tenants.add(slug, name, bool(request.form.get("onboarded")))
     except tenants.TenantError as error:
@@ -81,7 +81,7 @@ def set_vhs(slug: str):
     """Rename, or put in the drop-down or take out."""
     vhs = gate.vhs(slug)
     try:
-        tenants.change(vhs, acts.text("name", 201), bool(request.form.get("onboarded")))
+        tenants.change(vhs, acts.text("name"), bool(request.form.get("onboarded")))
     except tenants.TenantError as error:
         return _refused(error, url_for("admin.item.settings", slug=vhs.slug))
     acts.record("vhs set", vhs=vhs.slug)
@@ -93,8 +93,8 @@ def set_adapter(slug: str):
     """The Verwaltungsprogramm adapter and its options (TOML; kept when left empty)."""
     vhs = gate.vhs(slug)
     here = url_for("admin.item.settings", slug=vhs.slug)
-    name = acts.text("adapter", 50) or None
-    options_text = acts.text("options", 20_000)
+    name = acts.text("adapter") or None
+    options_text = acts.text("options")
     try:
         if options_text:
             options = tomllib.loads(options_text)
@@ -117,14 +117,14 @@ def set_mail(slug: str):
     vhs = gate.vhs(slug)
     here = url_for("admin.item.settings", slug=vhs.slug)
     stored = mail.settings_of(vhs)
-    user, password = acts.text("user", 200), request.form.get("password", "")[:500]
+    user, password = acts.text("user"), request.form.get("password", "")
     if user and not password and stored and stored.user == user:
         password = stored.password
-    port = acts.text("port", 5)
+    port = acts.text("port")
     try:
         mail.set_settings(vhs, mail.MailSettings(
-            host=acts.text("host", 254), port=int(port) if port.isdigit() else 0,
-            security=acts.text("security", 10), sender=acts.text("sender"), user=user,
+            host=acts.text("host"), port=int(port) if port.isdigit() else 0,
+            security=acts.text("security"), sender=acts.text("sender"), user=user,
             password=password if user else ""))
     except mail.MailSettingsError as error:
         return _refused(error, here)
@@ -134,7 +134,7 @@ def set_mail(slug: str):
 
 def _seconds(name: str, default: float) -> float:
     try:
-        return float(acts.text(name, 10) or default)
+        return float(acts.text(name) or default)
     except ValueError:
         return -1.0  # the settings' check names the rule
 
@@ -149,10 +149,10 @@ def set_portal(slug: str):
             portals.configure(vhs, None)
         else:
             stored = portals.portal_for(vhs)
-            credential = acts.text("credential", 500) or (
+            credential = acts.text("credential") or (
                 stored.settings.credential if stored else "")
             portals.configure(vhs, PortalSettings(
-                base_url=acts.text("base_url", 500) or f"https://{vhs.slug}.meine-vhs.de",
+                base_url=acts.text("base_url") or f"https://{vhs.slug}.meine-vhs.de",
                 credential=credential, connect_timeout=_seconds("connect_timeout", 2.0),
                 read_timeout=_seconds("read_timeout", 5.0)))
     except ValueError as error:
@@ -171,10 +171,10 @@ def set_upstream(slug: str):
             portals.configure_upstream(vhs, None)
         else:
             stored = portals.upstream_for(vhs)
-            secret = acts.text("client_secret", 500) or (
+            secret = acts.text("client_secret") or (
                 stored.settings.client_secret if stored else "")
             portals.configure_upstream(vhs, UpstreamSettings(
-                issuer=acts.text("issuer", 500), client_id=acts.text("client_id", 200),
+                issuer=acts.text("issuer"), client_id=acts.text("client_id"),
                 client_secret=secret))
     except ValueError as error:
         return _refused(error, here)
@@ -194,16 +194,16 @@ def client_add():
     """Register a relying party; a generated secret is shown once."""
     try:
         client, secret = clients.register(clients.Registration(
-            client_id=acts.text("client_id", 101), redirect_uris=_lines("redirect_uris"),
+            client_id=acts.text("client_id"), redirect_uris=_lines("redirect_uris"),
             post_logout_redirect_uris=_lines("post_logout_redirect_uris"),
             public=bool(request.form.get("public")),
             first_party=bool(request.form.get("first_party")),
             grants=request.form.getlist("grants")[:3] or ["authorization_code"],
-            scope=acts.text("scope", 500) or "openid profile email",
-            id_token_alg=acts.text("id_token_alg", 10) or "RS256",
-            backchannel_logout_uri=acts.text("backchannel_logout_uri", 2001) or None,
-            display_name=acts.text("display_name", 101) or None,
-            logo=acts.text("logo", 101) or None, client_uri=acts.text("client_uri", 2001) or None))
+            scope=acts.text("scope") or "openid profile email",
+            id_token_alg=acts.text("id_token_alg") or "RS256",
+            backchannel_logout_uri=acts.text("backchannel_logout_uri") or None,
+            display_name=acts.text("display_name") or None,
+            logo=acts.text("logo") or None, client_uri=acts.text("client_uri") or None))
     except clients.RegistrationError as error:
         return _refused(error, url_for("admin.item.client_list"))
     acts.record("clients add", client=client.client_id)
@@ -235,9 +235,9 @@ def client_edit(client_id: str):
     try:
         clients.redirect_to(found, _lines("redirect_uris"),
                             _lines("post_logout_redirect_uris"),
-                            acts.text("backchannel_logout_uri", 2001) or None)
-        clients.present(found, acts.text("display_name", 101) or None,
-                        acts.text("logo", 101) or None, acts.text("client_uri", 2001) or None)
+                            acts.text("backchannel_logout_uri") or None)
+        clients.present(found, acts.text("display_name") or None,
+                        acts.text("logo") or None, acts.text("client_uri") or None)
     except clients.RegistrationError as error:
         return _refused(error, here)
     acts.record("clients set", client=found.client_id)

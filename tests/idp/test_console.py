@@ -500,3 +500,17 @@ def test_every_operator_setting_is_audited_and_secrets_stay_sealed(app, world):
     assert done == sorted(["vhs set", "vhs set-portal", "vhs set-portal", "vhs set-upstream",
                            "vhs set-adapter", "vhs set-portal", "clients add", "clients set",
                            "keys rotate", "vhs test-program"])
+
+
+def test_oversized_settings_are_refused_not_stored_shortened(app, world):
+    client = signed_in(app, OPS, "item")
+    made = act(client, "/admin/", "/admin/vhs", slug="a" * 70, name="vhs Lang")
+    assert "Nicht gespeichert" in page_text(client.get(made.headers["Location"]))
+    settings = "/admin/vhs/passau/settings"
+    act(client, settings, f"{settings}/vhs", name="x" * 201)
+    act(client, settings, f"{settings}/mail", host="mail.example", port="587",
+        security="starttls", sender="a" * 330 + "@vhs-passau.de")
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Vhs)) == 3
+        passau = db.session().scalar(select(Vhs).where(Vhs.slug == "passau"))
+        assert passau.name == "vhs Passau" and passau.mail_config is None
