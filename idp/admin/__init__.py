@@ -14,7 +14,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 
 from .. import signin, tenants
-from . import acts, gate, item, people, vhs
+from ..views.forms import ActionForm
+from . import gate, item, people, vhs
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(gate.admit)
@@ -28,7 +29,7 @@ def _console() -> dict:
     if gate.held() is None:  # an error page for someone the gate turned away
         return {}
     return {"held": gate.held(), "console_fresh": gate.fresh(),
-            "action_form": acts.ActionForm(),
+            "action_form": ActionForm(),
             "here": signin.console_page(request.full_path.rstrip("?")) or url_for("admin.index")}
 
 

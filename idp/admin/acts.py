@@ -1,17 +1,12 @@
-"""What every console action shares: its CSRF-carrying form, its audit event, the way
-back to the page it came from, and the messages it leaves there."""
+"""What every console page shares: its audit event, the way back to the page a form
+came from, the messages it leaves there, a form field's text, a keyset page's start."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, request
-from flask_wtf import FlaskForm
 
 from .. import audit, signin
 from . import gate
-
-
-class ActionForm(FlaskForm):
-    """A button with a CSRF token (the gate checks it)."""
 
 
 def record(action: str, vhs: str | None = None, **values) -> None:
@@ -23,6 +18,12 @@ def done(message, default: str, category: str = "notice"):
     """Say ``message`` on the page the form was on (303), else on ``default``."""
     flash(str(message), category)
     return redirect(signin.console_page(request.form.get("back")) or default, 303)
+
+
+def before_id() -> int | None:
+    """The ``before`` of a keyset page (an id), or None for the first page."""
+    value = request.args.get("before", "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
 
 
 def text(name: str) -> str:

@@ -101,10 +101,10 @@ def held() -> Clearance | None:
 
 def clearance() -> Clearance:
     """The role of the administrator behind this request (``admit`` checked it)."""
-    held = g.get("idp_console")
-    if held is None:
+    found = held()
+    if found is None:
         abort(403)
-    return held
+    return found
 
 
 def fresh() -> bool:
@@ -116,7 +116,7 @@ def fresh() -> bool:
 def vhs(slug: str) -> Vhs:
     """The VHS ``slug`` if the role reaches it: 404 for an unknown one, 403 for another's."""
     try:
-        found = tenants.find(slug[:63])
+        found = tenants.find(slug)
     except tenants.TenantError:
         abort(404)
     if not clearance().covers(found):

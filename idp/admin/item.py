@@ -45,10 +45,6 @@ def _refused(error: Exception, default: str):
     return acts.done(REFUSED % {"reason": error}, default, "error")
 
 
-def _before() -> int | None:
-    value = request.args.get("before", "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
 
 def _lines(name: str) -> list[str]:
     return [line.strip() for line in acts.text(name).splitlines() if line.strip()]
@@ -278,7 +274,7 @@ def outbox():
     chosen = VhsFilter(request.args)
     slug = (chosen.vhs.data or "")[:63]
     vhs = gate.vhs(slug) if slug else None
-    page = reports.outbox(vhs, _before())
+    page = reports.outbox(vhs, acts.before_id())
     more = url_for("admin.item.outbox", tenant=slug or None, before=page.before) \
         if page.before else None
     return render_template("admin/outbox.html", vhs=vhs, page=page, more=more, chosen=chosen,
@@ -294,7 +290,7 @@ def trail():
     since = request.args.get("since", "")
     page = reports.trail(slug or None, kind or None,
                          audit.persons(address, slug or None) if address else None,
-                         now() - SINCE[since] if since in SINCE else None, _before())
+                         now() - SINCE[since] if since in SINCE else None, acts.before_id())
     more = url_for("admin.item.trail", tenant=slug or None, kind=kind or None,
                    email=address or None, since=since or None,
                    before=page.before) if page.before else None

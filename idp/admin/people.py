@@ -75,7 +75,7 @@ def person(slug: str, account_id: int):
     account = _person(slug, account_id)
     who = audit.persons(account.address, account.vhs.slug)
     return render_template("admin/person.html", vhs=account.vhs, account=account,
-                           sessions=sessions.of(account),
+                           sessions=sessions.of(account), states=diagnose.STATES,
                            mails=diagnose.last_mails(account.vhs, account.address, 10),
                            events=audit.events(account.vhs.slug, who, limit=20))
 

@@ -28,10 +28,6 @@ UNLINKED = _l("Die Verknüpfung von %(address)s ist entfernt.")
 NOT_LINKED = _l("%(address)s war nicht verknüpft.")
 
 
-def _before() -> int | None:
-    value = request.args.get("before", "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
 
 @bp.get("/diagnose")
 def diagnosis(slug: str):
@@ -61,7 +57,7 @@ def diagnosis_run(slug: str):
 def requests(slug: str):
     """Recent "Neuer Zugang" requests: the program's decision and the mail's fate."""
     vhs = gate.vhs(slug)
-    page = reports.access_requests(vhs, _before())
+    page = reports.access_requests(vhs, acts.before_id())
     more = url_for("admin.vhs.requests", slug=vhs.slug, before=page.before) \
         if page.before else None
     return render_template("admin/requests.html", vhs=vhs, page=page, more=more)
@@ -110,7 +106,7 @@ def kma_unlink(slug: str):
 def mail_server(slug: str):
     """The VHS's mail server (never its password), "Testmail senden", its outbox."""
     vhs = gate.vhs(slug)
-    page = reports.outbox(vhs, _before())
+    page = reports.outbox(vhs, acts.before_id())
     more = url_for("admin.vhs.mail_server", slug=vhs.slug, before=page.before) \
         if page.before else None
     return render_template("admin/mail.html", vhs=vhs, settings=mail.settings_of(vhs),

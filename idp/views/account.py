@@ -13,16 +13,12 @@ from ..models import Client, Consent, Source, SsoSession, now
 from ..password_policy import refusals
 from ..passwords import passwords
 from ..protocol import EXPIRED
-from .forms import Problems
+from .forms import ActionForm, Problems
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 WRONG = lazy_gettext("Das bisherige Passwort stimmt nicht.")
 CHANGED = lazy_gettext("Ihr Passwort wurde geändert. Ihre anderen Sitzungen wurden beendet.")
-
-
-class ActionForm(FlaskForm):
-    """A button with a CSRF token."""
 
 
 class PasswordChangeForm(FlaskForm):

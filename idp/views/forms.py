@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request
 from flask_babel import lazy_gettext
+from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import SelectField
 from wtforms.fields.choices import Choice
@@ -36,6 +37,10 @@ ADDRESS_MESSAGES = {
     Problem.INVALID: lazy_gettext("Diese E-Mail-Adresse ist so nicht gültig. Bitte prüfen Sie "
                                   "sie Zeichen für Zeichen."),
 }
+
+
+class ActionForm(FlaskForm):
+    """A button with a CSRF token (the account page's, the console's)."""
 
 
 class Problems:

@@ -106,9 +106,10 @@ def login():
     form.next.data = safe_next(request.args.get("next")) or ""
     form.email.data = from_request(form.next.data, "login_hint")
     form.vhs.data = preselected(from_request(form.next.data, "vhs"))
-    sso = signin.current()
-    if sso is not None and signin.console_page(form.next.data):  # the console asks to log in again
-        form.email.data, form.vhs.data = sso.account.address, sso.account.vhs.slug
+    if signin.console_page(form.next.data):  # the console asks to log in again
+        sso = signin.current()
+        if sso is not None:
+            form.email.data, form.vhs.data = sso.account.address, sso.account.vhs.slug
     return _render(form)
 
 
