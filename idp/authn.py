@@ -13,7 +13,8 @@
 4. The VHS's Verwaltungsprogramm must still say "eligible" (``idp.eligibility``; an
    unreachable program raises ``AdapterUnavailable`` unless its grace period applies).
 ``admit`` does steps 4 and the account for a person the itm:PORTAL confirmed through its
-OpenID provider; ``after_link`` for a person who just set a password with a mailed link.
+OpenID provider; ``after_link`` for a person who just set a password with a mailed link;
+``by_passkey`` for a person whose discoverable passkey named the account.
 The answer is an ``Identity`` tied to the account (same ``sub`` whichever source), or a
 ``Refusal`` saying why; the person is told only that the sign-in failed.
 """
@@ -100,9 +101,21 @@ def admit(vhs: Vhs, confirmed: Identity) -> Identity | Refusal:
 
 def after_link(account: Account) -> Identity | Refusal:
     """A person who just set a password with a mailed link, if the program still agrees."""
-    if not account.active or not eligibility.allows(account.vhs, account.address):
-        return _refused(Reason.NOT_ELIGIBLE, Via.LINK, account.vhs.slug, account.address)
-    return _confirmed(account, Via.LINK, ("pwd",))
+    return _still_allowed(account, Via.LINK, ("pwd",))
+
+
+def by_passkey(account: Account, amr: tuple[str, ...]) -> Identity | Refusal:
+    """A person whose passkey (with user verification) named the account: step 4 still."""
+    return _still_allowed(account, Via.PASSKEY, amr)
+
+
+def _still_allowed(account: Account, via: str, amr: tuple[str, ...]) -> Identity | Refusal:
+    if not account.active:
+        reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
+        return _refused(reason, via, account.vhs.slug, account.address)
+    if not eligibility.allows(account.vhs, account.address):
+        return _refused(Reason.NOT_ELIGIBLE, via, account.vhs.slug, account.address)
+    return _confirmed(account, via, amr)
 
 
 def _confirmed(account: Account, via: str, amr: tuple[str, ...]) -> Identity:

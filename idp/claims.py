@@ -64,5 +64,5 @@ def for_scope(who: Account | Holder, scope: str) -> UserInfo:
 def supported() -> list[str]:
     """Every claim name for discovery."""
     names = {name for names in SCOPE_CLAIMS.values() for name in names}
-    return sorted(names | {"iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "sid",
+    return sorted(names | {"iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
                            "at_hash"})

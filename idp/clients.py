@@ -52,6 +52,7 @@ class Registration:
     display_name: str | None = None
     logo: str | None = None
     client_uri: str | None = None
+    require_mfa: bool = False  # every sign-in for it needs a second factor
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -148,6 +149,7 @@ def register(reg: Registration) -> tuple[Client, str | None]:
         display_name=(reg.display_name or "").strip() or None,
         logo=reg.logo or None,
         client_uri=reg.client_uri or None,
+        require_mfa=reg.require_mfa,
     )
     db.session().add(client)
     db.session().flush()

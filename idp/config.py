@@ -105,6 +105,18 @@ SETTINGS: dict[str, Setting] = {
     "THROTTLE_SLOWED": Setting(
         "1 per minute", str, "Sign-in attempts to an account past its ceiling, from new browsers."
     ),
+    "THROTTLE_CODE_ATTEMPT": Setting(
+        "5 per 15 minutes",
+        str,
+        "Wrong second-factor codes (TOTP, recovery code) per login attempt; then the "
+        "attempt ends and the password is asked again.",
+    ),
+    "THROTTLE_CODE_ACCOUNT": Setting(
+        "20 per hour",
+        str,
+        "Wrong second-factor codes per account from browsers that never signed in to it; "
+        "past it, their second step waits.",
+    ),
     "THROTTLE_CLIENT_IP": Setting(
         "30 per minute; 300 per hour",
         str,
@@ -207,7 +219,8 @@ _LIFETIMES = (
 
 
 _LIMITS = ("THROTTLE_IP", "THROTTLE_ADDRESS_IP", "THROTTLE_ACCOUNT", "THROTTLE_SLOWED",
-           "THROTTLE_CLIENT_IP", "RATELIMIT_SELFSERVICE_IP", "RATELIMIT_SELFSERVICE_ADDRESS")
+           "THROTTLE_CODE_ATTEMPT", "THROTTLE_CODE_ACCOUNT", "THROTTLE_CLIENT_IP",
+           "RATELIMIT_SELFSERVICE_IP", "RATELIMIT_SELFSERVICE_ADDRESS")
 
 
 class ConfigError(Exception):

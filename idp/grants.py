@@ -50,10 +50,12 @@ AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 @dataclass(frozen=True)
 class SignedIn:
     """Who authorizes at /authorize (Authlib's ``grant_user``): the account and the SSO
-    session it signed in with, whose ``auth_time``, ``amr`` and ``sid`` the code keeps."""
+    session it signed in with, whose ``auth_time``, ``amr`` and ``sid`` the code keeps;
+    ``acr`` when a policy or the request asked for one (the ID token then says it)."""
 
     account: Account
     sso: SsoSession
+    acr: str | None = None
 
 
 def authorization_redirect(redirect_uri: str, params: list[tuple[str, str]]):
@@ -94,6 +96,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_time=signed_in.sso.auth_time,
             amr=list(signed_in.sso.amr),
             sid=signed_in.sso.sid,
+            acr=signed_in.acr,
         )
 
     def query_authorization_code(self, code, client):

@@ -17,6 +17,7 @@ class Via:
     PORTAL_PASSWORD = "portal"  # the itm:PORTAL's password API
     PORTAL_OPENID = "upstream"  # the itm:PORTAL's OpenID provider (brokering)
     LINK = "link"  # a mailed activation or reset link, and the password set with it
+    PASSKEY = "passkey"  # a discoverable passkey alone ("Mit Passkey anmelden")
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,5 @@ class Reason:
     PENDING = "account_pending"
     DISABLED = "account_disabled"
     NOT_ELIGIBLE = "not_eligible"  # the Verwaltungsprogramm said no
+    WRONG_CODE = "wrong_code"  # a wrong or spent TOTP or recovery code at the second step
+    PASSKEY_REFUSED = "passkey_refused"  # a WebAuthn assertion that did not verify

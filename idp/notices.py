@@ -30,6 +30,17 @@ SUBJECTS = {
                                  "itm:PORTAL-Login"),
     "source_switched": lazy_gettext("Kooperationsportal vhsKOOP: Anmeldung jetzt mit Ihrem "
                                     "itm:PORTAL-Login"),
+    "factors_changed": lazy_gettext("Kooperationsportal vhsKOOP: Ihr zweiter Faktor wurde "
+                                    "geändert"),
+}
+FACTOR_CHANGES = {
+    "totp_added": lazy_gettext("Eine Authenticator-App wurde als zweiter Faktor eingerichtet."),
+    "totp_removed": lazy_gettext("Die Authenticator-App wurde als zweiter Faktor entfernt."),
+    "passkey_added": lazy_gettext("Ein Passkey oder Sicherheitsschlüssel wurde hinzugefügt."),
+    "passkey_removed": lazy_gettext("Ein Passkey oder Sicherheitsschlüssel wurde entfernt."),
+    "reset": lazy_gettext("Die Verwaltung Ihrer VHS hat alle zweiten Faktoren und "
+                          "Wiederherstellungscodes Ihres Zugangs zurückgesetzt. Bei der "
+                          "nächsten Anmeldung richten Sie einen neuen ein."),
 }
 PORTAL_RESET = lazy_gettext("Passwort vergessen im itm:PORTAL")
 
@@ -75,6 +86,13 @@ def password_changed(account: Account, locale: str) -> None:
     send(account.vhs, account.address, "password_changed", locale,
          link=issuer_link("/passwort-vergessen"),
          link_label=lazy_gettext("Passwort vergessen"))
+
+
+def factors_changed(account: Account, what: str) -> None:
+    """Tell the person that a second factor was added, removed or reset (every time)."""
+    send(account.vhs, account.address, "factors_changed", "de", interval=0,
+         change=FACTOR_CHANGES[what], link=issuer_link("/account"),
+         link_label=lazy_gettext("Ihr Zugang"))
 
 
 def send_test(vhs: Vhs, typed_address: str) -> tuple[str, str]:

@@ -28,7 +28,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SubmitField
 
-from . import audit, claims, db, signin
+from . import audit, claims, db, factors, signin
 from .endpoints import ALGORITHMS
 from .grants import RESPONSE_MODES, SignedIn
 from .models import Consent, now
@@ -93,6 +93,14 @@ def _consent_needed(client, account, scope: str, prompts: list[str]) -> bool:
     return consent is None or not consent.covers(scope)
 
 
+def _acr(grant, account) -> str | None:
+    """The multi-factor ``acr`` when the VHS, the client or the request asks for it."""
+    data = grant.request.payload.data
+    if factors.required(account, grant.client, data.get("acr_values")):
+        return factors.MULTI_FACTOR
+    return None
+
+
 def _error(error: OAuth2Error):
     """Back to the client when its redirect URI is proven, else a page, never a redirect."""
     if getattr(error, "redirect_uri", None):
@@ -134,6 +142,12 @@ def authorize():
         if "none" in prompts:
             return _error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=state))
         return redirect(url_for("views.login", next=authorize_url()))
+    acr = _acr(grant, account)
+    if acr and not factors.satisfied(sso.amr):
+        if "none" in prompts:
+            return _error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=state))
+        return signin.step_up(sso, authorize_url())
+    signed_in = SignedIn(account, sso, acr)
     if _consent_needed(grant.client, account, grant.request.scope, prompts):
         if "none" in prompts:
             return _error(ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state))
@@ -160,6 +174,10 @@ def consent():
         grant = server().get_consent_grant(end_user=signed_in)
     except OAuth2Error as error:
         return _error(error)
+    acr = _acr(grant, sso.account)
+    if acr and not factors.satisfied(sso.amr):
+        return signin.step_up(sso, authorize_url())
+    signed_in = SignedIn(sso.account, sso, acr)
     g.form_targets = [grant.redirect_uri]
     if not form.allow.data:
         audit.record("consent", vhs=sso.account.vhs.slug, sub=sso.account.sub,
@@ -286,6 +304,7 @@ def discovery():
         "introspection_endpoint_auth_methods_supported": auth_methods[:2],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": claims.supported(),
+        "acr_values_supported": list(factors.ACR_VALUES),
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,

@@ -1,7 +1,12 @@
 """The browser's side of signing in and out: the one way every path signs a person in.
 
-Every sign-in path (a local password, a password checked by itm:PORTAL, itm:PORTAL's
-OpenID provider, an activation link, a reset link) ends in ``finish``, which
+Every first step (a local password, a password checked by itm:PORTAL, itm:PORTAL's
+OpenID provider, an activation link, a reset link, a passkey alone) goes on with
+``proceed``: an account with a second factor, whose first step brought none, is sent to
+the second step (the person it confirmed waits in the browser's session, with a login
+attempt of its own, for at most ``SECOND_STEP_SECONDS``); an account of a VHS that
+requires a factor, without one, is signed in and sent to set one up first. Every
+sign-in ends in ``finish``, which
 - renews the browser session (a new SSO session and secret, the old session ended, the
   Flask session emptied: a new CSRF token, nothing planted before);
 - voids open reset links (the person knows a password again);
@@ -16,15 +21,18 @@ is https; persistent only with "Angemeldet bleiben".
 from __future__ import annotations
 
 import re
+import secrets
+from dataclasses import asdict
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Response, current_app, g, redirect, request, session, url_for
 
-from . import audit, links, sessions, throttle
+from . import audit, db, factors, links, sessions, throttle
 from .identity import Identity, Refusal
-from .models import Purpose, SsoSession, digest, now
+from .models import Account, Purpose, SsoSession, digest, now
 
 FRESH_LOGIN_SECONDS = 300  # how long a just-finished login satisfies prompt=login / max_age
+SECOND_STEP_SECONDS = 600  # how long the second step waits for its first
 
 
 def cookie_name() -> str:
@@ -44,10 +52,84 @@ def current() -> SsoSession | None:
     return sso if sso is not None and sso.ended_at is None else None
 
 
+def proceed(identity: Identity, *, remember: bool, next_url: str | None,
+            landing: Response | None = None) -> Response:
+    """After a first step: the second step, or the sign-in (and then, where the VHS
+    requires a factor the account lacks, its setup before anything else)."""
+    if not factors.satisfied(identity.amr) and factors.has_any(identity.account_id):
+        session["second_step"] = {"identity": asdict(identity), "remember": remember,
+                                  "next": next_url, "at": now(),
+                                  "attempt": secrets.token_urlsafe(16), "step_up": False}
+        return redirect(url_for("second.page"), 303)
+    first = None
+    account = db.session().get(Account, identity.account_id)
+    if not factors.satisfied(identity.amr) and factors.required(account):
+        first = url_for("factors.page", next=next_url or None)  # "bei der nächsten Anmeldung"
+    return finish(identity, remember=remember, next_url=next_url, landing=landing, first=first)
+
+
+def step_up(sso: SsoSession, next_url: str | None) -> Response:
+    """A signed-in person whose session lacks the factor a policy asks for: the second
+    step for this session, or setting up a factor first."""
+    if not factors.has_any(sso.account_id):
+        return redirect(url_for("factors.page", next=next_url or None), 303)
+    identity = Identity(vhs=sso.account.vhs.slug, address=sso.account.address,
+                        via="session", amr=tuple(sso.amr), name=sso.account.display_name,
+                        account_id=sso.account_id, sub=sso.account.sub)
+    session["second_step"] = {"identity": asdict(identity), "remember": sso.remember,
+                              "next": next_url, "at": now(),
+                              "attempt": secrets.token_urlsafe(16), "step_up": True}
+    return redirect(url_for("second.page"), 303)
+
+
+def waiting() -> dict | None:
+    """The second step this browser is at, if it is still open."""
+    pending = session.get("second_step")
+    if not isinstance(pending, dict) or now() - pending.get("at", 0) > SECOND_STEP_SECONDS:
+        return None
+    return pending
+
+
+def waiting_identity(pending: dict) -> Identity:
+    """The person the first step confirmed."""
+    values = dict(pending["identity"])
+    values["amr"] = tuple(values["amr"])
+    return Identity(**values)
+
+
+def second_step_done(pending: dict, methods: tuple[str, ...], source: str,
+                     first: str | None = None) -> Response:
+    """The second step succeeded with ``methods`` (RFC 8176): sign in, or raise the session
+    that stepped up (its tokens stay; its ``amr`` gains the factor). ``first``: a page of
+    ours to see before going on."""
+    session.pop("second_step", None)
+    identity = waiting_identity(pending)
+    amr = tuple(factors.with_factor(identity.amr, (*methods, "mfa")))
+    sso = current()
+    if pending.get("step_up") and sso is not None and sso.account_id == identity.account_id:
+        raise_session(sso, amr, pending.get("next"), source)
+        return redirect(first or pending.get("next") or url_for("account.page"), 303)
+    identity = Identity(**{**asdict(identity), "amr": amr})
+    return finish(identity, remember=bool(pending.get("remember")), next_url=pending.get("next"),
+                  source=source, first=first)
+
+
+def raise_session(sso: SsoSession, amr, next_url: str | None, source: str) -> None:
+    """Add a just-proven factor to this browser's session (for ``next_url``, which it may
+    resume as a fresh login if the login itself was one)."""
+    sso.amr = list(amr)
+    if next_url and now() - sso.auth_time <= FRESH_LOGIN_SECONDS:
+        session["fresh_login"] = [digest(next_url), now()]
+    audit.record("step_up", vhs=sso.account.vhs.slug, sub=sso.account.sub, source=source,
+                 client=client_of(next_url))
+
+
 def finish(identity: Identity, *, remember: bool, next_url: str | None,
-           landing: Response | None = None) -> Response:
-    """Sign a confirmed person in and send the browser on: to ``next_url`` (a pending
-    authorization), else to ``landing``, else to the start page."""
+           landing: Response | None = None, first: str | None = None,
+           source: str | None = None) -> Response:
+    """Sign a confirmed person in and send the browser on: to ``first`` (a page of ours
+    to see before anything else), else to ``next_url`` (a pending authorization), else to
+    ``landing``, else to the start page. ``source``: the second factor, for the trail."""
     if not identity.confirmed:
         raise ValueError("only a confirmed identity signs in")
     previous = current()
@@ -62,8 +144,9 @@ def finish(identity: Identity, *, remember: bool, next_url: str | None,
     account = throttle.account_key(identity.vhs, identity.address)
     throttle.throttle().sign_in_succeeded(account, request.remote_addr or "")
     audit.record("login", vhs=identity.vhs, sub=identity.sub, source=identity.via,
-                 client=client_of(next_url))
-    response = redirect(next_url, 303) if next_url else (
+                 client=client_of(next_url), detail=source and f"second factor: {source}")
+    target = first or next_url
+    response = redirect(target, 303) if target else (
         landing or redirect(url_for("views.index"), 303))
     _set_cookie(response, sso, secret)
     throttle.remember_device(response, account)

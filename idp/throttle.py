@@ -12,6 +12,11 @@ Only *failed* sign-ins count (a person who signs in a hundred times is never slo
   always works, and new browsers get IDP_THROTTLE_SLOWED attempts.
 A successful sign-in clears its (address, IP) and account counters. Known and unknown
 addresses share the same counters and answers; the keys are HMACs, never addresses.
+Wrong second-factor codes (TOTP, recovery codes) have their own counters: per login
+attempt (IDP_THROTTLE_CODE_ATTEMPT: 5, then the attempt ends and the password is asked
+again) and per account (IDP_THROTTLE_CODE_ACCOUNT: 20 an hour, then the second step
+waits), under the same rule: a browser that signed in to the account before is not
+counted and never waits. A passkey cannot be guessed; its refusals are not counted.
 Failed client authentications at the token, revocation and introspection endpoints are
 limited per IP (IDP_THROTTLE_CLIENT_IP), so a relying party's backend that refreshes
 hundreds of tokens a second is never slowed.
@@ -47,6 +52,8 @@ class Throttle:
         self.per_account = parse_many(config["THROTTLE_ACCOUNT"])
         self.slowed = parse_many(config["THROTTLE_SLOWED"])
         self.per_client_ip = parse_many(config["THROTTLE_CLIENT_IP"])
+        self.per_code_attempt = parse_many(config["THROTTLE_CODE_ATTEMPT"])
+        self.per_code_account = parse_many(config["THROTTLE_CODE_ACCOUNT"])
 
     def _wait(self, limits: list[RateLimitItem], *key: str) -> int:
         """Seconds until every one of ``limits`` allows one more hit for ``key``; 0: now."""
@@ -87,6 +94,24 @@ class Throttle:
         self._clear(self.per_address_ip, "account-ip", account, ip)
         self._clear(self.per_account, "account", account)
         self._clear(self.slowed, "slowed", account)
+
+    def code_wait(self, account: str, trusted: bool) -> int:
+        """Before checking a second-factor code: the account's wait (0 for its browsers)."""
+        return 0 if trusted else self._wait(self.per_code_account, "code-account", account)
+
+    def code_attempt_over(self, attempt: str) -> bool:
+        """Whether this login attempt has had all its wrong codes."""
+        return bool(self._wait(self.per_code_attempt, "code-attempt", attempt))
+
+    def code_failed(self, account: str, attempt: str, trusted: bool) -> None:
+        """Count a wrong code for the attempt and, from a new browser, the account."""
+        self._hit(self.per_code_attempt, "code-attempt", attempt)
+        if not trusted:
+            self._hit(self.per_code_account, "code-account", account)
+
+    def code_succeeded(self, account: str) -> None:
+        """A right code: the account's wrong codes start anew."""
+        self._clear(self.per_code_account, "code-account", account)
 
     def client_wait(self, ip: str) -> int:
         """Before a client authenticates at a protocol endpoint: the wait, if any."""

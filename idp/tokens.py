@@ -226,7 +226,8 @@ def revoke_access(row: Token) -> None:
 
 def save_code(code: str, client: Client, account: Account, *, redirect_uri: str, scope: str,
               nonce: str | None, challenge: str | None, challenge_method: str | None,
-              auth_time: int, amr: list[str], sid: str | None) -> AuthorizationCode:
+              auth_time: int, amr: list[str], sid: str | None,
+              acr: str | None = None) -> AuthorizationCode:
     """Store a new authorization code (its digest) with everything it is bound to."""
     issued = now()
     row = AuthorizationCode(
@@ -240,6 +241,7 @@ def save_code(code: str, client: Client, account: Account, *, redirect_uri: str,
         code_challenge_method=challenge_method,
         auth_time=auth_time,
         amr=amr,
+        acr=acr,
         sid=sid,
         created_at=issued,
         expires_at=issued + current_app.config["CODE_TTL"],

@@ -14,6 +14,7 @@ import threading
 import time
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import pyotp
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -23,10 +24,10 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from idp import accounts, db, links, mail, tenants
+from idp import accounts, db, factors, links, mail, tenants
 from idp.cli import runner as cli_runner
 from idp.dev.serving import QuietRequestHandler
-from idp.models import AccountToken, Purpose, SsoSession, digest
+from idp.models import Account, AccountToken, Purpose, SsoSession, TotpFactor, digest, now
 
 PLAIN_COOKIES = ("idp_vhs", "idp_lang")  # the last VHS chosen, the language: not secret
 SECRETS: set[str] = set()  # every secret the tests used: none may reach a log or the audit
@@ -474,3 +475,51 @@ def link_in(message) -> str:
                       message.get_body(("plain",)).get_content()).group(0)
     secret(found.split("token=")[1])
     return found
+
+
+def account_of(app, address: str) -> Account:
+    """The account of ``address`` (one VHS's), as stored now."""
+    with app.app_context():
+        return db.session().scalar(select(Account).where(Account.address == address))
+
+
+def give_totp(app, address: str) -> str:
+    """Set up and confirm an authenticator app for the account, as its owner would on
+    /account: the secret (the app's side)."""
+    def enroll():
+        account = db.session().scalar(select(Account).where(Account.address == address))
+        key = factors.begin_totp(account)
+        # confirmed with the code of the step before (within the skew): this half minute
+        # and the next are left for sign-ins
+        assert factors.confirm_totp(account, pyotp.TOTP(key).generate_otp(now() // 30 - 1))
+        factors.new_recovery_codes(account)  # as the first factor brings them on /account
+        return key
+    with app.app_context():
+        return secret(db.transaction(enroll)())
+
+
+def totp_code(app, address: str, key: str) -> str:
+    """A code the server accepts now: the earliest step of the allowed skew after the
+    last one used (so a test may sign in up to three times within 30 seconds)."""
+    with app.app_context():
+        last = db.session().scalar(select(TotpFactor.last_step).join(Account).where(
+            Account.address == address))
+        step, latest = max(last + 1, now() // 30 - 1), now() // 30 + 1
+    assert step <= latest, "every code of this half minute is spent"
+    return pyotp.TOTP(key).generate_otp(step)
+
+
+def recovery_code(app, address: str) -> str:
+    """A new set of recovery codes for the account; one of them."""
+    def renew():
+        account = db.session().scalar(select(Account).where(Account.address == address))
+        return factors.new_recovery_codes(account)[0]
+    with app.app_context():
+        return secret(db.transaction(renew)())
+
+
+def second_step(client, code: str, method: str = "totp"):
+    """Answer the second step of a sign-in (Flask test client) with a code."""
+    page = client.get("/login/zweiter-schritt?mit=" + method).get_data(as_text=True)
+    return client.post("/login/zweiter-schritt", data={
+        "csrf_token": form_field(page, "csrf_token"), "method": method, "code": code})

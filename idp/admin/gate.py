@@ -3,10 +3,12 @@
 A request passes ``REQUIREMENTS`` in order; the first that is not met answers:
 1. signed in here (else the login, coming back to the page);
 2. holding a console role (else 403);
-3. for a change (any POST but a read-only one), a login no older than 15 minutes
+3. a session that used a second factor (``amr`` with ``mfa``): a role holder without a
+   factor is sent to set one up, one with a factor to the second step, both coming
+   back to the page;
+4. for a change (any POST but a read-only one), a login no older than 15 minutes
    (else the login again: ``max_age`` semantics), and a valid CSRF token (else 400).
-Requiring a second factor for console roles later is one more function in that list;
-no page changes. Pages then ask ``vhs(slug)`` for a VHS in the role's reach (404 for an
+Pages then ask ``vhs(slug)`` for a VHS in the role's reach (404 for an
 unknown one, 403 for another VHS's) and ``operator()`` for ITEM's own pages.
 """
 
@@ -28,7 +30,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from .. import roles, signin, tenants
+from .. import factors, roles, signin, tenants
 from ..models import SsoSession, Vhs, now
 from ..protocol import EXPIRED
 from ..roles import Clearance
@@ -55,6 +57,12 @@ def _holds_role(sso: SsoSession | None, clearance: Clearance | None):
     return None if clearance is not None else abort(403)
 
 
+def _second_factor(sso: SsoSession | None, clearance: Clearance | None):
+    if factors.satisfied(sso.amr):
+        return None
+    return signin.step_up(sso, _back())
+
+
 def _fresh_for_changes(sso: SsoSession | None, clearance: Clearance | None):
     if not _changing():
         return None
@@ -68,7 +76,8 @@ def _fresh_for_changes(sso: SsoSession | None, clearance: Clearance | None):
     return None
 
 
-REQUIREMENTS: tuple[Callable, ...] = (_signed_in, _holds_role, _fresh_for_changes)
+REQUIREMENTS: tuple[Callable, ...] = (_signed_in, _holds_role, _second_factor,
+                                      _fresh_for_changes)
 
 
 def _changing() -> bool:

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from adapters.base import AdapterUnavailable
 
-from .. import accounts, audit, diagnose, selfservice, sessions
+from .. import accounts, audit, diagnose, factors, selfservice, sessions
 from ..connectors import PortalUnavailable
 from ..models import Account, Status
 from . import acts, gate
@@ -76,6 +76,7 @@ def person(slug: str, account_id: int):
     who = audit.persons(account.address, account.vhs.slug)
     return render_template("admin/person.html", vhs=account.vhs, account=account,
                            sessions=sessions.of(account), states=diagnose.STATES,
+                           have=factors.of(account),
                            mails=diagnose.last_mails(account.vhs, account.address, 10),
                            events=audit.events(account.vhs.slug, who, limit=20))
 
@@ -148,3 +149,16 @@ def reset_mail(slug: str, account_id: int):
         return acts.done(UNREACHABLE, _url(account), "error")
     _record("people reset-mail", account)
     return acts.done(OUTCOME[outcome], _url(account))
+
+
+@bp.post("/<int:account_id>/reset-mfa")
+def reset_mfa(slug: str, account_id: int):
+    """"Zweiten Faktor zurücksetzen": for a person who lost every factor and every
+    recovery code; announced to them by mail, and a new one is set up at the next login."""
+    account = _person(slug, account_id)
+    if not factors.reset(account, gate.clearance().actor):
+        return acts.done(_l("Dieser Zugang hat keinen zweiten Faktor."), _url(account), "error")
+    _record("people reset-mfa", account)
+    sessions.end_all(account)
+    return acts.done(_l("Die zweiten Faktoren sind zurückgesetzt; die Person wurde per Mail "
+                        "informiert und alle Sitzungen sind beendet."), _url(account))

@@ -7,8 +7,8 @@ from flask_babel import force_locale
 
 from adapters.address import clean
 
-from .. import accounts, tenants
-from .base import Group, fail, read_secret
+from .. import accounts, factors, tenants
+from .base import Group, fail, operator, read_secret
 
 
 @click.group("accounts", cls=Group)
@@ -70,3 +70,15 @@ def accounts_enable(vhs_slug: str, email: str) -> None:
     if not accounts.enable(account):
         fail(f"{account.address} at {vhs_slug} is not disabled")
     click.echo(f"enabled {account.address} at {vhs_slug}: {account.status}")
+
+
+@accounts_group.command("reset-mfa")
+@click.option("--vhs", "vhs_slug", required=True)
+@click.option("--email", required=True)
+def accounts_reset_mfa(vhs_slug: str, email: str) -> None:
+    """Remove every second factor and recovery code of an account (its owner lost them);
+    the person is told by mail and sets up a new factor at the next login."""
+    account = _account(vhs_slug, email)
+    if not factors.reset(account, f"cli:{operator()}"):
+        fail(f"{account.address} at {vhs_slug} has no second factor")
+    click.echo(f"reset the second factors of {account.address} at {vhs_slug}")

@@ -32,9 +32,11 @@ def clients_group() -> None:
 @click.option("--logo", default=None, help="A file in idp/static/logos/, e.g. feedback.svg.")
 @click.option("--home-uri", default=None, help="The service's start page (offered after "
                                                "an activation).")
+@click.option("--require-mfa", is_flag=True,
+              help="Every sign-in for this client needs a second factor.")
 def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party, secret,
                 grants, scope, id_token_alg, backchannel_logout_uri, display_name, logo,
-                home_uri) -> None:
+                home_uri, require_mfa) -> None:
     """Register a client. A generated secret is printed once; only its hash is stored."""
     registration = clients.Registration(
         client_id=client_id,
@@ -50,6 +52,7 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
         display_name=display_name,
         logo=logo,
         client_uri=home_uri,
+        require_mfa=require_mfa,
     )
     try:
         client, generated = clients.register(registration)
@@ -66,13 +69,30 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
 @click.option("--name", "display_name", default=None, help="What people read.")
 @click.option("--logo", default=None, help="A file in idp/static/logos/.")
 @click.option("--home-uri", default=None, help="The service's start page.")
-def clients_set(client_id, display_name, logo, home_uri) -> None:
-    """Change what people see of a client: its name, logo and home page."""
+@click.option("--require-mfa/--no-require-mfa", default=None,
+              help="Every sign-in for this client needs a second factor, or not.")
+def clients_set(client_id, display_name, logo, home_uri, require_mfa) -> None:
+    """Change what people see of a client (name, logo, home page) and its MFA policy."""
     try:
         client = clients.present(clients.find(client_id), display_name, logo, home_uri)
     except clients.RegistrationError as error:
         fail(error)
-    click.echo(f"client {client.client_id}: {client.name}")
+    if require_mfa is not None:
+        client.require_mfa = require_mfa
+    mfa = ", second factor required" if client.require_mfa else ""
+    click.echo(f"client {client.client_id}: {client.name}{mfa}")
+
+
+@clients_group.command("edit", hidden=True)
+@click.argument("client_id")
+@click.option("--name", "display_name", default=None)
+@click.option("--logo", default=None)
+@click.option("--home-uri", default=None)
+@click.option("--require-mfa/--no-require-mfa", default=None)
+@click.pass_context
+def clients_edit(context, **options) -> None:
+    """The same as ``clients set``."""
+    context.invoke(clients_set, **options)
 
 
 @clients_group.command("list")

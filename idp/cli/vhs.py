@@ -72,6 +72,18 @@ def vhs_set(slug: str, name: str | None, onboarded: bool | None) -> None:
     click.echo(f"VHS {vhs.slug} ({vhs.name}): {'onboarded' if vhs.onboarded else 'not onboarded'}")
 
 
+@vhs_group.command("set-mfa")
+@click.argument("slug")
+@click.option("--required/--optional", required=True,
+              help="Every account of the VHS needs a second factor (set up at the next "
+                   "login), or each person decides.")
+def vhs_set_mfa(slug: str, required: bool) -> None:
+    """Require a second factor for a whole VHS, or not."""
+    vhs = _vhs(slug)
+    vhs.mfa_required = required
+    click.echo(f"VHS {vhs.slug}: second factor {'required' if required else 'optional'}")
+
+
 @vhs_group.command("set-adapter")
 @click.argument("slug")
 @click.option("--adapter", help="The adapter; leave out with --none.")

@@ -3,6 +3,7 @@
 from .audit import AuditEvent
 from .base import Base, digest, new_secret, now
 from .delivery import Deliverable, LogoutDelivery, OutboxMail
+from .factors import Passkey, RecoveryCode, TotpFactor
 from .grants import AuthorizationCode, Client, Consent, SsoSession, Token
 from .people import (
     Account,
@@ -20,8 +21,7 @@ from .people import (
 
 __all__ = [
     "Account", "AccountToken", "AuditEvent", "AuthorizationCode", "Base", "Client",
-    "ConsoleRole", "Consent",
-    "Deliverable", "DirectoryEntry", "EligibilityCheck", "KmaLink", "LogoutDelivery",
-    "OutboxMail", "Purpose", "Role", "Source", "SsoSession", "Status", "Token", "Vhs", "digest",
-    "new_secret", "now",
+    "ConsoleRole", "Consent", "Deliverable", "DirectoryEntry", "EligibilityCheck", "KmaLink",
+    "LogoutDelivery", "OutboxMail", "Passkey", "Purpose", "RecoveryCode", "Role", "Source",
+    "SsoSession", "Status", "Token", "TotpFactor", "Vhs", "digest", "new_secret", "now",
 ]

@@ -7,7 +7,17 @@ import hmac
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, digest, now
@@ -34,6 +44,8 @@ class Client(Base, ClientMixin):
     display_name: Mapped[str | None] = mapped_column(String(100))  # "itm:FEEDBACK"
     logo: Mapped[str | None] = mapped_column(String(100))  # a file in static/logos/
     client_uri: Mapped[str | None] = mapped_column(Text)  # the service's start page
+    # every sign-in for this relying party needs a second factor (``clients add --require-mfa``)
+    require_mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def name(self) -> str:
@@ -100,6 +112,7 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):
     code_challenge_method: Mapped[str | None] = mapped_column(String(10))
     auth_time: Mapped[int] = mapped_column(BigInteger)
     amr: Mapped[list] = mapped_column(JSON, default=list)
+    acr: Mapped[str | None] = mapped_column(String(100))  # when a policy or the request asked
     sid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
     expires_at: Mapped[int] = mapped_column(BigInteger)
@@ -120,6 +133,9 @@ class AuthorizationCode(Base, AuthorizationCodeMixin):
 
     def get_amr(self):
         return list(self.amr or [])
+
+    def get_acr(self):
+        return self.acr
 
 
 class Token(Base):

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, new_secret, now
@@ -48,6 +57,8 @@ class Vhs(Base):
     portal_config: Mapped[str | None] = mapped_column(Text)  # sealed itm:PORTAL settings
     portal_changed_at: Mapped[int | None] = mapped_column(BigInteger)
     upstream_config: Mapped[str | None] = mapped_column(Text)  # sealed OIDC client settings
+    # every account of this VHS needs a second factor (``vhskoop-idp vhs set-mfa``)
+    mfa_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Account(Base):

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import db, oauth
 from ..limits import SELF_SERVICE, retry_after
-from . import access, account, display, login, upstream
+from . import access, account, display, factors, login, second, upstream
 
 JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/", "/jwks",
               "/api/")
@@ -47,6 +47,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(access.bp)
     app.register_blueprint(upstream.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(second.bp)
+    app.register_blueprint(factors.bp)
     display.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     for error in db.UNAVAILABLE:

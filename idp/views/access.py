@@ -222,7 +222,7 @@ def _password_submit(purpose: str):
         return render_template("password_set.html", signed_in=False, services=[])
     landing = current_app.make_response(render_template(
         "password_set.html", signed_in=True, services=clients.services()))
-    return signin.finish(result, remember=False, next_url=next_url, landing=landing)
+    return signin.proceed(result, remember=False, next_url=next_url, landing=landing)
 
 
 @bp.get("/zugang/aktivieren")

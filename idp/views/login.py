@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, render_template, request, session, url_for
 from flask_babel import lazy_gettext, ngettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
@@ -62,7 +62,7 @@ def safe_next(value: str | None) -> str | None:
     prefix = url_for("protocol.authorize") + "?"
     if value and value.startswith(prefix) and "\\" not in value and len(value) <= 8192:
         return value
-    if value == url_for("account.page") or signin.console_page(value):
+    if value in (url_for("account.page"), url_for("factors.page")) or signin.console_page(value):
         return value
     return None
 
@@ -104,13 +104,14 @@ def login():
     """Show the login form, with the VHS and address the relying party suggests."""
     form = LoginForm(formdata=None)
     form.next.data = safe_next(request.args.get("next")) or ""
+    notice = session.pop("login_notice", None)  # from the second step: why again
     form.email.data = from_request(form.next.data, "login_hint")
     form.vhs.data = preselected(from_request(form.next.data, "vhs"))
     if signin.console_page(form.next.data):  # the console asks to log in again
         sso = signin.current()
         if sso is not None:
             form.email.data, form.vhs.data = sso.account.address, sso.account.vhs.slug
-    return _render(form)
+    return _render(form, Problems().add(None, notice) if notice else None)
 
 
 @bp.post("/login")
@@ -156,7 +157,7 @@ def _submit(form: LoginForm):
         throttle().sign_in_failed(account, ip, trusted)
         signin.refused(result, next_url)
         return _render(form, problems.add(None, FAILED), 401)
-    return signin.finish(result, remember=bool(form.remember.data), next_url=next_url)
+    return signin.proceed(result, remember=bool(form.remember.data), next_url=next_url)
 
 
 @bp.get("/")

@@ -63,4 +63,4 @@ def callback():
     if isinstance(result, Refusal):
         signin.refused(result)
         return _failed(result.reason)
-    return signin.finish(result, remember=False, next_url=safe_next(pending["next"]))
+    return signin.proceed(result, remember=False, next_url=safe_next(pending["next"]))

@@ -20,12 +20,15 @@ from ..helpers import (
     cookie,
     deliver,
     form_field,
+    give_totp,
     link_in,
     open_reset_link,
     plant_browser_session,
     post_login,
     run,
+    second_step,
     submit,
+    totp_code,
     write_config,
 )
 from ..worlds import closed_port
@@ -299,6 +302,20 @@ def test_reset_ends_sessions_revokes_and_notifies(app, client, runner, vhs, smtp
     assert "wurde soeben geändert" in smtp.messages[-1].get_body(("plain",)).get_content()
     assert post_login(app.test_client()).status_code == 401  # the old password is gone
     assert post_login(app.test_client(), password="ein ganz neues Passwort").status_code == 303
+
+
+def test_passwort_vergessen_never_removes_a_second_factor(app, client, runner, vhs, smtp):
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    key = give_totp(app, "anna.muster@vhs-straubing.de")
+    submit(client, "/passwort-vergessen", "anna.muster@vhs-straubing.de")
+    deliver(app)
+    done = activate(client, link_in(smtp.messages[0]), "ein ganz neues Passwort")
+    assert done.status_code == 303 and done.headers["Location"] == "/login/zweiter-schritt"
+    assert "Sie sind angemeldet" not in client.get("/").get_data(as_text=True)
+    finished = second_step(client, totp_code(app, "anna.muster@vhs-straubing.de", key))
+    assert finished.status_code == 303
+    assert "Sie sind angemeldet" in client.get("/").get_data(as_text=True)
 
 
 def test_a_login_voids_the_reset_link(app, client, runner, vhs, smtp):
