@@ -18,16 +18,19 @@ sign-in whose upstream ``amr`` already said ``mfa``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 
 import pyotp
 import segno
+from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, exists, func, select, update
 
-from . import audit, db, notices
-from .models import Account, Passkey, RecoveryCode, TotpFactor, digest, now
+from . import audit, db, notices, sessions
+from .models import Account, Passkey, RecoveryCode, TotpFactor, now
 from .sealing import SealError, seal, unseal
 
 MULTI_FACTOR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
@@ -97,9 +100,10 @@ def with_factor(amr, methods) -> list[str]:
 
 # TOTP -----------------------------------------------------------------------------------
 
-def begin_totp(account: Account) -> str:
-    """A new secret for the authenticator app (unconfirmed until ``confirm_totp``)."""
-    secret = pyotp.random_base32()
+def begin_totp(account: Account, secret: str | None = None) -> str:
+    """A new secret for the authenticator app (unconfirmed until ``confirm_totp``);
+    ``secret``: a given one (the demo's, printed in its banner), else a random one."""
+    secret = secret or pyotp.random_base32()
     row = db.session().scalar(select(TotpFactor).where(TotpFactor.account_id == account.id))
     if row is None:
         row = TotpFactor(account_id=account.id, secret="")
@@ -130,15 +134,17 @@ def qr_code(uri: str, title: str) -> Markup:
                                                          svgclass="qr", omitsize=False))
 
 
-def confirm_totp(account: Account, code: str) -> bool:
-    """Confirm the app being set up with a current code; then it counts."""
+def confirm_totp(account: Account, code: str, announce: bool = True) -> bool:
+    """Confirm the app being set up with a current code; then it counts (and the person
+    is told by mail, unless ``announce`` is False: the demo's seed)."""
     row = db.session().scalar(select(TotpFactor).where(
         TotpFactor.account_id == account.id, TotpFactor.confirmed_at.is_(None)))
     step = _matching_step(row, code) if row is not None else None
     if step is None:
         return False
     row.confirmed_at, row.last_step, row.last_used_at = now(), step, now()
-    changed(account, "totp_added")
+    if announce:
+        changed(account, "totp_added")
     return True
 
 
@@ -209,8 +215,10 @@ def use_recovery_code(account_id: int, typed: str) -> int | None:
 
 
 def _code_digest(typed: str) -> str:
+    """Keyed (IDP_SECRET_KEY): a stolen table cannot be searched for ~50-bit codes."""
     cleaned = "".join(ch for ch in (typed or "").lower()[:64] if ch.isalnum())
-    return digest("recovery:" + cleaned)
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"recovery-code:" + cleaned.encode(), hashlib.sha256).hexdigest()
 
 
 # Removal ------------------------------------------------------------------------------------
@@ -230,11 +238,13 @@ def removed(account: Account, what: str) -> None:
 
 def reset(account: Account, actor: str) -> bool:
     """Remove every factor and recovery code (the console's "zweiten Faktor zurücksetzen",
-    ``vhskoop-idp accounts reset-mfa``); False when there was nothing to remove."""
+    ``vhskoop-idp accounts reset-mfa``) and end the account's sessions (whoever holds the
+    lost device may hold one); False when there was nothing to remove."""
     had = has_any(account.id) or pending_totp_secret(account) is not None
     for model in (TotpFactor, Passkey, RecoveryCode):
         db.session().execute(delete(model).where(model.account_id == account.id))
     if had:
+        sessions.end_all(account)
         audit.record("mfa_reset", vhs=account.vhs.slug, sub=account.sub, actor=actor)
         notices.factors_changed(account, "reset")
     return had

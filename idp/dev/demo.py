@@ -19,6 +19,7 @@ import socket
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pyotp
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 from flask import (
@@ -35,15 +36,16 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from .. import accounts, clients, db, eligibility, mail, portals, roles, tenants
+from .. import accounts, clients, db, eligibility, factors, mail, portals, roles, tenants
 from ..connectors.portal import PortalSettings
-from ..models import Account, Role, Vhs
+from ..models import Account, Role, Vhs, now
 from ..passwords import passwords
 from . import world
 from .portal_sim import PortalSimulator
 from .relying_party import relying_party
 
 PASSWORD = "Sonnige Tage am Donauufer"
+ADMIN_TOTP = "KVHSKOOPDEMOADMINTOTPSECRET23456"  # the administrator's app (RFC 6238)
 PORTAL_PASSWORD = "Portal-Kennwort für Paula"
 SERVICES = (("vhskoop", "vhsKOOP", "vhskoop.svg"), ("feedback", "itm:FEEDBACK", "feedback.svg"))
 
@@ -107,11 +109,16 @@ class Demo:
             self._seed_vhs(vhs, known)
         for slug, address in world.LINKED:
             eligibility.link(tenants.find(slug), address)
-        demo = world.MUSTERSTADT.people[0]
-        if accounts.find(tenants.find("musterstadt"), demo.address) is None:
-            accounts.add_local("musterstadt", demo.address, PASSWORD,
-                               name=f"{demo.first} {demo.last}")
-        roles.grant("musterstadt", demo.address, Role.ADMIN, by="demo")
+        for person in (world.MUSTERSTADT.people[0], world.ADMIN):
+            if accounts.find(tenants.find("musterstadt"), person.address) is None:
+                accounts.add_local("musterstadt", person.address, PASSWORD,
+                                   name=f"{person.first} {person.last}")
+        admin = accounts.find(tenants.find("musterstadt"), world.ADMIN.address)
+        roles.grant("musterstadt", admin.address, Role.ADMIN, by="demo")
+        if not factors.has_any(admin.id):  # the console asks every role for a second factor
+            factors.begin_totp(admin, ADMIN_TOTP)
+            factors.confirm_totp(admin, pyotp.TOTP(ADMIN_TOTP).generate_otp(now() // 30 - 1),
+                                 announce=False)
         for key, title, logo in SERVICES:
             self._register(key, title, logo)
 
@@ -178,7 +185,14 @@ class Demo:
             f"  the demo VHS's mails:        {issuer}/demo/mails",
             f"  everyone to try:             {issuer}/demo/",
             f"  sign in:  vhs Musterstadt, {demo.address}, password {password}",
-            f"  the console (administrator of vhs Musterstadt): {issuer}/admin/",
+            f"  the console: {issuer}/admin/ as {world.ADMIN.address} (administrator of vhs "
+            f"Musterstadt), the same password, then the code of an authenticator app with "
+            f"the secret {ADMIN_TOTP}",
+            f"    (its current code: .venv/bin/python -c \"import pyotp; "
+            f"print(pyotp.TOTP('{ADMIN_TOTP}').now())\")",
+            "  passkeys need a host name: IDP_DEMO_ISSUER=http://localhost:5000 vhskoop-idp "
+            "demo, "
+            "then open http://localhost:5000",
             f"  the demo's program (KuferSQL) to fix addresses: {issuer}/demo/programs/musterstadt",
             f"  itm:PORTAL login: vhs Portalstadt, {world.PORTALSTADT.people[0].address}, "
             f"password {json.dumps(PORTAL_PASSWORD, ensure_ascii=False)}",

@@ -64,7 +64,10 @@ MUSTERSTADT = DemoVhs("musterstadt", "vhs Musterstadt", "kufersql", (
     Person(6, "Tom", "Tippfehler", "tom.tipfehler@vhs-musterstadt.de",
            typed="tom.tippfehler@vhs-musterstadt.de",
            case=_l("im Verwaltungsprogramm mit einem Tippfehler gespeichert")),
+    Person(7, "Anton", "Admin", "admin@vhs-musterstadt.de",
+           case=_l("Administrator der VHS: Konsole mit Authenticator-App (Code im Banner)")),
 ))
+ADMIN = MUSTERSTADT.people[6]  # the console's administrator, with TOTP
 BEISPIELKREIS = DemoVhs("beispielkreis", "Kreisvolkshochschule Beispielkreis", "kma", (
     Person(1, "Karl", "Kursleiter", "kma@kvhs-beispielkreis.de",
            case=_l("nutzt die Kursmanagement-APP, von ITEM noch nicht verknüpft")),

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
 from wtforms import PasswordField
 
-from .. import audit, db, sessions, signin, tokens
+from .. import audit, db, factors, sessions, signin, tokens
 from ..models import Client, Consent, Source, SsoSession, now
 from ..password_policy import refusals
 from ..passwords import passwords
@@ -47,6 +47,7 @@ def _render(sso, problems: Problems | None = None, notice=None, status=200):
     return render_template("account.html", sso=sso, account=account, sessions=live,
                            clients=[(c, granted.get(c.client_id)) for c in connected],
                            form=ActionForm(), password_form=PasswordChangeForm(formdata=None),
+                           factors=factors.of(account),
                            problems=problems or Problems(), notice=notice), status
 
 

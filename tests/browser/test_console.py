@@ -16,12 +16,13 @@ from idp import db, roles
 from idp.dev import demo, world
 from idp.models import Role
 
+from ..helpers import totp_code
 from .conftest import deliver_everything
 
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-ADMIN = world.MUSTERSTADT.people[0]
+ADMIN = world.ADMIN  # with an authenticator app: the console asks every role for it
 TOM = world.MUSTERSTADT.people[5]
 FRIEDA = world.MUSTERSTADT.people[2]
 NEW_PASSWORD = "Abends Kurse, morgens Kaffee"
@@ -38,6 +39,9 @@ def sign_in_to_the_console(page, site) -> None:
     page.fill("#email", ADMIN.address)
     page.fill("#password", demo.PASSWORD)
     page.get_by_role("button", name="Anmelden").click()
+    expect(page.get_by_role("heading", name="Anmeldung bestätigen")).to_be_visible()
+    page.fill("#code", totp_code(site.app, ADMIN.address, demo.ADMIN_TOTP))
+    page.get_by_role("button", name="Bestätigen").click()
     expect(page.get_by_role("heading", name="Personen")).to_be_visible()
 
 

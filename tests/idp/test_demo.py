@@ -12,7 +12,7 @@ from idp import backchannel, db, mail, roles
 from idp.dev import demo, world
 from idp.models import Client, Role, Vhs
 
-from ..helpers import Browser, LiveServer, form_field, post_login, submit
+from ..helpers import Browser, LiveServer, form_field, post_login, second_step, submit, totp_code
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +41,7 @@ def test_the_world_has_its_size_and_every_case(story):
         for person in spec.people:
             assert person.address in page
     assert "Sonnige Tage am Donauufer" in "\n".join(banner)
+    assert demo.ADMIN_TOTP in "\n".join(banner)  # the console's second factor
 
 
 def test_sign_in_at_one_service_signs_in_at_the_other_and_out_of_both(story):
@@ -100,6 +101,7 @@ DEMO_CASES = {  # what the console's diagnosis says of each person of the demo's
                                           "aktiv"),
     "tom.tippfehler@vhs-musterstadt.de": (False, "die Adresse steht nicht in der "
                                                  "Benutzerverwaltung"),
+    "admin@vhs-musterstadt.de": (True, "so gespeichert, wie eingegeben"),
     "kma@kvhs-beispielkreis.de": (False, "die Verknüpfung in der Kursmanagement-APP fehlt"),
     "verknuepft@kvhs-beispielkreis.de": (True, "Kursmanagement-APP ist da"),
     "portal@vhs-portalstadt.de": (True, "Mitarbeitenden-Login für die Adresse"),
@@ -109,12 +111,13 @@ DEMO_CASES = {  # what the console's diagnosis says of each person of the demo's
 
 def test_the_console_diagnoses_every_person_of_the_demo(story):
     live, _ = story
-    with live.app.app_context():  # the demo account is an administrator; ITEM's too here
-        db.transaction(roles.grant)("musterstadt", world.MUSTERSTADT.people[0].address,
-                                    Role.OPERATOR, "test")
+    with live.app.app_context():  # the demo's administrator; ITEM's too here
+        db.transaction(roles.grant)("musterstadt", world.ADMIN.address, Role.OPERATOR, "test")
     client = live.app.test_client()
-    assert post_login(client, "musterstadt", world.MUSTERSTADT.people[0].address,
-                      demo.PASSWORD).status_code == 303
+    assert post_login(client, "musterstadt", world.ADMIN.address,
+                      demo.PASSWORD).headers["Location"] == "/login/zweiter-schritt"
+    code = totp_code(live.app, world.ADMIN.address, demo.ADMIN_TOTP)  # the banner's secret
+    assert second_step(client, code).status_code == 303
     people = {p.address: spec.slug for spec in world.VHS for p in spec.people}
     assert set(people) == set(DEMO_CASES)
     for address, slug in people.items():

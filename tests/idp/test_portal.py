@@ -21,11 +21,14 @@ from ..helpers import (
     assert_signed_in_anew,
     cookie,
     deliver,
+    give_totp,
     open_reset_link,
     plant_browser_session,
     post_login,
     run,
+    second_step,
     submit,
+    totp_code,
 )
 
 CREDENTIAL = "portal-api-credential-0123456789"
@@ -154,6 +157,19 @@ def test_portal_user_without_local_account_gets_one(app, portal_vhs):
     with app.app_context():
         account = db.session().scalar(select(Account))
         assert account.source == "portal" and account.display_name == "Anna Muster"
+
+
+def test_a_portal_person_adds_a_factor_here_and_is_asked_for_it(app, portal_vhs):
+    client = app.test_client()
+    assert post_login(client, password=PORTAL_PASSWORD).headers["Location"] == "/"
+    page = client.get("/account/zweiter-faktor").get_data(as_text=True)
+    assert "Authenticator-App einrichten" in page  # whoever checks the password
+    key = give_totp(app, "anna.muster@vhs-straubing.de")
+    again = app.test_client()
+    assert post_login(again, password=PORTAL_PASSWORD).headers["Location"] == (
+        "/login/zweiter-schritt")  # the portal's password, then the factor kept here
+    code = totp_code(app, "anna.muster@vhs-straubing.de", key)
+    assert second_step(again, code).headers["Location"] == "/"
 
 
 def test_dead_portal_fails_clearly_and_never_falls_back(app, runner, portal_vhs):

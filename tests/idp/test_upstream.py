@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from idp import db
+from idp import db, factors
 
 from ..helpers import (
     CALLBACK,
@@ -19,8 +19,10 @@ from ..helpers import (
     add_client,
     assert_signed_in_anew,
     form_field,
+    give_totp,
     open_reset_link,
     plant_browser_session,
+    totp_code,
 )
 
 pytestmark = pytest.mark.e2e
@@ -38,8 +40,9 @@ def providers(make_app, tmp_path):
     portal.stop()
 
 
-def follow(browser, response, portal_url, email, password):
-    """Follow redirects across both providers, logging in at the portal when asked."""
+def follow(browser, response, portal_url, email, password, code=None):
+    """Follow redirects across both providers, logging in at the portal when asked (with
+    the second step there, answered by ``code()``)."""
     for _ in range(12):
         location = response.headers.get("Location")
         if response.status_code not in (302, 303) or not location:
@@ -49,7 +52,12 @@ def follow(browser, response, portal_url, email, password):
         if location.startswith("/"):
             base = response.url.split("/", 3)
             location = f"{base[0]}//{base[2]}{location}"
-        if location.startswith(portal_url + "/login"):
+        if location.startswith(portal_url + "/login/zweiter-schritt"):
+            page = browser.http.get(location, timeout=10).text
+            response = browser.http.post(location, allow_redirects=False, timeout=10, data={
+                "csrf_token": form_field(page, "csrf_token"), "method": "totp",
+                "code": code()})
+        elif location.startswith(portal_url + "/login"):
             page = browser.http.get(location, timeout=10).text
             response = browser.http.post(portal_url + "/login", allow_redirects=False, timeout=10,
                                          data={"csrf_token": form_field(page, "csrf_token"),
@@ -97,6 +105,23 @@ def test_sign_in_through_the_portals_openid_provider(providers):
     assert claims["amr"] == ["pwd"]  # how the portal authenticated the person
     again = RelyingParty(ours.url, "vhskoop-web")  # single sign-on at ours afterwards
     assert browser.get(again.authorization_url()).headers["Location"].startswith(CALLBACK)
+
+
+def test_an_upstream_sign_in_with_mfa_there_satisfies_a_policy_here(providers):
+    ours, portal = providers
+    connect(ours, portal)
+    key = give_totp(portal.app, "anna.muster@vhs-straubing.de")  # a factor at the portal
+    add_client(ours, "vhskoop-web", "--public", "--first-party", "--require-mfa")
+    rp = RelyingParty(ours.url, "vhskoop-web")
+    browser = Browser(ours.url)
+    page = browser.get(browser.get(rp.authorization_url()).headers["Location"]).text
+    start = re.search(r'href="(/upstream/straubing/start[^"]*)"', page).group(1)
+    done = follow(browser, browser.get(start.replace("&amp;", "&")), portal.url,
+                  "anna.muster@vhs-straubing.de", "Rote-Dächer-am-Stadtrand-7",
+                  code=lambda: totp_code(portal.app, "anna.muster@vhs-straubing.de", key))
+    assert done.headers["Location"].startswith(CALLBACK), done.text  # no factor asked here
+    claims = rp.verify_id_token(rp.fetch_token(done.headers["Location"]))
+    assert claims["amr"] == ["pwd", "otp", "mfa"] and claims["acr"] == factors.MULTI_FACTOR
 
 
 def _ours(browser, name):
