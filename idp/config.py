@@ -112,10 +112,10 @@ SETTINGS: dict[str, Setting] = {
         "attempt ends and the password is asked again.",
     ),
     "THROTTLE_CODE_ACCOUNT": Setting(
-        "20 per hour",
+        "20 per hour; 100 per day",
         str,
         "Wrong second-factor codes per account from browsers that never signed in to it; "
-        "past it, their second step waits.",
+        "past it, their second step waits (the day's ceiling is NIST SP 800-63B's 100).",
     ),
     "THROTTLE_CLIENT_IP": Setting(
         "30 per minute; 300 per hour",

@@ -32,6 +32,8 @@ SUBJECTS = {
                                     "itm:PORTAL-Login"),
     "factors_changed": lazy_gettext("Kooperationsportal vhsKOOP: Ihr zweiter Faktor wurde "
                                     "geändert"),
+    "wrong_codes": lazy_gettext("Kooperationsportal vhsKOOP: Anmeldeversuch mit Ihrem "
+                                "Passwort"),
 }
 FACTOR_CHANGES = {
     "totp_added": lazy_gettext("Eine Authenticator-App wurde als zweiter Faktor eingerichtet."),
@@ -93,6 +95,13 @@ def factors_changed(account: Account, what: str) -> None:
     send(account.vhs, account.address, "factors_changed", "de", interval=0,
          change=FACTOR_CHANGES[what], link=issuer_link("/account"),
          link_label=lazy_gettext("Ihr Zugang"))
+
+
+def wrong_codes(account: Account) -> None:
+    """Someone typed the right password and then too many wrong codes: the password is
+    known to them. Tell the person, at most once a day."""
+    send(account.vhs, account.address, "wrong_codes", "de", interval=86400,
+         link=issuer_link("/passwort-vergessen"), link_label=lazy_gettext("Passwort vergessen"))
 
 
 def send_test(vhs: Vhs, typed_address: str) -> tuple[str, str]:

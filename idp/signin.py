@@ -57,10 +57,7 @@ def proceed(identity: Identity, *, remember: bool, next_url: str | None,
     """After a first step: the second step, or the sign-in (and then, where the VHS
     requires a factor the account lacks, its setup before anything else)."""
     if not factors.satisfied(identity.amr) and factors.has_any(identity.account_id):
-        session["second_step"] = {"identity": asdict(identity), "remember": remember,
-                                  "next": next_url, "at": now(),
-                                  "attempt": secrets.token_urlsafe(16), "step_up": False}
-        return redirect(url_for("second.page"), 303)
+        return _second_step(identity, remember, next_url, step_up=False)
     first = None
     account = db.session().get(Account, identity.account_id)
     if not factors.satisfied(identity.amr) and factors.required(account):
@@ -76,9 +73,16 @@ def step_up(sso: SsoSession, next_url: str | None) -> Response:
     identity = Identity(vhs=sso.account.vhs.slug, address=sso.account.address,
                         via="session", amr=tuple(sso.amr), name=sso.account.display_name,
                         account_id=sso.account_id, sub=sso.account.sub)
-    session["second_step"] = {"identity": asdict(identity), "remember": sso.remember,
+    return _second_step(identity, sso.remember, next_url, step_up=True)
+
+
+def _second_step(identity: Identity, remember: bool, next_url: str | None,
+                 step_up: bool) -> Response:
+    """Let ``identity`` wait in the browser's session for its second factor: a login
+    attempt of its own (the throttle counts its wrong codes), for SECOND_STEP_SECONDS."""
+    session["second_step"] = {"identity": asdict(identity), "remember": remember,
                               "next": next_url, "at": now(),
-                              "attempt": secrets.token_urlsafe(16), "step_up": True}
+                              "attempt": secrets.token_urlsafe(16), "step_up": step_up}
     return redirect(url_for("second.page"), 303)
 
 
@@ -105,8 +109,10 @@ def second_step_done(pending: dict, methods: tuple[str, ...], source: str,
     session.pop("second_step", None)
     identity = waiting_identity(pending)
     amr = tuple(factors.with_factor(identity.amr, (*methods, "mfa")))
-    sso = current()
-    if pending.get("step_up") and sso is not None and sso.account_id == identity.account_id:
+    if pending.get("step_up"):  # only the session that stepped up gains the factor
+        sso = current()
+        if sso is None or sso.account_id != identity.account_id:
+            return redirect(url_for("views.login", next=pending.get("next") or None), 303)
         raise_session(sso, amr, pending.get("next"), source)
         return redirect(first or pending.get("next") or url_for("account.page"), 303)
     identity = Identity(**{**asdict(identity), "amr": amr})

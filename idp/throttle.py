@@ -14,8 +14,8 @@ A successful sign-in clears its (address, IP) and account counters. Known and un
 addresses share the same counters and answers; the keys are HMACs, never addresses.
 Wrong second-factor codes (TOTP, recovery codes) have their own counters: per login
 attempt (IDP_THROTTLE_CODE_ATTEMPT: 5, then the attempt ends and the password is asked
-again) and per account (IDP_THROTTLE_CODE_ACCOUNT: 20 an hour, then the second step
-waits), under the same rule: a browser that signed in to the account before is not
+again) and per account (IDP_THROTTLE_CODE_ACCOUNT: 20 an hour and 100 a day, then the
+second step waits), under the same rule: a browser that signed in to the account before is not
 counted and never waits. A passkey cannot be guessed; its refusals are not counted.
 Failed client authentications at the token, revocation and introspection endpoints are
 limited per IP (IDP_THROTTLE_CLIENT_IP), so a relying party's backend that refreshes

@@ -29,10 +29,11 @@ class PasswordChangeForm(FlaskForm):
     confirm = PasswordField()
 
 
-def _signed_in() -> SsoSession:
+def signed_in(page: str | None = None) -> SsoSession:
+    """This browser's session; else the login, coming back to ``page`` (this page)."""
     sso = signin.current()
     if sso is None:
-        abort(redirect(url_for("views.login", next=url_for("account.page"))))
+        abort(redirect(url_for("views.login", next=page or url_for("account.page"))))
     return sso
 
 
@@ -52,7 +53,7 @@ def _render(sso, problems: Problems | None = None, notice=None, status=200):
 
 
 def _checked() -> SsoSession:
-    sso = _signed_in()
+    sso = signed_in()
     if not ActionForm().validate_on_submit():
         abort(make_response(render_template("error.html", error="csrf",
                                             description=EXPIRED), 400))
@@ -62,7 +63,7 @@ def _checked() -> SsoSession:
 @bp.get("")
 def page():
     """The account page."""
-    return _render(_signed_in())
+    return _render(signed_in())
 
 
 @bp.post("/sessions/<sid>/end")
@@ -103,7 +104,7 @@ def revoke_client(client_id: str):
 @bp.post("/password")
 def change_password():
     """Change a local password; the person's other sessions end."""
-    sso = _signed_in()
+    sso = signed_in()
     form = PasswordChangeForm()
     account = sso.account
     problems = Problems()

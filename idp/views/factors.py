@@ -29,6 +29,7 @@ from wtforms import HiddenField, StringField
 from .. import factors, passkeys, signin
 from ..models import SsoSession, now
 from ..protocol import EXPIRED, allow_form_target
+from .account import signed_in
 from .forms import Problems
 from .login import safe_next
 
@@ -42,6 +43,7 @@ LONG_NAME = lazy_gettext("Der Name darf höchstens %(maximum)s Zeichen haben.",
                          maximum=passkeys.NAME_LENGTH)
 PASSKEY_FAILED = lazy_gettext("Der Passkey konnte nicht gespeichert werden. Bitte versuchen Sie "
                               "es noch einmal.")
+QR_TITLE = lazy_gettext("QR-Code zum Einrichten der Authenticator-App")
 DONE = {
     "totp_added": lazy_gettext("Die Authenticator-App ist eingerichtet."),
     "totp_removed": lazy_gettext("Die Authenticator-App wurde entfernt."),
@@ -62,10 +64,7 @@ class FactorForm(FlaskForm):
 
 
 def _signed_in() -> SsoSession:
-    sso = signin.current()
-    if sso is None:
-        abort(redirect(url_for("views.login", next=url_for("factors.page")), 303))
-    return sso
+    return signed_in(url_for("factors.page"))
 
 
 def _next() -> str | None:
@@ -103,10 +102,10 @@ def _render(sso: SsoSession, problems: Problems | None = None, status: int = 200
     form = FactorForm(formdata=None, next=next_url or "")
     page = render_template(
         "factors.html", sso=sso, account=account, have=have, secret=secret, uri=uri,
-        qr=factors.qr_code(uri, "QR-Code") if uri else None, may_add=may_add,
+        qr=factors.qr_code(uri, str(QR_TITLE)) if uri else None, may_add=may_add,
         options=options, passkeys_usable=passkeys.usable(), form=form,
         problems=problems or Problems(), notice=notice, codes=codes, next_url=next_url,
-        required=factors.required(account) or None, fresh_seconds=FRESH_SECONDS,
+        required=factors.required(account) or None,
         fresh=now() - sso.auth_time <= FRESH_SECONDS)
     return current_app.make_response((page, status))
 

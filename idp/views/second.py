@@ -16,7 +16,7 @@ from wtforms import HiddenField, StringField
 
 from adapters.base import AdapterUnavailable
 
-from .. import audit, db, factors, passkeys, signin
+from .. import audit, db, factors, notices, passkeys, signin
 from ..authn import by_passkey
 from ..identity import Reason, Refusal
 from ..models import Account
@@ -67,9 +67,11 @@ def _ceremony(name: str, account: Account | None) -> str:
     return ceremony.options
 
 
-def _render(pending: dict, method: str, problems: Problems | None = None, status: int = 200,
-            notice=None):
+def _render(pending: dict, method: str, problems: Problems | None = None, status: int = 200):
     account = db.session().get(Account, pending["identity"]["account_id"])
+    if account is None:  # removed meanwhile
+        session.pop("second_step", None)
+        return redirect(url_for("views.login"), 303)
     have = factors.of(account)
     available = [m for m, ok in (("passkey", have.passkeys and passkeys.usable()),
                                  ("totp", have.totp is not None),
@@ -81,8 +83,7 @@ def _render(pending: dict, method: str, problems: Problems | None = None, status
     page = render_template("second_step.html", method=method, available=available,
                            form=CodeForm(formdata=None, method=method),
                            passkey_form=PasskeyForm(formdata=None), options=options,
-                           problems=problems or Problems(), notice=notice,
-                           step_up=pending.get("step_up"))
+                           problems=problems or Problems(), step_up=pending.get("step_up"))
     return current_app.make_response((page, status))
 
 
@@ -139,7 +140,12 @@ def code():
 
 
 def _attempt_over(identity: dict):
+    """The attempt had all its wrong codes: back to the password, and the person is told
+    that someone knows it (at most once a day)."""
     audit.record("throttled", vhs=identity["vhs"], sub=identity["sub"], reason="second_step")
+    account = db.session().get(Account, identity["account_id"])
+    if account is not None:
+        notices.wrong_codes(account)
     session.pop("second_step", None)
     return redirect(_login_with(ATTEMPT_OVER), 303)
 

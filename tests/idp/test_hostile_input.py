@@ -35,13 +35,20 @@ ENDPOINTS = [
     ("GET", "/upstream/callback"), ("GET", "/upstream/straubing/start"),
     ("PUT", "/api/v1/vhs/straubing/directory"), ("GET", "/.well-known/openid-configuration"),
     ("GET", "/jwks.json"), ("GET", "/"), ("DELETE", "/token"), ("PATCH", "/login"),
-    ("OPTIONS", "/authorize"), ("HEAD", "/login")]
+    ("OPTIONS", "/authorize"), ("HEAD", "/login"), ("GET", "/login/zweiter-schritt"),
+    ("POST", "/login/zweiter-schritt"), ("POST", "/login/zweiter-schritt/passkey"),
+    ("GET", "/login/passkey"), ("POST", "/login/passkey"),
+    ("GET", "/login/wiederherstellungscode-verwendet"), ("GET", "/account/zweiter-faktor"),
+    ("POST", "/account/zweiter-faktor/app"), ("POST", "/account/zweiter-faktor/app/bestaetigen"),
+    ("POST", "/account/zweiter-faktor/passkeys"),
+    ("POST", "/account/zweiter-faktor/wiederherstellungscodes")]
 NAMES = ["response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt",
          "max_age", "code_challenge", "code_challenge_method", "response_mode", "ui_locales",
          "login_hint", "vhs", "request", "request_uri", "grant_type", "code", "code_verifier",
          "refresh_token", "token", "token_type_hint", "client_secret", "id_token_hint",
          "post_logout_redirect_uri", "csrf_token", "tenant", "email", "password", "next",
-         "remember", "confirm", "lang", "access_token"]
+         "remember", "confirm", "lang", "access_token", "method", "credential", "name",
+         "acr_values"]
 
 
 def rows(app) -> dict[str, int]:

@@ -129,6 +129,16 @@ def test_five_wrong_codes_end_the_attempt_and_the_password_is_asked_again(app, t
     again = text(client.get("/login"))
     assert "Zu viele falsche Codes" in again
     assert client.get("/login/zweiter-schritt").headers["Location"].startswith("/login")
+    with app.app_context():  # someone knows the password: the owner is told, once a day
+        [told] = db.session().scalars(select(OutboxMail).where(
+            OutboxMail.kind == "wrong_codes")).all()
+    assert "richtiges Passwort" in told.text_body and "/passwort-vergessen" in told.text_body
+    post_login(client)
+    for _ in range(5):
+        second_step(client, "123456")
+    with app.app_context():
+        assert len(db.session().scalars(select(OutboxMail).where(
+            OutboxMail.kind == "wrong_codes")).all()) == 1
 
 
 def test_twenty_wrong_codes_an_hour_make_new_browsers_wait_not_the_owner(app, tenant):
@@ -345,3 +355,15 @@ def test_the_passkey_page_says_why_an_ip_issuer_cannot(app, client, tenant):
     page = text(client.get("/login/passkey"))
     assert app.config["ISSUER"].startswith("http://127.0.0.1")
     assert "nicht unter einer IP-Adresse" in page and "passkey-options" not in page
+
+
+@pytest.mark.parametrize("typed", ["\u00e4" * 6, "<script>", "12345\u0663", "x" * 5000,
+                                   " 1 2 3 ", "１２３４５６", "-1", "9" * 64])
+def test_hostile_codes_are_wrong_codes_never_errors(app, tenant, typed):
+    give_totp(app, ANNA)
+    client = app.test_client()
+    post_login(client)
+    for method in ("totp", "recovery", "other"):
+        response = second_step(client, typed, method=method)
+        assert response.status_code in (400, 401, 303), (method, response.status_code)
+    assert client.get("/account").status_code == 302  # nobody signed in
