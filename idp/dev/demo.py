@@ -18,6 +18,7 @@ import secrets
 import socket
 from email import message_from_bytes, policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyotp
 from aiosmtpd.controller import Controller
@@ -36,7 +37,18 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from .. import accounts, clients, db, eligibility, factors, mail, portals, roles, tenants
+from .. import (
+    accounts,
+    clients,
+    db,
+    eligibility,
+    factors,
+    mail,
+    passkeys,
+    portals,
+    roles,
+    tenants,
+)
 from ..connectors.portal import PortalSettings
 from ..models import Account, Role, Vhs, now
 from ..passwords import passwords
@@ -178,6 +190,7 @@ class Demo:
         password = (json.dumps(PASSWORD, ensure_ascii=False) if still
                     else "(changed since: use Passwort vergessen)")
         issuer = self.issuer
+        port = urlsplit(issuer).port or 80
         return [
             f"vhskoop-idp demo at {issuer}",
             f"  vhsKOOP (demo service):      {issuer}/demo/vhskoop/",
@@ -190,9 +203,9 @@ class Demo:
             f"the secret {ADMIN_TOTP}",
             f"    (its current code: .venv/bin/python -c \"import pyotp; "
             f"print(pyotp.TOTP('{ADMIN_TOTP}').now())\")",
-            "  passkeys need a host name: IDP_DEMO_ISSUER=http://localhost:5000 vhskoop-idp "
-            "demo, "
-            "then open http://localhost:5000",
+            *([] if passkeys.usable() else [
+                f"  passkeys need a host name: IDP_DEMO_ISSUER=http://localhost:{port} "
+                f"vhskoop-idp demo --port {port}, then open http://localhost:{port}"]),
             f"  the demo's program (KuferSQL) to fix addresses: {issuer}/demo/programs/musterstadt",
             f"  itm:PORTAL login: vhs Portalstadt, {world.PORTALSTADT.people[0].address}, "
             f"password {json.dumps(PORTAL_PASSWORD, ensure_ascii=False)}",
