@@ -74,12 +74,13 @@ def settings(slug: str):
 
 @bp.post("/vhs/<slug>/settings/vhs")
 def set_vhs(slug: str):
-    """Rename, or put in the drop-down or take out."""
+    """Rename, put in the drop-down or take out, require a second factor or not."""
     vhs = gate.vhs(slug)
     try:
         tenants.change(vhs, acts.text("name"), bool(request.form.get("onboarded")))
     except tenants.TenantError as error:
         return _refused(error, url_for("admin.item.settings", slug=vhs.slug))
+    vhs.mfa_required = bool(request.form.get("mfa_required"))
     acts.record("vhs set", vhs=vhs.slug)
     return acts.done(SAVED, url_for("admin.item.settings", slug=vhs.slug))
 
@@ -199,7 +200,8 @@ def client_add():
             id_token_alg=acts.text("id_token_alg") or "RS256",
             backchannel_logout_uri=acts.text("backchannel_logout_uri") or None,
             display_name=acts.text("display_name") or None,
-            logo=acts.text("logo") or None, client_uri=acts.text("client_uri") or None))
+            logo=acts.text("logo") or None, client_uri=acts.text("client_uri") or None,
+            require_mfa=bool(request.form.get("require_mfa"))))
     except clients.RegistrationError as error:
         return _refused(error, url_for("admin.item.client_list"))
     acts.record("clients add", client=client.client_id)
@@ -236,6 +238,7 @@ def client_edit(client_id: str):
                         acts.text("logo") or None, acts.text("client_uri") or None)
     except clients.RegistrationError as error:
         return _refused(error, here)
+    found.require_mfa = bool(request.form.get("require_mfa"))
     acts.record("clients set", client=found.client_id)
     return acts.done(SAVED, here)
 

@@ -496,7 +496,8 @@ def test_a_disabled_administrator_loses_the_console(app, world, runner):
 def test_every_operator_setting_is_audited_and_secrets_stay_sealed(app, world):
     client = signed_in(app, OPS, "item")
     settings = "/admin/vhs/passau/settings"
-    act(client, settings, f"{settings}/vhs", name="vhs Passau an der Donau", onboarded="1")
+    act(client, settings, f"{settings}/vhs", name="vhs Passau an der Donau", onboarded="1",
+        mfa_required="1")
     act(client, settings, f"{settings}/portal", base_url="https://passau.meine-vhs.de",
         credential="portal-geheim-789", connect_timeout="2", read_timeout="5")
     act(client, settings, f"{settings}/portal", base_url="https://passau.meine-vhs.de",
@@ -512,16 +513,17 @@ def test_every_operator_setting_is_audited_and_secrets_stay_sealed(app, world):
         passau = tenants.find("passau")
         assert portals.portal_for(passau).settings.credential == "portal-geheim-789"
         assert "portal-geheim-789" not in passau.portal_config
-        assert passau.adapter == "directory"
+        assert passau.adapter == "directory" and passau.mfa_required
     act(client, settings, f"{settings}/portal", remove="1")
     act(client, "/admin/clients", "/admin/clients", client_id="spa", public="1",
         redirect_uris="http://127.0.0.1:9/cb")
     act(client, "/admin/clients/spa", "/admin/clients/spa", display_name="Die SPA",
-        redirect_uris="http://127.0.0.1:9/cb\r\nhttp://127.0.0.1:9/cb2")
+        redirect_uris="http://127.0.0.1:9/cb\r\nhttp://127.0.0.1:9/cb2", require_mfa="1")
     with app.app_context():
         spa = db.session().scalar(select(Client).where(Client.client_id == "spa"))
         assert spa.redirect_uris == ["http://127.0.0.1:9/cb", "http://127.0.0.1:9/cb2"]
-        assert spa.name == "Die SPA" and spa.secret_hash is None
+        assert spa.name == "Die SPA" and spa.secret_hash is None and spa.require_mfa
+    assert "zweiter Faktor verlangt" in page_text(client.get("/admin/clients/spa"))
     act(client, "/admin/keys", "/admin/keys/rotate")
     act(client, "/admin/vhs/straubing/program", "/admin/vhs/straubing/program/test")
     with app.app_context():
