@@ -12,7 +12,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, StringField
 from adapters.address import clean
 from adapters.base import AdapterUnavailable
 
-from .. import audit, signin, tenants
+from .. import audit, passkeys, signin, tenants
 from ..authn import authenticate
 from ..connectors import PortalUnavailable
 from ..identity import Refusal
@@ -87,7 +87,7 @@ def _render(form: LoginForm, problems: Problems | None = None, status: int = 200
     allow_form_target(form.next.data)
     brokered = [vhs for vhs in tenants.listed() if vhs.brokered]
     page = render_template("login.html", form=form, problems=problems or Problems(),
-                           brokered=brokered)
+                           brokered=brokered, passkeys_usable=passkeys.usable())
     return current_app.make_response((page, status))
 
 

@@ -351,10 +351,13 @@ def test_a_hostile_passkey_answer_is_refused_plainly(make_app, credential):
     assert events(app, "login_failed")[-1].reason == "passkey_refused"
 
 
-def test_the_passkey_page_says_why_an_ip_issuer_cannot(app, client, tenant):
+def test_the_passkey_page_says_why_an_ip_issuer_cannot(app, client, make_app, tenant):
     page = text(client.get("/login/passkey"))
     assert app.config["ISSUER"].startswith("http://127.0.0.1")
     assert "nicht unter einer IP-Adresse" in page and "passkey-options" not in page
+    assert "Mit Passkey anmelden" not in text(client.get("/login"))  # not offered there
+    named = make_app(ISSUER="http://localhost:5000").test_client()
+    assert "Mit Passkey anmelden" in text(named.get("/login"))
 
 
 @pytest.mark.parametrize("typed", ["\u00e4" * 6, "<script>", "12345\u0663", "x" * 5000,
