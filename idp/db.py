@@ -25,6 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -177,6 +178,13 @@ def session() -> Session:
     if "idp_db_session" not in g:
         g.idp_db_session = current_app.extensions["idp.db"]()
     return g.idp_db_session
+
+
+def insert(model):
+    """The database's own INSERT of ``model`` (PostgreSQL's or SQLite's), which has
+    ``on_conflict_do_nothing`` and ``on_conflict_do_update``."""
+    dialect = postgresql if session().bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
 
 
 def _commit_answered(response):

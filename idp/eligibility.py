@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters import directory, registry
 from adapters.address import clean
@@ -119,8 +118,7 @@ def _remember(vhs: Vhs, address: str, decision: Decision, moment: int, latency_m
     changes = {"status": decision.status, "checked_at": moment, "latency_ms": latency_ms}
     if decision.eligible:
         values["last_eligible_at"] = changes["last_eligible_at"] = moment
-    dialect = postgresql if db.session().bind.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(EligibilityCheck).values(**values)
+    statement = db.insert(EligibilityCheck).values(**values)
     db.session().execute(statement.on_conflict_do_update(
         index_elements=["vhs_id", "address"], set_=changes))
 

@@ -104,11 +104,11 @@ def begin_totp(account: Account, secret: str | None = None) -> str:
     """A new secret for the authenticator app (unconfirmed until ``confirm_totp``);
     ``secret``: a given one (the demo's, printed in its banner), else a random one."""
     secret = secret or pyotp.random_base32()
-    row = db.session().scalar(select(TotpFactor).where(TotpFactor.account_id == account.id))
-    if row is None:
-        row = TotpFactor(account_id=account.id, secret="")
-        db.session().add(row)
-    elif row.confirmed_at is not None:
+    db.session().execute(db.insert(TotpFactor).values(account_id=account.id, secret="")
+                         .on_conflict_do_nothing())  # a double click makes no duplicate
+    row = db.session().scalar(select(TotpFactor).where(TotpFactor.account_id == account.id)
+                              .execution_options(populate_existing=True))
+    if row.confirmed_at is not None:
         raise ValueError("the account has an authenticator app already")
     row.secret, row.created_at, row.last_step = seal({"secret": secret}, SEALED_AS), now(), 0
     db.session().flush()

@@ -9,6 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pyotp
 import pytest
 import requests
 from sqlalchemy import select
@@ -210,3 +211,28 @@ def test_reset_mails_through_an_smtp_outage_are_delivered_once_by_two_workers(ma
         thread.join()
     recipients = sorted(m["To"] for m in smtp.messages)
     assert recipients == sorted(f"person{n}@vhs-straubing.de" for n in range(20))
+
+
+def test_a_double_click_on_setting_up_the_app_and_one_code_twice(live, browser):
+    browser.login(None, "straubing", "anna.muster@vhs-straubing.de", PASSWORD)
+    page = browser.get("/account/zweiter-faktor").text
+    token = form_field(page, "csrf_token")
+    started = at_once(8, lambda _: browser.post("/account/zweiter-faktor/app",
+                                                {"csrf_token": token}))
+    assert [answer.status_code for answer in started] == [200] * 8  # no duplicate, no 500
+    key = re.search(r'id="totp-secret">([A-Z2-7]+)<', browser.get(
+        "/account/zweiter-faktor").text).group(1)
+    code = pyotp.TOTP(key).now()
+    confirmed = at_once(2, lambda _: browser.post("/account/zweiter-faktor/app/bestaetigen",
+                                                  {"csrf_token": token, "code": code}))
+    assert sorted(answer.status_code for answer in confirmed)[0] == 200
+    second = Browser(live.url)  # the same code in two browsers at once: one sign-in
+    third = Browser(live.url)
+    for other in (second, third):
+        other.login(None, "straubing", "anna.muster@vhs-straubing.de", PASSWORD)
+    later = pyotp.TOTP(key).generate_otp(int(time.time()) // 30 + 1)
+    answers = at_once(2, lambda index: (second, third)[index].post(
+        "/login/zweiter-schritt", {"csrf_token": form_field(
+            (second, third)[index].get("/login/zweiter-schritt").text, "csrf_token"),
+            "method": "totp", "code": later}))
+    assert sorted(answer.status_code for answer in answers) == [303, 401]
