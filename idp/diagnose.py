@@ -22,7 +22,7 @@ from sqlalchemy import select
 from adapters.address import CleanAddress, clean, is_plausible
 from adapters.base import INACTIVE, NOT_LINKED, NOT_RELEASED, AdapterUnavailable, Decision
 
-from . import accounts, db, eligibility, portals
+from . import accounts, db, eligibility, factors, portals
 from .connectors import PortalUnavailable
 from .models import OutboxMail, Status, Vhs
 
@@ -133,6 +133,8 @@ def diagnose_at(vhs: Vhs, typed: str) -> tuple[list[Finding], bool]:
         access = vhs.onboarded and account is not None and account.active
     found.append(_portal_check(vhs, typed_clean.value))
     found.append(_account_check(account))
+    if account is not None:
+        found.append(_factor_check(account))
     found.append(Finding(True, _l("der Mailserver ist eingetragen (vhs set-mail)")) if
                  vhs.mail_config else
                  Finding(False, _l("der Mailserver fehlt: Mails warten im Postausgang "
@@ -156,6 +158,22 @@ def _account_check(account) -> Finding:
             "unten nach, ob die Mail zugestellt wurde (auch im Spam-Ordner), oder senden Sie "
             "sie unter „Personen“ erneut."))
     return Finding(None, _l("lokaler Zugang: %(status)s"), values)
+
+
+def _factor_check(account) -> Finding:
+    have = factors.of(account)
+    if not have.any:
+        if account.vhs.mfa_required:
+            return Finding(None, _l("zweiter Faktor: keiner; die VHS schreibt ihn vor, die "
+                                    "Person richtet ihn bei der nächsten Anmeldung ein"))
+        return Finding(None, _l("zweiter Faktor: keiner"))
+    values = {"apps": int(have.totp is not None), "passkeys": len(have.passkeys),
+              "codes": have.recovery_left}
+    return Finding(None, _l("zweiter Faktor: %(apps)s Authenticator-App, %(passkeys)s "
+                            "Passkeys, %(codes)s Wiederherstellungscodes übrig"), values, _l(
+        "Nach dem Passwort fragt die Anmeldung nach dem zweiten Faktor. Hat die Person App, "
+        "Passkeys und Codes verloren, setzen Sie ihn auf ihrer Seite unter „Personen“ zurück "
+        "(„Zweiten Faktor zurücksetzen“); „Passwort vergessen“ entfernt ihn nie."))
 
 
 def _portal_check(vhs: Vhs, address: str) -> Finding:

@@ -318,6 +318,10 @@ def test_the_console_and_the_cli_reset_a_lost_factor(app, runner, tenant):
     page = f"/admin/vhs/straubing/people/{dora.id}"
     shown = text(admin.get(page))
     assert "Authenticator-App" in shown and "Zweiten Faktor zurücksetzen" in shown
+    diagnosis = text(admin.post("/admin/vhs/straubing/diagnose", data={
+        "csrf_token": form_field(shown, "csrf_token"), "address": "dora@vhs-straubing.de"}))
+    assert ("zweiter Faktor: 1 Authenticator-App, 0 Passkeys, 10 Wiederherstellungscodes "
+            "übrig") in diagnosis and "entfernt ihn nie" in diagnosis
     token = form_field(shown, "csrf_token")
     done = admin.post(f"{page}/reset-mfa", data={"csrf_token": token, "back": page})
     assert done.status_code == 303
