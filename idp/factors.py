@@ -29,7 +29,7 @@ from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import delete, exists, func, select, update
 
-from . import audit, db, notices, sessions
+from . import audit, db, notices, passkeys, sessions
 from .models import Account, Passkey, RecoveryCode, TotpFactor, now
 from .sealing import SealError, seal, unseal
 
@@ -50,6 +50,7 @@ class Factors:
     totp: TotpFactor | None = None  # confirmed only
     passkeys: list[Passkey] = field(default_factory=list)
     recovery_left: int = 0
+    setting_up: TotpFactor | None = None  # an app not yet confirmed
 
     @property
     def any(self) -> bool:
@@ -63,14 +64,14 @@ class Factors:
 
 
 def of(account: Account) -> Factors:
-    """The account's confirmed factors and how many recovery codes are left."""
-    totp = db.session().scalar(select(TotpFactor).where(
-        TotpFactor.account_id == account.id, TotpFactor.confirmed_at.is_not(None)))
-    keys = list(db.session().scalars(select(Passkey).where(Passkey.account_id == account.id)
-                                     .order_by(Passkey.created_at, Passkey.id)))
+    """The account's factors (an app being set up apart) and how many recovery codes are
+    left."""
+    app = db.session().scalar(select(TotpFactor).where(TotpFactor.account_id == account.id))
     left = db.session().scalar(select(func.count()).select_from(RecoveryCode).where(
         RecoveryCode.account_id == account.id, RecoveryCode.used_at.is_(None)))
-    return Factors(totp, keys, left or 0)
+    confirmed = app is not None and app.confirmed_at is not None
+    return Factors(app if confirmed else None, passkeys.of(account), left or 0,
+                   None if confirmed else app)
 
 
 def has_any(account_id: int) -> bool:
@@ -94,8 +95,9 @@ def satisfied(amr) -> bool:
 
 
 def with_factor(amr, methods) -> list[str]:
-    """A session's methods after one more factor: no duplicates, in order."""
-    return list(dict.fromkeys([*amr, *methods]))
+    """A session's methods after a second factor proven with ``methods``: those and
+    ``mfa`` added, no duplicates, in order."""
+    return list(dict.fromkeys([*amr, *methods, "mfa"]))
 
 
 # TOTP -----------------------------------------------------------------------------------
@@ -115,11 +117,9 @@ def begin_totp(account: Account, secret: str | None = None) -> str:
     return secret
 
 
-def pending_totp_secret(account: Account) -> str | None:
-    """The secret of an app being set up, to show it again (None: none being set up)."""
-    row = db.session().scalar(select(TotpFactor).where(
-        TotpFactor.account_id == account.id, TotpFactor.confirmed_at.is_(None)))
-    return _secret(row) if row is not None else None
+def setup_secret(have: Factors) -> str | None:
+    """The secret of the app being set up, to show it again (None: none being set up)."""
+    return _secret(have.setting_up) if have.setting_up is not None else None
 
 
 def provisioning_uri(account: Account, secret: str) -> str:
@@ -240,9 +240,8 @@ def reset(account: Account, actor: str) -> bool:
     """Remove every factor and recovery code (the console's "zweiten Faktor zurücksetzen",
     ``vhskoop-idp accounts reset-mfa``) and end the account's sessions (whoever holds the
     lost device may hold one); False when there was nothing to remove."""
-    had = has_any(account.id) or pending_totp_secret(account) is not None
-    for model in (TotpFactor, Passkey, RecoveryCode):
-        db.session().execute(delete(model).where(model.account_id == account.id))
+    had = sum(db.session().execute(delete(model).where(model.account_id == account.id)).rowcount
+              for model in (TotpFactor, Passkey, RecoveryCode)) > 0
     if had:
         sessions.end_all(account)
         audit.record("mfa_reset", vhs=account.vhs.slug, sub=account.sub, actor=actor)

@@ -86,8 +86,9 @@ def of(account: Account) -> list[Passkey]:
                                      .order_by(Passkey.created_at, Passkey.id)))
 
 
-def registration(account: Account) -> Ceremony:
-    """Options for a new credential of ``account`` (its existing ones are excluded)."""
+def registration(account: Account, existing: list[Passkey]) -> Ceremony:
+    """Options for a new credential of ``account``; ``existing`` (its credentials) are
+    excluded."""
     options = generate_registration_options(
         rp_id=rp_id(), rp_name=f"vhsKOOP ({account.vhs.name})"[:64],
         user_id=account.sub.encode(), user_name=account.address,
@@ -96,8 +97,7 @@ def registration(account: Account) -> Ceremony:
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.PREFERRED,
             user_verification=UserVerificationRequirement.PREFERRED),
-        exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(p.credential_id))
-                             for p in of(account)],
+        exclude_credentials=_descriptors(existing),
     )
     return Ceremony(_embeddable(options_to_json(options)), bytes_to_base64url(options.challenge),
                     now())
@@ -126,14 +126,12 @@ def register(account: Account, credential: str, challenge: str, at: int,
     return passkey
 
 
-def authentication(account: Account | None) -> Ceremony:
-    """Options for a sign-in: with the account's credentials (a second step), or for any
-    discoverable one with user verification required (``account`` None)."""
-    allowed = [PublicKeyCredentialDescriptor(id=base64url_to_bytes(p.credential_id))
-               for p in of(account)] if account is not None else []
+def authentication(allowed: list[Passkey] | None) -> Ceremony:
+    """Options for a sign-in: with the account's credentials ``allowed`` (a second step),
+    or for any discoverable one with user verification required (``allowed`` None)."""
     options = generate_authentication_options(
-        rp_id=rp_id(), timeout=TIMEOUT_MS, allow_credentials=allowed,
-        user_verification=UserVerificationRequirement.PREFERRED if account is not None
+        rp_id=rp_id(), timeout=TIMEOUT_MS, allow_credentials=_descriptors(allowed or []),
+        user_verification=UserVerificationRequirement.PREFERRED if allowed is not None
         else UserVerificationRequirement.REQUIRED)
     return Ceremony(_embeddable(options_to_json(options)), bytes_to_base64url(options.challenge),
                     now())
@@ -163,6 +161,11 @@ def authenticate(credential: str, challenge: str, at: int,
     passkey.synced = synced
     amr = ("swk" if synced else "hwk", "user") + (("mfa",) if verified.user_verified else ())
     return passkey, amr
+
+
+def _descriptors(keys: list[Passkey]) -> list[PublicKeyCredentialDescriptor]:
+    return [PublicKeyCredentialDescriptor(id=base64url_to_bytes(key.credential_id))
+            for key in keys]
 
 
 def clean_name(typed: str | None) -> str:

@@ -94,7 +94,7 @@ def waiting() -> dict | None:
     return pending
 
 
-def waiting_identity(pending: dict) -> Identity:
+def _waiting_identity(pending: dict) -> Identity:
     """The person the first step confirmed."""
     values = dict(pending["identity"])
     values["amr"] = tuple(values["amr"])
@@ -107,8 +107,8 @@ def second_step_done(pending: dict, methods: tuple[str, ...], source: str,
     that stepped up (its tokens stay; its ``amr`` gains the factor). ``first``: a page of
     ours to see before going on."""
     session.pop("second_step", None)
-    identity = waiting_identity(pending)
-    amr = tuple(factors.with_factor(identity.amr, (*methods, "mfa")))
+    identity = _waiting_identity(pending)
+    amr = tuple(factors.with_factor(identity.amr, methods))
     if pending.get("step_up"):  # only the session that stepped up gains the factor
         sso = current()
         if sso is None or sso.account_id != identity.account_id:

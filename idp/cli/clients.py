@@ -83,16 +83,7 @@ def clients_set(client_id, display_name, logo, home_uri, require_mfa) -> None:
     click.echo(f"client {client.client_id}: {client.name}{mfa}")
 
 
-@clients_group.command("edit", hidden=True)
-@click.argument("client_id")
-@click.option("--name", "display_name", default=None)
-@click.option("--logo", default=None)
-@click.option("--home-uri", default=None)
-@click.option("--require-mfa/--no-require-mfa", default=None)
-@click.pass_context
-def clients_edit(context, **options) -> None:
-    """The same as ``clients set``."""
-    context.invoke(clients_set, **options)
+clients_group.add_command(clients_set, "edit")  # the same command under its other name
 
 
 @clients_group.command("list")

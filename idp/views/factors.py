@@ -89,12 +89,13 @@ def _render(sso: SsoSession, problems: Problems | None = None, status: int = 200
             codes: list[str] | None = None, go_on: str | None = None):
     account = sso.account
     have = factors.of(account)
-    secret = factors.pending_totp_secret(account)
+    secret = factors.setup_secret(have)
     uri = factors.provisioning_uri(account, secret) if secret else None
     may_add = not have.any or factors.satisfied(sso.amr)
+    usable = passkeys.usable()
     options = None
-    if may_add and passkeys.usable():
-        ceremony = passkeys.registration(account)
+    if may_add and usable:
+        ceremony = passkeys.registration(account, have.passkeys)
         session["register_ceremony"] = {"challenge": ceremony.challenge, "at": ceremony.at}
         options = ceremony.options
     next_url = go_on or _next()
@@ -103,7 +104,7 @@ def _render(sso: SsoSession, problems: Problems | None = None, status: int = 200
     page = render_template(
         "factors.html", sso=sso, account=account, have=have, secret=secret, uri=uri,
         qr=factors.qr_code(uri, str(QR_TITLE)) if uri else None, may_add=may_add,
-        options=options, passkeys_usable=passkeys.usable(), form=form,
+        options=options, passkeys_usable=usable, form=form,
         problems=problems or Problems(), notice=notice, codes=codes, next_url=next_url,
         required=factors.required(account) or None,
         fresh=now() - sso.auth_time <= FRESH_SECONDS)
@@ -207,7 +208,6 @@ def _added(sso: SsoSession, first: bool, methods: tuple[str, ...], what: str):
     codes = None
     next_url = _next()
     if first:
-        signin.raise_session(sso, factors.with_factor(sso.amr, (*methods, "mfa")), next_url,
-                             what)
+        signin.raise_session(sso, factors.with_factor(sso.amr, methods), next_url, what)
         codes = factors.new_recovery_codes(sso.account)
     return _render(sso, notice=DONE[what], codes=codes, go_on=next_url)

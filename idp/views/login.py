@@ -104,7 +104,8 @@ def login():
     """Show the login form, with the VHS and address the relying party suggests."""
     form = LoginForm(formdata=None)
     form.next.data = safe_next(request.args.get("next")) or ""
-    notice = session.pop("login_notice", None)  # from the second step: why again
+    # from the second step: why again (popped only if there: no new cookie otherwise)
+    notice = session.pop("login_notice") if "login_notice" in session else None
     form.email.data = from_request(form.next.data, "login_hint")
     form.vhs.data = preselected(from_request(form.next.data, "vhs"))
     if signin.console_page(form.next.data):  # the console asks to log in again

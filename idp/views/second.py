@@ -61,8 +61,8 @@ def _login_with(message) -> str:
     return url_for("views.login")
 
 
-def _ceremony(name: str, account: Account | None) -> str:
-    ceremony = passkeys.authentication(account)
+def _ceremony(name: str, allowed: list | None) -> str:
+    ceremony = passkeys.authentication(allowed)
     session[name] = {"challenge": ceremony.challenge, "at": ceremony.at}
     return ceremony.options
 
@@ -78,7 +78,7 @@ def _render(pending: dict, method: str, problems: Problems | None = None, status
                                  ("recovery", have.recovery_left > 0)) if ok]
     if method not in available:
         method = available[0] if available else "recovery"
-    options = _ceremony("second_ceremony", account) if method == "passkey" else None
+    options = _ceremony("second_ceremony", have.passkeys) if method == "passkey" else None
     allow_form_target(pending.get("next"))
     page = render_template("second_step.html", method=method, available=available,
                            form=CodeForm(formdata=None, method=method),
