@@ -41,8 +41,8 @@ from . import (  # noqa: E402 (after the check above)
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the provider: config -> input guard, request ids, metrics -> db, clients ->
-    keys -> connectors -> oauth -> pages -> console -> throttling -> health; discovery and JWKS
-    answered in front of it all."""
+    keys -> connectors -> oauth -> pages -> console -> rate limits, throttling -> health;
+    discovery and JWKS answered in front of it all."""
     app = Flask(__name__, instance_path=os.environ.get("IDP_INSTANCE_PATH") or None)
     config.init_app(app, overrides)
     guard.init_app(app)
@@ -61,8 +61,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     i18n.init_app(app)
     views.init_app(app)
     admin.init_app(app)
-    throttle.init_app(app)
     limits.init_app(app)
+    throttle.init_app(app)
     health.init_app(app)
     front.init_app(app)
     return app

@@ -133,7 +133,10 @@ SETTINGS: dict[str, Setting] = {
         "The same per VHS and typed address, known or not (mail flooding).",
     ),
     "REDIS_URL": Setting(
-        "", str, "Rate-limit counters in this Redis (shared by all instances); empty: in memory."
+        "",
+        str,
+        "Throttle and rate-limit counters in this Redis (shared by all instances); empty: "
+        "in memory. While Redis cannot be reached, each instance counts in memory.",
     ),
     "PROXIES": Setting(
         0, int, "How many reverse proxies in front set X-Forwarded-For/-Proto (0: none)."
@@ -177,8 +180,17 @@ SETTINGS: dict[str, Setting] = {
     "DB_TIMEOUT_SECONDS": Setting(
         5,
         int,
-        "PostgreSQL: connect timeout, statement timeout, the longest wait for an answer and "
-        "for a pooled connection; a database that does not answer in time is a 503.",
+        "PostgreSQL: connect timeout, statement timeout, and the longest time one request "
+        "waits for the database in all (its turn, a connection, every answer); a "
+        "database that does not answer in time is a 503.",
+    ),
+    "DB_CONCURRENT_REQUESTS": Setting(
+        3,
+        int,
+        "How many requests of one worker may use the database at once; the others wait "
+        "for a turn, or get a 503 at once while the database hangs. Keep it below the "
+        "server's threads per worker, so that a hung database leaves a thread for "
+        "discovery, JWKS and /healthz.",
     ),
     "CLIENTS_RELOAD_SECONDS": Setting(
         10,
@@ -283,6 +295,8 @@ def check(values: dict, instance_path: str) -> dict:
         raise ConfigError("IDP_CODE_TTL must be at most 600 seconds (RFC 6749 4.1.2).")
     if values["KEYS_RELOAD_SECONDS"] <= 0 or values["KEYS_RELOAD_SECONDS"] > 60:
         raise ConfigError("IDP_KEYS_RELOAD_SECONDS must be between 1 and 60.")
+    if not 1 <= values["DB_CONCURRENT_REQUESTS"] <= 50:
+        raise ConfigError("IDP_DB_CONCURRENT_REQUESTS must be between 1 and 50.")
     if not 0 <= values["CLIENTS_RELOAD_SECONDS"] <= 300:
         raise ConfigError("IDP_CLIENTS_RELOAD_SECONDS must be between 0 and 300.")
     if not values["LOG_FORMAT"]:

@@ -5,6 +5,14 @@ the answer leaves (``after_request``), so a client never sees a token or a page 
 not stored; a view that raised is rolled back by the error handlers (``discard``). CLI
 commands get the same rule from ``transaction``. Domain functions only add and flush.
 
+A hung database must not take the whole server with it. Requests take a turn before they
+use the database (``Turns``, IDP_DB_CONCURRENT_REQUESTS per worker), so threads stay free
+for what needs no database (discovery, JWKS, health, static files, the login page); a
+request that finds every turn held by requests stuck waiting on the database, or the
+database declared gone, is answered 503 at once (``Busy``). On PostgreSQL all of one
+request's waits on the database (its turn, a connection, every answer) end within
+IDP_DB_TIMEOUT_SECONDS together.
+
 The schema lives in ``idp/migrations``; ``vhskoop-idp db upgrade`` applies it. A server
 refuses to start on a database that is behind (``require_current``); in development it
 upgrades by itself.
@@ -13,20 +21,22 @@ upgrades by itself.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+
+from . import turns
+from .turns import Busy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -36,7 +46,8 @@ class SchemaBehind(Exception):
 
 
 UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError,
-               exc.DisconnectionError)  # the database cannot answer now (a 503, not a 500)
+               exc.DisconnectionError, Busy)  # the database cannot answer now (503, not 500)
+VERSION_TABLE = "alembic_version"
 
 
 def conflict(error: Exception) -> bool:
@@ -47,10 +58,15 @@ def conflict(error: Exception) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Create the engine for IDP's DATABASE_URL; commit each answered request once."""
+    """Create the engine for IDP's DATABASE_URL and the requests' turns; commit each
+    answered request once."""
     engine = make_engine(app.config["DATABASE_URL"], app.config["DB_TIMEOUT_SECONDS"])
+    outage = Outage(app.logger)
+    event.listen(engine, "after_cursor_execute", lambda *_: outage.answered())
     app.extensions["idp.db"] = sessionmaker(engine, expire_on_commit=False)
-    app.extensions["idp.db.outage"] = Outage()
+    app.extensions["idp.db.outage"] = outage
+    app.extensions["idp.db.turns"] = turns.Turns(app.config["DB_CONCURRENT_REQUESTS"],
+                                                 app.config["DB_TIMEOUT_SECONDS"], outage)
     app.after_request(_commit_answered)
     app.teardown_appcontext(_close_session)
 
@@ -60,11 +76,12 @@ def make_engine(url: str, timeout: int = 5) -> Engine:
 
     PostgreSQL: a connect timeout, a statement timeout, and a client-side limit on every
     wait for an answer (``DeadlineConnection``: a server that hangs, say stopped, keeps
-    the TCP connection open and answers nothing), a pool that waits at most ``timeout``
-    for a free connection, and a ping before a pooled connection that lay unused for
-    more than a second is used again (the first request after a database restart
-    succeeds; under load, connections are reused within milliseconds and spared the
-    round trip that ``pool_pre_ping`` would add to every request).
+    the TCP connection open and answers nothing; within a request, the waits of the whole
+    request share one budget), a pool that waits at most ``timeout`` for a free
+    connection, and a ping before a pooled connection that lay unused for more than a
+    second is used again (the first request after a database restart succeeds; under
+    load, connections are reused within milliseconds and spared the round trip that
+    ``pool_pre_ping`` would add to every request).
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
@@ -74,59 +91,16 @@ def make_engine(url: str, timeout: int = 5) -> Engine:
         url, pool_size=5, max_overflow=10, pool_timeout=timeout,
         connect_args={"connect_timeout": timeout,
                       "options": f"-c statement_timeout={timeout * 1000}"})
-    event.listen(engine, "do_connect", functools.partial(_connect_with_deadline, timeout))
-    event.listen(engine, "connect", _mark_used)
-    event.listen(engine, "checkin", _mark_used)
-    event.listen(engine, "checkout", _ping_if_idle)
+    turns.bound(engine, timeout)
     return engine
 
 
-IDLE_PING_SECONDS = 1.0
-
-
-def _mark_used(_dbapi_connection, record, *_rest) -> None:
-    record.info["idp_used"] = time.monotonic()
-
-
-def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
-    """A pooled connection unused for a while may have been cut (a database restart, a
-    firewall): ask it first; a dead one is replaced (DisconnectionError makes the pool
-    take a new connection)."""
-    if time.monotonic() - record.info.get("idp_used", 0.0) <= IDLE_PING_SECONDS:
-        return
-    try:
-        dbapi_connection.execute("SELECT 1")
-        dbapi_connection.rollback()
-    except psycopg.Error:
-        raise exc.DisconnectionError("the pooled connection is gone") from None
-
-
-class DeadlineConnection(psycopg.Connection):
-    """A psycopg connection whose every wait for the server ends after ``answer_timeout``
-    seconds; the connection is then closed (the pool drops it) and the caller gets an
-    OperationalError, which the pages and endpoints answer with 503."""
-
-    answer_timeout = 5.0
-
-    def wait(self, gen, interval=0.1, timeout=None):
-        try:
-            return super().wait(gen, interval=interval, timeout=timeout or self.answer_timeout)
-        except psycopg.errors._WaitTimeout:
-            self.close()
-            raise psycopg.OperationalError(
-                f"the database did not answer within {self.answer_timeout} s") from None
-
-
-def _connect_with_deadline(timeout: int, _dialect, _record, cargs, cparams):
-    connection = DeadlineConnection.connect(*cargs, **cparams)
-    connection.answer_timeout = float(timeout)
-    return connection
-
-
 class Outage:
-    """Whether the database is down, so that an outage is logged once, not per request."""
+    """Whether the database is down, so that an outage is logged once, not per request;
+    the first query that succeeds afterwards (of any request or command) ends it."""
 
-    def __init__(self):
+    def __init__(self, logger: logging.Logger):
+        self._logger = logger
         self._lock = threading.Lock()
         self.since: float | None = None
         self.refused = 0
@@ -138,18 +112,25 @@ class Outage:
             if first:
                 self.since = time.monotonic()
         if first:
-            current_app.logger.error("database unavailable, answering 503 until it is back: "
-                                     "%s", str(error).splitlines()[0][:200])
+            self._logger.error("database unavailable, answering 503 until it is back: %s",
+                               str(error).splitlines()[0][:200])
+
+    def busy(self) -> bool:
+        """A request found no turn at the database; whether an outage is declared."""
+        with self._lock:
+            if self.since is not None:
+                self.refused += 1
+            return self.since is not None
 
     def answered(self) -> None:
-        """A request committed: the database is back, if it was gone."""
+        """The database answered a query: it is back, if it was gone."""
         if self.since is None:
             return
         with self._lock:
             since, refused, self.since, self.refused = self.since, self.refused, None, 0
         if since is not None:
-            current_app.logger.warning("database back after %.0f s; %d requests were "
-                                       "answered 503", time.monotonic() - since, refused)
+            self._logger.warning("database back after %.0f s; %d requests were answered "
+                                 "503", time.monotonic() - since, refused)
 
 
 def outage() -> Outage:
@@ -174,8 +155,11 @@ def engine(app: Flask | None = None) -> Engine:
 
 
 def session() -> Session:
-    """The session of the current app context, created on first use."""
+    """The session of the current app context, created on first use; one serving a
+    request first takes the request's turn (``Busy`` when there is none)."""
     if "idp_db_session" not in g:
+        if turns.needed():
+            g.idp_db_turn = current_app.extensions["idp.db.turns"].take()
         g.idp_db_session = current_app.extensions["idp.db"]()
     return g.idp_db_session
 
@@ -192,7 +176,6 @@ def _commit_answered(response):
     db_session = g.get("idp_db_session")
     if db_session is not None and db_session.in_transaction():
         db_session.commit()
-        outage().answered()
     return response
 
 
@@ -224,8 +207,15 @@ def transaction(command: Callable) -> Callable:
 
 def _close_session(_exc) -> None:
     db_session = g.pop("idp_db_session", None)
-    if db_session is not None:
-        db_session.close()  # rolls back whatever was not committed
+    try:
+        if db_session is not None:
+            db_session.close()  # rolls back whatever was not committed
+    except UNAVAILABLE:
+        db_session.invalidate()  # a database that cannot even roll back: drop the connection
+    finally:
+        turn = g.pop("idp_db_turn", None)
+        if turn is not None:
+            current_app.extensions["idp.db.turns"].give_back(turn)
 
 
 def _alembic_config(connection) -> AlembicConfig:
@@ -256,8 +246,16 @@ def revisions(app: Flask, heads: set[str] | None = None) -> tuple[set[str], set[
     """(the database's current revisions, the newest revisions in the code); ``heads``
     spares reading the scripts again when the caller knows them."""
     with engine(app).connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
+        current = stored_revisions(connection)
     return current, heads if heads is not None else code_heads()
+
+
+def stored_revisions(connection) -> set[str]:
+    """The revisions the database is at, read from Alembic's table directly: Alembic's
+    own context logs two INFO lines each time, and /readyz asks often."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return set()
+    return set(connection.scalars(text(f"SELECT version_num FROM {VERSION_TABLE}")))
 
 
 def require_current(app: Flask) -> None:

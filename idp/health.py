@@ -4,6 +4,8 @@
 - ``GET /readyz``: the database answers, its schema is at the newest migration, and the
   signing keys are loaded with a current key for every algorithm; 200 with each check's
   result, else 503 naming what failed (the load balancer then sends no traffic here).
+  Redis gone is ``degraded``, still 200: the throttle and the rate limits count in the
+  process meanwhile (``idp.counters``), and no sign-in fails because of it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from flask import Flask, current_app, jsonify
 
 from . import db
+from .counters import Counters
 from .endpoints import ALGORITHMS
 from .signing import KeyStoreError, signing
 
@@ -40,12 +43,24 @@ def _keys() -> str | None:
     return None
 
 
+def _redis() -> str | None:
+    counters = current_app.extensions["idp.counters"]
+    if not isinstance(counters, Counters):
+        return None  # no Redis configured: counting in memory is the setting
+    return "ok" if counters.probe() else "degraded: unreachable, counting in this process"
+
+
 def readyz():
-    """Database reachable, migrations current, keys loaded; 503 otherwise."""
+    """Database reachable, migrations current, keys loaded; 503 otherwise. Redis gone is
+    reported as degraded (200)."""
     problems = {name: problem for name, problem in (("database", _database()),
                                                     ("keys", _keys())) if problem}
     checks = {name: problems.get(name, "ok") for name in ("database", "keys")}
-    response = jsonify(status="not ready" if problems else "ready", checks=checks)
+    redis = _redis()
+    if redis is not None:
+        checks["redis"] = redis
+    status = "not ready" if problems else "degraded" if redis not in (None, "ok") else "ready"
+    response = jsonify(status=status, checks=checks)
     response.status_code = 503 if problems else 200
     return response
 

@@ -5,7 +5,9 @@ relying parties (every token request asks for its client) and the list of onboar
 A kept value is read again when it is older than its time (IDP_CLIENTS_RELOAD_SECONDS:
 a change made by a command or on another instance shows within it), and at once when a
 row of its model changed through the ORM in this process (the ``clients`` and ``vhs``
-commands, the demo, tests). Nothing absent is kept.
+commands, the demo, tests). Nothing absent is kept. While the database cannot answer (gone,
+hung, no turn for the request, an outage declared), a value kept before is used on without
+waiting: the login page keeps showing the VHS list.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from . import db
 from .models import Base
 
 _changes: dict[type, int] = {}
@@ -40,12 +43,21 @@ class Kept:
         self._known: dict[Any, tuple[float, int, Any]] = {}
 
     def get(self, key: Any, read: Callable[[], Any]) -> Any:
-        """The value kept for ``key``, or what ``read()`` gives now (kept unless None)."""
+        """The value kept for ``key``, or what ``read()`` gives now (kept unless None);
+        the value kept before when the database cannot answer now."""
         known, moment = self._known.get(key), time.monotonic()
         changes = _changes.get(self.model, 0)
         if known and moment - known[0] < self.seconds and known[1] == changes:
             return known[2]
-        value = read()
+        if known and db.outage().since is not None:
+            return known[2]  # the database is gone: not even a try (it may hang)
+        try:
+            value = read()
+        except db.UNAVAILABLE:
+            if known is None:
+                raise
+            db.discard()  # the request goes on without the database, or fails anew
+            return known[2]
         if value is not None and self.seconds:
             with self._lock:
                 self._known[key] = (moment, changes, value)

@@ -3,7 +3,8 @@ the Verwaltungsprogramm and may send a mail, so every request counts, per client
 per (VHS, typed address). Sign-ins are throttled by their failures (``idp.throttle``).
 
 Counters live in Redis when IDP_REDIS_URL is set (shared by every instance), in memory
-otherwise. The per-address key is an HMAC of VHS and cleaned address, so the counter
+otherwise or while Redis cannot be reached (``idp.counters``); the throttle counts in the
+same store. The per-address key is an HMAC of VHS and cleaned address, so the counter
 store holds no addresses; unknown addresses are limited exactly like known ones.
 """
 
@@ -19,6 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from adapters.address import clean
 
+from . import counters
 from .throttle import account_key
 
 SELF_SERVICE = ("access.new_access_submit", "access.forgot_password_submit")
@@ -36,14 +38,15 @@ def retry_after() -> int:
 
 
 def init_app(app: Flask) -> None:
-    """Limit the self-service POSTs; trust X-Forwarded-* only from the configured proxies."""
+    """Limit the self-service POSTs; trust X-Forwarded-* only from the configured proxies.
+    The store of the counters is kept for the throttle (``idp.counters``)."""
     if app.config["PROXIES"]:
         count = app.config["PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
     limiter = Limiter(
         get_remote_address,
         app=app,
-        storage_uri=app.config["REDIS_URL"] or "memory://",
+        storage_uri=counters.uri(app.config["REDIS_URL"]),
         strategy="moving-window",
         key_prefix="idp",
     )
@@ -59,3 +62,4 @@ def init_app(app: Flask) -> None:
     # userinfo or token request.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     app.extensions["idp.limiter"] = limiter
+    app.extensions["idp.counters"] = limiter.storage

@@ -22,7 +22,8 @@ limited per IP (IDP_THROTTLE_CLIENT_IP), so a relying party's backend that refre
 hundreds of tokens a second is never slowed.
 
 The counters live in Redis when IDP_REDIS_URL is set (shared by every instance), else in
-memory; ``limits`` keeps them with a moving window.
+memory, and in memory while Redis cannot be reached (``idp.counters``); ``limits`` keeps
+them with a moving window.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import time
 from flask import Flask, Response, current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
+from limits.storage import Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from .audit import address_tag
@@ -45,8 +46,8 @@ DEVICE_ACCOUNTS = 5  # accounts one browser (a shared office PC) is remembered f
 class Throttle:
     """The counters of one installation."""
 
-    def __init__(self, storage_uri: str, config: dict):
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+    def __init__(self, storage: Storage, config: dict):
+        self.limiter = MovingWindowRateLimiter(storage)
         self.per_ip = parse_many(config["THROTTLE_IP"])
         self.per_address_ip = parse_many(config["THROTTLE_ADDRESS_IP"])
         self.per_account = parse_many(config["THROTTLE_ACCOUNT"])
@@ -166,6 +167,5 @@ def remember_device(response: Response, account: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """The counters, in Redis when IDP_REDIS_URL is set."""
-    app.extensions["idp.throttle"] = Throttle(app.config["REDIS_URL"] or "memory://",
-                                              app.config)
+    """The throttle, counting in the rate limits' store (``idp.limits`` made it)."""
+    app.extensions["idp.throttle"] = Throttle(app.extensions["idp.counters"], app.config)

@@ -9,7 +9,9 @@ import logging
 import os
 import re
 import secrets
+import signal
 import socket
+import subprocess
 import threading
 import time
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -467,6 +469,46 @@ class TcpProxy:
         self.thaw()
         self.cut()
         self.listener.close()
+
+
+class ServerProcess:
+    """A command that serves HTTP at ``url`` (granian, the demo), in a process group of its
+    own; ``stop()`` ends the group and returns what it wrote to standard error."""
+
+    def __init__(self, argv: list[str], url: str, env: dict[str, str], cwd,
+                 ready_path: str = "/healthz", seconds: float = 90):
+        self.url = url
+        self.process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{argv[0]} ended: {self.stop()[-3000:]}")
+            try:
+                if requests.get(url + ready_path, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        errors = self.stop()
+        raise AssertionError(f"{url}{ready_path} did not answer in {seconds} s: {errors[-3000:]}")
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            _, errors = self.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            _, errors = self.process.communicate()
+        return errors.decode(errors="replace")
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without IDP_* settings and Python paths: for a server
+    or command that must see only what a test gives it."""
+    return {key: value for key, value in os.environ.items()
+            if not key.startswith(("IDP_", "PYTHON", "VIRTUAL_ENV"))}
 
 
 def link_in(message) -> str:

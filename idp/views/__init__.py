@@ -4,7 +4,8 @@ errors (a German or English page, or the protocol's JSON error, never a raw exce
 - 4xx from the request layer (``idp.guard``) or a view: the page or JSON error of its code;
 - 429 of a self-service form: the form again, filled in, saying how long to wait;
 - an unreachable or hung database: 503 with ``Retry-After`` (``temporarily_unavailable``
-  on protocol endpoints), logged once per outage;
+  on protocol endpoints), logged once per outage; no turn at the database (``idp.turns``):
+  503 at once;
 - anything else: 500, logged with its traceback.
 """
 
@@ -127,6 +128,9 @@ def _http_error(error: HTTPException):
 
 def _database_unavailable(error: Exception):
     db.discard()
+    if isinstance(error, db.Busy):  # no turn: the database hangs, or every turn is busy
+        declared = db.outage().busy()
+        return _answer(503, headers={"Retry-After": str(RETRY_SECONDS if declared else 1)})
     if db.conflict(error):
         current_app.logger.warning("transaction conflict on %s %s, answered 503 (retry): %s",
                                    request.method, request.path, error.orig.sqlstate)
