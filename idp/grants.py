@@ -121,18 +121,25 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    """RFC 6749 6 with rotation; reusing a rotated token revokes its family (RFC 9700
-    4.14.2), except by the same client within IDP_REFRESH_REUSE_GRACE_SECONDS.
+    """RFC 6749 6 with rotation and at most one live refresh token per grant (RFC 9700
+    4.14.2).
 
     The presented token is spent (claimed once, by a conditional UPDATE) before anything
-    new is issued, in ``authenticate_user``; so whatever order Authlib calls its hooks in,
-    a token that lost a race issues nothing, and ``revoke_old_credential`` has no work.
-    Within the grace window the same client's repeated use (a second browser tab, a retry
-    after a timeout) gets a new token set of the same family, which lives on.
+    new is issued, in ``authenticate_user``; its successor is derived from it
+    (``tokens.successor``). The same client using it again within
+    IDP_REFRESH_REUSE_GRACE_SECONDS (a second browser tab, a retry after a lost answer)
+    gets that same successor again with a fresh access token, as long as the successor
+    has not been used itself: so any number of repeats, in parallel or not, leave one
+    live refresh token. Any other reuse (after the window, by another client, or of a
+    token whose successor was rotated already) is theft: the whole family is revoked.
     """
 
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def __init__(self, request, server):
+        super().__init__(request, server)
+        self.repeat = False  # this request repeats a rotation within the grace window
 
     def authenticate_refresh_token(self, refresh_token):
         presented = tokens.find(refresh_token, "refresh_token")
@@ -141,7 +148,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         row = presented.row
         if row.refresh_revoked_at is not None or presented.is_expired():
             return None
-        if row.refresh_used_at is not None and not self._may_reuse(row):
+        if row.refresh_used_at is not None and not self._may_repeat(row):
             self._reused(row)
             return None
         return presented
@@ -158,19 +165,39 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError(NOT_ALLOWED)
         if not tokens.claim_refresh(row):
             db.session().refresh(row, ["refresh_used_at", "refresh_revoked_at"])
-            if not self._may_reuse(row):  # another request rotated it first
+            if not self._may_repeat(row):  # used before the window, or rotated on since
                 self._reused(row)
                 raise InvalidGrantError(ALREADY_USED)
+            self.repeat = True
         return account
+
+    def issue_token(self, user, refresh_token):
+        """A new access token, and the presented token's successor as the refresh token:
+        on a repeat only if the first use issued one (the one stored then)."""
+        token = super().issue_token(user, refresh_token)
+        presented = self.request.form["refresh_token"]
+        if "refresh_token" in token and not (
+                self.repeat and tokens.successor_state(presented) is None):
+            token["refresh_token"] = tokens.successor(presented)
+        else:
+            token.pop("refresh_token", None)
+        return token
+
+    def save_token(self, token):
+        """A repeat stores its access token only: its refresh token is stored already."""
+        if self.repeat:
+            token = {name: value for name, value in token.items() if name != "refresh_token"}
+        return super().save_token(token)
 
     def revoke_old_credential(self, refresh_token):
         """Spent already in authenticate_user."""
 
-    def _may_reuse(self, row) -> bool:
+    def _may_repeat(self, row) -> bool:
         grace = current_app.config["REFRESH_REUSE_GRACE_SECONDS"]
         return bool(grace and row.refresh_revoked_at is None and row.refresh_used_at
                     and now() - row.refresh_used_at <= grace
-                    and self.request.client.client_id == row.client_id)
+                    and self.request.client.client_id == row.client_id
+                    and tokens.successor_state(self.request.form["refresh_token"]) != "spent")
 
     @staticmethod
     def _reused(row) -> None:

@@ -19,11 +19,15 @@ class SealError(Exception):
     """A sealed value cannot be opened (other secret key, or tampered)."""
 
 
-def _fernet(purpose: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-               info=f"vhskoop-idp {purpose}".encode()).derive(
+def key_for(purpose: str) -> bytes:
+    """A 256-bit key for one purpose, derived from IDP_SECRET_KEY with HKDF."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"vhskoop-idp {purpose}".encode()).derive(
         current_app.config["SECRET_KEY"].encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _fernet(purpose: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(key_for(purpose)))
 
 
 def seal(value: dict, purpose: str = "adapter-config") -> str:

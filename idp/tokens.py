@@ -3,17 +3,24 @@
 "Claim once" is an UPDATE ... WHERE used_at IS NULL whose row count says who won, so two
 concurrent requests with the same code or refresh token cannot both succeed, on SQLite
 and on PostgreSQL alike.
+
+A refresh token's successor is derived from it (``successor``): every use of one refresh
+token names the same next one, so repeated and parallel uses within the grace window
+leave one live refresh token per grant, not one per use.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, false, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, db
+from . import audit, db, sealing
 from .claims import Holder
 from .models import (
     Account,
@@ -149,6 +156,26 @@ def bearer(value: str) -> Bearer | None:
               and (account_id is None or status == Status.ACTIVE))
     holder = Holder(sub, vhs, address, bool(verified), name) if account_id else None
     return Bearer(scope, usable, holder)
+
+
+def successor(refresh_token: str) -> str:
+    """The refresh token that replaces ``refresh_token`` when it is rotated: an HMAC of it
+    under a key derived from IDP_SECRET_KEY (256 bits, URL-safe like every secret here).
+    Only its digest is stored, as of every token; without the key nobody can derive it."""
+    mac = hmac.new(sealing.key_for("refresh-successor"), refresh_token.encode(),
+                   hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def successor_state(refresh_token: str) -> str | None:
+    """What became of the successor of ``refresh_token``: None when none was issued,
+    "live" while it is unused, "spent" once it was rotated or revoked."""
+    row = db.session().execute(
+        select(Token.refresh_used_at, Token.refresh_revoked_at)
+        .where(Token.refresh_token_hash == digest(successor(refresh_token)))).first()
+    if row is None:
+        return None
+    return "live" if row.refresh_used_at is None and row.refresh_revoked_at is None else "spent"
 
 
 CLAIM_REFRESH = (

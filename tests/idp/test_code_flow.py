@@ -112,25 +112,47 @@ def test_unknown_client_gets_an_error_page_before_any_login(live, browser):
     assert "Location" not in response.headers
 
 
-def test_refresh_rotates_and_reuse_after_the_grace_window_revokes_the_family(live, browser):
-    later = [0]
-    live.app.config["CLOCK"] = lambda: time.time() + later[0]
+def introspected(live, secret, token) -> bool:
+    """Whether introspection calls ``token`` active."""
+    return requests.post(live.url + "/introspect", auth=("vhskoop", secret), timeout=10,
+                         data={"token": token}).json()["active"]
+
+
+def test_a_repeat_within_the_grace_window_gets_the_same_successor(live, browser):
     secret = add_client(live, "vhskoop", "--first-party")
     rp = RelyingParty(live.url, "vhskoop", secret)
     first = rp.fetch_token(sign_in(live, browser, rp))
     second = rp.refresh(first["refresh_token"])
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
-    # A second tab (or a retry after a timeout) within the grace window: a new token set,
-    # the grant lives on (IDP_REFRESH_REUSE_GRACE_SECONDS, 30 by default).
+    # A second tab (or a retry after a lost answer) within the grace window: the same
+    # successor, a fresh access token (IDP_REFRESH_REUSE_GRACE_SECONDS, 30 by default).
     third = rp.refresh(first["refresh_token"])
-    assert third["refresh_token"] not in (first["refresh_token"], second["refresh_token"])
-    assert rp.refresh(second["refresh_token"])["access_token"]
+    assert third["refresh_token"] == second["refresh_token"]
+    assert third["access_token"] not in (first["access_token"], second["access_token"])
+    assert not introspected(live, secret, first["refresh_token"])
+    assert introspected(live, secret, second["refresh_token"])
+    assert introspected(live, secret, third["access_token"])
+    fourth = rp.refresh(second["refresh_token"])  # the grant goes on
+    # The first token's successor is rotated already: using the first token is theft.
+    with pytest.raises(Exception, match="invalid_grant"):
+        rp.refresh(first["refresh_token"])
+    assert not introspected(live, secret, fourth["refresh_token"])  # the family is gone
+    assert not introspected(live, secret, fourth["access_token"])
+
+
+def test_reuse_after_the_grace_window_revokes_the_family(live, browser):
+    later = [0]
+    live.app.config["CLOCK"] = lambda: time.time() + later[0]
+    secret = add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", secret)
+    first = rp.fetch_token(sign_in(live, browser, rp))
+    second = rp.refresh(first["refresh_token"])
     later[0] = 31
     with pytest.raises(Exception, match="invalid_grant"):
         rp.refresh(first["refresh_token"])  # reuse of a rotated token, too late: RFC 9700
     with pytest.raises(Exception, match="invalid_grant"):
-        rp.refresh(third["refresh_token"])  # the whole family is gone
+        rp.refresh(second["refresh_token"])  # the whole family is gone
 
 
 def test_without_a_grace_window_any_reuse_revokes_the_family(make_app):
