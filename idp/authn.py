@@ -3,10 +3,12 @@
 ``authenticate(vhs, address, password)``, in order:
 1. Clean the typed address; the VHS must be onboarded.
 2. The VHS's itm:PORTAL (if it has one) is asked whether it knows the address. If so, the
-   portal checks the password, and a local password no longer counts; an unreachable
-   portal raises ``PortalUnavailable`` (never a fallback to a local password), except
-   for a local account the portal said it did not know within IDP_PORTAL_GRACE_SECONDS:
-   one system that is not ours must not take the whole VHS offline.
+   portal checks the password, and a local password no longer counts. An unreachable
+   portal refuses with ``portal_unavailable`` (never a fallback to a local password),
+   except for the right password of a local account the portal said it did not know
+   within IDP_PORTAL_GRACE_SECONDS: one system that is not ours must not take the whole
+   VHS offline. Every address costs the same Argon2id verification then, and every
+   refusal is the same, so only the right password tells, and only its owner.
 3. Otherwise the local account must be active and its Argon2id hash must match. Every
    refusal on this path costs one Argon2id verification, so the answer's timing does not
    tell an unknown address from a wrong password.
@@ -38,20 +40,32 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
     """Check a password sign-in."""
     address = clean(typed_address or "").value
     account = vhs = None
+    portal_down = False
     if is_plausible(address) and len(password) <= MAX_LENGTH:
         vhs = tenants.onboarded(vhs_slug)
     if vhs is not None:
         account = accounts.find(vhs, address)
         portal = portals.portal_for(vhs)
-        if portal is not None and _on_portal(portal, account, address):
-            confirmed = portal.login(address, password)
-            if confirmed is None:
-                return _refused(Reason.WRONG_PASSWORD, Via.PORTAL_PASSWORD, vhs_slug, address)
-            return admit(vhs, confirmed)
+        try:
+            if portal is not None and _on_portal(portal, account, address):
+                confirmed = portal.login(address, password)
+                if confirmed is None:
+                    return _refused(Reason.WRONG_PASSWORD, Via.PORTAL_PASSWORD, vhs_slug,
+                                    address)
+                return admit(vhs, confirmed)
+        except PortalUnavailable as error:
+            current_app.logger.warning("sign-in at vhs %r: itm:PORTAL unavailable: %s",
+                                       vhs_slug[:63], error)
+            portal_down = True
     stored = account.password_hash if account is not None else None
     matches = passwords().verify(stored, password[:MAX_LENGTH])
     if vhs is None:
         return _refused(Reason.MALFORMED, Via.PASSWORD, vhs_slug, address)
+    if portal_down:
+        if not (matches and _portal_grace(account)):
+            return _refused(Reason.PORTAL_UNAVAILABLE, Via.PORTAL_PASSWORD, vhs_slug, address)
+        audit.record("portal_fallback", vhs=vhs.slug, sub=account.sub,
+                     detail="itm:PORTAL unreachable; the local password was checked")
     if account is None:
         return _refused(Reason.UNKNOWN, Via.PASSWORD, vhs_slug, address)
     if not matches:
@@ -67,20 +81,19 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
 
 
 def _on_portal(portal, account: Account | None, address: str) -> bool:
-    """Whether the portal has this login; PortalUnavailable unless its grace applies."""
-    try:
-        known = portal.lookup(address)
-    except PortalUnavailable:
-        grace = current_app.config["PORTAL_GRACE_SECONDS"]
-        if (grace and account is not None and account.source == Source.LOCAL
-                and account.portal_unknown_at and now() - account.portal_unknown_at <= grace):
-            audit.record("portal_fallback", vhs=account.vhs.slug, sub=account.sub,
-                         detail="itm:PORTAL unreachable; the local password was checked")
-            return False
-        raise
+    """Whether the portal has this login (PortalUnavailable when it cannot say)."""
+    known = portal.lookup(address)
     if not known and account is not None:
         account.portal_unknown_at = now()
     return known
+
+
+def _portal_grace(account: Account | None) -> bool:
+    """Whether a local account may sign in while its VHS's itm:PORTAL is unreachable:
+    the portal said it did not know the address within IDP_PORTAL_GRACE_SECONDS."""
+    grace = current_app.config["PORTAL_GRACE_SECONDS"]
+    return bool(grace and account is not None and account.source == Source.LOCAL
+                and account.portal_unknown_at and now() - account.portal_unknown_at <= grace)
 
 
 def admit(vhs: Vhs, confirmed: Identity) -> Identity | Refusal:

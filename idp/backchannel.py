@@ -75,4 +75,7 @@ def _deliver(delivery: LogoutDelivery) -> str:
             return "failed"
         return "retried"
     delivery.delivered_at, delivery.lease_until = moment, None
+    delivery.attempts += 1
+    current_app.logger.info("back-channel logout %s delivered to %s, attempt %d", delivery.id,
+                            delivery.client_id, delivery.attempts)
     return "delivered"

@@ -58,5 +58,6 @@ class Reason:
     PENDING = "account_pending"
     DISABLED = "account_disabled"
     NOT_ELIGIBLE = "not_eligible"  # the Verwaltungsprogramm said no
+    PORTAL_UNAVAILABLE = "portal_unavailable"  # the VHS's itm:PORTAL cannot answer now
     WRONG_CODE = "wrong_code"  # a wrong or spent TOTP or recovery code at the second step
     PASSKEY_REFUSED = "passkey_refused"  # a WebAuthn assertion that did not verify

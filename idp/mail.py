@@ -26,6 +26,7 @@ from sqlalchemy import select
 from adapters.address import clean, is_plausible
 
 from . import db, outbox
+from .audit import address_tag
 from .models import OutboxMail, Vhs, now
 from .sealing import SealError, seal, unseal
 
@@ -225,4 +226,9 @@ def _deliver(row: OutboxMail) -> str:
                                    row.id, row.vhs.slug, row.attempts, row.last_error)
         return "retried"
     row.delivered_at, row.lease_until = moment, None
+    row.attempts += 1
+    current_app.logger.info("mail %s (%s) of vhs %s delivered to %s, message id %s, "
+                            "attempt %d", row.id, row.kind, row.vhs.slug,
+                            address_tag(row.vhs.slug, row.recipient), row.message_id,
+                            row.attempts)
     return "delivered"

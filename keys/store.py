@@ -10,9 +10,12 @@ new keyring, never half of one; other instances notice the new manifest by its s
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fcntl
 import json
 import os
+import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -91,6 +94,10 @@ class KeyStore:
                 "were written with)"
             ) from None
         except ValueError:
+            damage = _damage(pem)
+            if damage is not None:
+                raise KeyStoreError(f"{pem_path} is damaged: {damage} (restore the keys "
+                                    "folder from a backup)") from None
             raise KeyStoreError(
                 f"{pem_path} cannot be decrypted: IDP_KEYS_PASSPHRASE is wrong"
             ) from None
@@ -164,3 +171,29 @@ def _complete(keyring: Keyring, policy: Policy, now: int) -> bool:
     return all(
         keyring.find(alg, state) for alg in policy.algorithms for state in ("current", "next")
     ) and not any(k.state == "retired" and k.retire_until <= now for k in keyring.keys)
+
+
+PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z ]+)-----\r?\n(.*?)-----END \1-----", re.S)
+
+
+def _damage(pem: bytes) -> str | None:
+    """What is wrong with a key file that cannot be read, when it is the file and not the
+    passphrase: no complete PEM block, data that is not base64, or DER cut short."""
+    block = PEM_BLOCK.search(pem)
+    if block is None:
+        return f"no complete PEM block in its {len(pem)} bytes (cut short?)"
+    try:
+        der = base64.b64decode(block.group(2), validate=False)
+    except binascii.Error:
+        return "its key data is not base64"
+    if len(der) < 2 or der[0] != 0x30:
+        return "its key data is not a DER structure"
+    size, header = der[1], 2
+    if size & 0x80:
+        count = size & 0x7F
+        size, header = int.from_bytes(der[2:2 + count], "big"), 2 + count
+    if header + size != len(der):
+        return f"its key data has {len(der)} of {header + size} bytes"
+    if block.group(1) != b"ENCRYPTED PRIVATE KEY":
+        return "its key data is not a private key this provider can read"
+    return None

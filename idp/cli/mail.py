@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import worker
+from .. import logs, worker
 
 
 @click.command("mail-worker")
@@ -21,8 +21,12 @@ def mail_worker(interval: float, once: bool) -> None:
     """Deliver mails and back-channel logouts (run one or more of these in production).
 
     With --once the exit status is 1 when any delivery failed (cron notices). Each
-    delivery commits on its own (idp.outbox), so this command has no transaction.
+    delivery commits on its own (idp.outbox), so this command has no transaction. It logs
+    like the server, in IDP_LOG_FORMAT, a line per delivery (a test run keeps its own
+    log handlers).
     """
+    if not current_app.testing:
+        logs.configure(current_app)
     if once:
         counts = worker.deliver_round()
         click.echo(worker.summary(counts))

@@ -14,8 +14,7 @@ from adapters.base import AdapterUnavailable
 
 from .. import audit, passkeys, signin, tenants
 from ..authn import authenticate
-from ..connectors import PortalUnavailable
-from ..identity import Refusal
+from ..identity import Reason, Refusal
 from ..protocol import EXPIRED, LogoutForm, allow_form_target
 from ..throttle import account_key, throttle, trusted_device
 from .forms import (
@@ -151,12 +150,11 @@ def _submit(form: LoginForm):
     except AdapterUnavailable as error:
         current_app.logger.warning("sign-in at vhs %r: program unavailable: %s", vhs, error)
         return _render(form, problems.add(None, CHECK_UNAVAILABLE), 503)
-    except PortalUnavailable as error:
-        current_app.logger.warning("sign-in at vhs %r: itm:PORTAL unavailable: %s", vhs, error)
-        return _render(form, problems.add(None, PORTAL_DOWN), 503)
     if isinstance(result, Refusal):
         throttle().sign_in_failed(account, ip, trusted)
         signin.refused(result, next_url)
+        if result.reason == Reason.PORTAL_UNAVAILABLE:  # said alike for every address
+            return _render(form, problems.add(None, PORTAL_DOWN), 503)
         return _render(form, problems.add(None, FAILED), 401)
     return signin.proceed(result, remember=bool(form.remember.data), next_url=next_url)
 

@@ -8,13 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import create_engine, func, select, update
 
-from idp import create_app, db
+from idp import create_app, db, mail, worker
 from idp.cli import runner as cli_runner
 from idp.models import Account, AuditEvent, Base, OutboxMail, Vhs
 
@@ -78,10 +79,12 @@ def test_a_hung_database_answers_503_in_time_and_discovery_does_not_wait(behind_
         started = time.monotonic()
         assert client.get("/.well-known/openid-configuration").status_code == 200
         assert client.get("/jwks.json").status_code == 200
-        assert time.monotonic() - started < 1
+        # A wait on the database would take its 2 s; the documents take milliseconds, and
+        # a loaded machine gets most of the difference as margin.
+        assert time.monotonic() - started < 1.5
         started = time.monotonic()
         assert post_login(client).status_code == 503
-        assert time.monotonic() - started < 2 + 3  # IDP_DB_TIMEOUT_SECONDS and a margin
+        assert time.monotonic() - started < 2 + 1 + 1.5  # the budget, its second, a margin
     finally:
         proxy.thaw()
     assert post_login(client).status_code == 401
@@ -251,3 +254,103 @@ def test_without_a_portal_grace_a_portal_outage_refuses_everyone(make_app, porta
     assert post_login(app.test_client()).status_code == 303
     portal_vhs.mode = "error"
     assert post_login(app.test_client()).status_code == 503
+
+
+def _neutral(response) -> tuple[int, str]:
+    """Status and page without what differs on purpose (token, nonces, the typed address)."""
+    import re
+
+    page = re.sub(r'name="csrf_token" type="hidden" value="[^"]*"|nonce="[^"]*"|nonce-[\w-]+',
+                  "", response.get_data(as_text=True))
+    return response.status_code, re.sub(r'value="[^"]*@vhs-straubing\.de"', "", page)
+
+
+def test_during_a_portal_outage_only_the_right_password_tells(app, portal_vhs):
+    """A wrong password for a local account that could fall back, an address nobody has,
+    and the portal's own person: the same 503, the same words, one Argon2id verification
+    each, and a refusal in the audit trail for each."""
+    assert post_login(app.test_client()).status_code == 303  # the portal: not mine
+    portal_vhs.mode = "error"
+    tries = {"local, wrong password": ("anna.muster@vhs-straubing.de", "falsches-Passwort-1"),
+             "unknown address": ("niemand@vhs-straubing.de", "falsches-Passwort-1"),
+             "portal person": ("portal@vhs-straubing.de", "falsches-Passwort-1")}
+    answers, seconds = {}, {}
+    for name, (email, password) in tries.items():
+        times = []
+        for attempt in range(3):
+            started = time.perf_counter()
+            answer = post_login(app.test_client(), email=email, password=password,
+                                ip=f"198.51.100.{attempt + 10 * len(answers)}")
+            times.append(time.perf_counter() - started)
+        answers[name], seconds[name] = _neutral(answer), sorted(times)[1]
+    assert {status for status, _ in answers.values()} == {503}
+    assert len({page for _, page in answers.values()}) == 1
+    assert "gerade nicht erreichbar" in answers["unknown address"][1]
+    # Each costs a password hash (8 MiB, 2 passes here): no address answers in a fraction
+    # of another's time. Generous for a busy machine; bench/login_timing.py measures.
+    assert max(seconds.values()) < 3 * min(seconds.values()), seconds
+    with app.app_context():
+        refusals = db.session().scalars(select(AuditEvent.reason).where(
+            AuditEvent.kind == "login_failed")).all()
+    assert refusals.count("portal_unavailable") == 9
+    # The right password of the local account still signs in (the grace), and says so.
+    assert post_login(app.test_client()).status_code == 303
+
+
+class FreezingMailServer:
+    """The VHS's mail server; the moment it accepts the first mail, the database freezes
+    (for ``seconds``, longer than the worker's database timeout)."""
+
+    def __init__(self, server, proxy: TcpProxy, seconds: float):
+        self.server, self.proxy, self.seconds = server, proxy, seconds
+        original = server.handle_DATA
+
+        async def handle_data(smtp, session, envelope):
+            answer = await original(smtp, session, envelope)
+            if len(server.messages) == 1:
+                proxy.freeze()
+                threading.Timer(self.seconds, proxy.thaw).start()
+            return answer
+        server.handle_DATA = handle_data
+
+
+def test_a_database_freeze_after_sending_does_not_send_the_mail_again(behind_proxy, smtp):
+    app, proxy = behind_proxy
+    clock = [int(time.time())]
+    app.config["CLOCK"] = lambda: clock[0]
+    run(cli_runner(app), "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+        str(smtp.port), "--security", "none", "--sender", "info@vhs-straubing.de")
+    with app.app_context():
+        straubing = db.session().scalar(select(Vhs))
+        for number in range(3):
+            mail.enqueue(straubing, f"person{number}@vhs-straubing.de", "test", "Test",
+                         expires_at=clock[0] + 3600)
+        db.session().commit()
+    FreezingMailServer(smtp, proxy, seconds=3)
+    with app.app_context(), pytest.raises(db.UNAVAILABLE):
+        worker.deliver_round()  # the first mail is sent, then the database hangs
+    assert len(smtp.messages) == 1
+    time.sleep(3.5)  # the database is back
+    clock[0] += mail.LEASE_SECONDS + 1  # and the lease of the first mail has run out
+    for _ in range(2):
+        with app.app_context():
+            worker.deliver_round()
+    assert sorted(m["To"] for m in smtp.messages) == [
+        f"person{n}@vhs-straubing.de" for n in range(3)]  # each once
+    with app.app_context():
+        assert db.session().scalar(select(func.count(OutboxMail.id)).where(
+            OutboxMail.delivered_at.is_(None))) == 0
+
+
+def test_database_back_is_logged_by_the_first_query_that_succeeds(behind_proxy, caplog):
+    app, proxy = behind_proxy
+    client = app.test_client()
+    assert client.get("/login").status_code == 200  # the VHS list is kept from here on
+    proxy.cut()
+    with caplog.at_level(logging.INFO, logger=app.logger.name):
+        assert post_login(client).status_code == 503
+        proxy.restore()
+        ready = client.get("/readyz")  # reads only: nothing to commit
+    assert ready.status_code == 200
+    [back] = [r for r in caplog.records if "database back" in r.getMessage()]
+    assert back.levelno == logging.WARNING

@@ -15,7 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from idp import create_app, db, logs
+from sqlalchemy import select
+
+from idp import create_app, db, logs, mail
+from idp.cli import runner as cli_runner
+from idp.models import Vhs
 
 from ..helpers import PASSWORD, form_field, post_login, run, secret
 
@@ -157,3 +161,46 @@ def test_documents_in_front_are_flasks_and_answer_304(app):
         etag = answered[1]["ETag"]
         status, headers, body = _answer(front, path, **{"If-None-Match": etag})
         assert status == "304 Not Modified" and body == b"" and headers["ETag"] == etag
+
+
+def test_readyz_writes_no_log_lines(client, caplog):
+    with caplog.at_level(logging.DEBUG):
+        for _ in range(5):
+            assert client.get("/readyz").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+def test_the_mail_worker_logs_json_a_line_per_delivery(key_template, smtp, tmp_path):
+    """``vhskoop-idp mail-worker`` in a process of its own, as cron or systemd runs it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from idp.audit import address_tag
+
+    from ..helpers import SECRET, clean_environment
+
+    settings = {"SECRET_KEY": SECRET, "KEYS_DIR": str(key_template),
+                "DATABASE_URL": f"sqlite:///{tmp_path}/idp.sqlite3"}
+    app = create_app(settings)
+    db.upgrade(app)
+    run(cli_runner(app), "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    run(cli_runner(app), "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+        str(smtp.port), "--security", "none", "--sender", "info@vhs-straubing.de")
+    address = "anna.muster@vhs-straubing.de"
+    with app.app_context():
+        row = mail.enqueue(db.session().scalar(select(Vhs)), address, "test", "Test")
+        db.session().commit()
+        message_id = row.message_id
+    db.engine(app).dispose()
+    env = {**clean_environment(), **{f"IDP_{k}": v for k, v in settings.items()}}
+    result = subprocess.run([str(Path(sys.executable).parent / "vhskoop-idp"), "mail-worker",
+                             "--once"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]  # every line JSON
+    [delivery] = [line for line in lines if "delivered to" in line["message"]]
+    with app.app_context():
+        assert address_tag("straubing", address) in delivery["message"]
+    assert message_id in delivery["message"] and "attempt 1" in delivery["message"]
+    assert address not in result.stderr
+    assert [m["To"] for m in smtp.messages] == [address]

@@ -40,6 +40,37 @@ def test_with_a_passphrase_keys_are_encrypted_and_need_it(tmp_path):
         KeyStore(tmp_path).load()
 
 
+def cut_short(pem: bytes) -> bytes:
+    return pem[:len(pem) // 2]
+
+
+def line_lost(pem: bytes) -> bytes:
+    lines = pem.splitlines(keepends=True)
+    return b"".join(lines[:2] + lines[3:])
+
+
+def overwritten(pem: bytes) -> bytes:
+    lines = pem.splitlines(keepends=True)
+    return b"".join(lines[:2] + [b"A" * (len(lines[2]) - 1) + b"\n"] + lines[3:])
+
+
+@pytest.mark.parametrize("passphrase, damage, words", [
+    ("", cut_short, "no complete PEM block"),
+    ("geheime Passphrase", cut_short, "no complete PEM block"),
+    ("", line_lost, "bytes"),
+    ("geheime Passphrase", line_lost, "bytes"),
+    ("", overwritten, "damaged"),  # encrypted, that cannot be told from a wrong passphrase
+])
+def test_a_damaged_key_file_is_named_with_what_is_wrong(tmp_path, passphrase, damage, words):
+    keyring = KeyStore(tmp_path, passphrase).ensure(int(time.time()), POLICY)
+    path = tmp_path / f"{keyring.current('ES256').kid}.pem"
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(KeyStoreError) as refused:
+        KeyStore(tmp_path, passphrase).load()
+    assert str(path) in str(refused.value) and words in str(refused.value)
+    assert "IDP_KEYS_PASSPHRASE is wrong" not in str(refused.value)
+
+
 def test_rotation_is_saved_and_the_stamp_changes(tmp_path):
     store = KeyStore(tmp_path)
     first = store.ensure(1000, POLICY)
