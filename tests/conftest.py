@@ -28,6 +28,7 @@ from .helpers import (
     Capture,
     LiveServer,
     MailServer,
+    TcpProxy,
     require_service,
     secret,
 )
@@ -232,3 +233,17 @@ def postgres_faults_url(tmp_path_factory):
     db.upgrade(app)
     db.engine(app).dispose()
     return url
+
+
+@pytest.fixture
+def postgres_proxy(postgres_faults_url):
+    """The faults database behind a TCP proxy that can cut or freeze the connection:
+    (an engine on the real server, the proxy); the tables are emptied afterwards."""
+    direct = create_engine(postgres_faults_url)
+    proxy = TcpProxy("127.0.0.1", direct.url.port or 5432)
+    yield direct, proxy
+    proxy.stop()
+    with direct.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    direct.dispose()

@@ -437,6 +437,10 @@ class TcpProxy:
                 except OSError:
                     pass
 
+    def url(self, database_url) -> str:
+        """``database_url`` (a SQLAlchemy URL of the target server) through this proxy."""
+        return database_url.set(port=self.port).render_as_string(hide_password=False)
+
     def freeze(self) -> None:
         """Stop forwarding, keep every connection open."""
         self.frozen.set()

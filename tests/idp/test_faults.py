@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import func, select, update
 
 from idp import create_app, db, mail, worker
 from idp.cli import runner as cli_runner
-from idp.models import Account, AuditEvent, Base, OutboxMail, Vhs
+from idp.models import Account, AuditEvent, OutboxMail, Vhs
 
 from ..helpers import PASSWORD, SECRET, TcpProxy, deliver, post_login, run, submit
 
@@ -25,24 +25,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def behind_proxy(postgres_faults_url, key_template, tmp_path):
+def behind_proxy(postgres_proxy, key_template, tmp_path):
     """The provider on PostgreSQL through a proxy that can cut or freeze the connection."""
-    direct = create_engine(postgres_faults_url)
-    proxy = TcpProxy("127.0.0.1", direct.url.port or 5432)
+    direct, proxy = postgres_proxy
     keys = tmp_path / "keys"
     shutil.copytree(key_template, keys)
     app = create_app({"ENV": "production", "SECRET_KEY": SECRET, "KEYS_DIR": str(keys),
-                      "DATABASE_URL": str(direct.url.set(port=proxy.port).render_as_string(
-                          hide_password=False)), "DB_TIMEOUT_SECONDS": 2,
+                      "DATABASE_URL": proxy.url(direct.url), "DB_TIMEOUT_SECONDS": 2,
                       "ARGON2_MEMORY_COST": 8192, "ARGON2_TIME_COST": 2})
     run(cli_runner(app), "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
     yield app, proxy
-    proxy.stop()
     db.engine(app).dispose()
-    with direct.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
-    direct.dispose()
 
 
 def test_an_outage_is_a_503_logged_once_and_the_next_request_after_it_works(behind_proxy,

@@ -18,11 +18,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine
 
 from idp import create_app, db
 from idp.cli import runner as cli_runner
-from idp.models import Base
 
 from ..helpers import (
     PASSWORD,
@@ -30,7 +28,6 @@ from ..helpers import (
     Browser,
     RelyingParty,
     ServerProcess,
-    TcpProxy,
     add_client,
     clean_environment,
     free_port,
@@ -55,10 +52,9 @@ class Cli:
 
 
 @pytest.fixture
-def granian_behind_proxy(postgres_faults_url, key_template, tmp_path):
+def granian_behind_proxy(postgres_proxy, postgres_faults_url, key_template, tmp_path):
     """granian (1 worker, 4 threads) on PostgreSQL through a proxy; an account, a client."""
-    direct = create_engine(postgres_faults_url)
-    proxy = TcpProxy("127.0.0.1", direct.url.port or 5432)
+    direct, proxy = postgres_proxy
     keys = tmp_path / "keys"
     shutil.copytree(key_template, keys)
     port = free_port()
@@ -72,10 +68,10 @@ def granian_behind_proxy(postgres_faults_url, key_template, tmp_path):
     run(cli_runner(setup), "accounts", "add", "--vhs", "straubing", "--email",
         "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
     secret = add_client(Cli(setup), "vhskoop", "--first-party")
+    db.engine(setup).dispose()
     env = {**clean_environment(), **{f"IDP_{name}": str(value) for name, value in
                                      settings.items()}}
-    env["IDP_DATABASE_URL"] = str(direct.url.set(port=proxy.port).render_as_string(
-        hide_password=False))
+    env["IDP_DATABASE_URL"] = proxy.url(direct.url)
     server = ServerProcess([str(Path(sys.executable).parent / "granian"), "--interface",
                             "wsgi", "--workers", "1", "--blocking-threads", "4", "--host",
                             "127.0.0.1", "--port", str(port), "--no-access-log",
@@ -84,12 +80,6 @@ def granian_behind_proxy(postgres_faults_url, key_template, tmp_path):
         yield server, proxy, secret
     finally:
         errors = server.stop()
-        proxy.stop()
-        db.engine(setup).dispose()
-        with direct.begin() as connection:
-            for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(table.delete())
-        direct.dispose()
     assert "Traceback" not in errors, errors[-5000:]
 
 

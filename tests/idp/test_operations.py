@@ -13,9 +13,8 @@ import time
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlsplit
 
-from werkzeug.test import EnvironBuilder, run_wsgi_app
-
 from sqlalchemy import select
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from idp import create_app, db, logs, mail
 from idp.cli import runner as cli_runner
