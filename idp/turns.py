@@ -8,8 +8,8 @@ would wait behind them. So:
 - ``Turns``: a request takes a turn with its first query (IDP_DB_CONCURRENT_REQUESTS per
   worker, below the server's threads) and gives it back when its app context ends. One
   that finds no free turn waits for one, unless every turn is held by a request that has
-  been waiting on the database for more than ``STUCK_SECONDS``, or an outage is declared:
-  then it is ``Busy`` at once (a 503), and its thread is free again.
+  been waiting on the database for more than ``STUCK_SECONDS`` (0.5), or an outage is
+  declared: then it is ``Busy`` at once (a 503), and its thread is free again.
 - ``Turn.budget``: every wait of one request on PostgreSQL (for its turn, a connection,
   each answer, the final rollback) draws on one budget of IDP_DB_TIMEOUT_SECONDS, so a
   request never waits longer than that in all: a ping that times out followed by a
@@ -68,7 +68,7 @@ _TURN: ContextVar[Turn | None] = ContextVar("idp_db_turn", default=None)
 class Turns:
     """The turns of one worker (one app)."""
 
-    STUCK_SECONDS = 1.0
+    STUCK_SECONDS = 0.5
     POLL_SECONDS = 0.02
 
     def __init__(self, count: int, timeout: float, outage):
@@ -80,10 +80,12 @@ class Turns:
     def take(self) -> Turn:
         """This context's turn, its budget less the wait for it; Busy when there is none."""
         started = time.monotonic()
-        while not self._free.acquire(timeout=self.POLL_SECONDS):
+        acquired = self._free.acquire(blocking=False)
+        while not acquired:
             waited = time.monotonic() - started
             if self.outage.since is not None or self._stuck() or waited >= self.timeout:
                 raise Busy(f"no turn at the database after {waited:.2f} s")
+            acquired = self._free.acquire(timeout=self.POLL_SECONDS)
         turn = Turn(self.timeout - (time.monotonic() - started))
         with self._lock:
             self._held.append(turn)
