@@ -6,7 +6,7 @@ request that needs it wait for its 503?
 
 This provider is set up through its command line and served as the README's production
 command serves it (granian, 2 workers x 4 threads), with IDP_DB_TIMEOUT_SECONDS at its
-default of 5 and PostgreSQL behind a TCP proxy (tests/helpers.py's TcpProxy). First the
+default of 5 and PostgreSQL behind a TCP proxy (``idp.dev.proxy``). First the
 pages that need no database are timed with the database answering (the baseline); then
 the proxy stops forwarding (packets held: a stuck network, a stopped server), 16 clients
 call /userinfo without pause, and discovery, JWKS, /healthz, a static file and the login
@@ -28,22 +28,23 @@ import time
 from pathlib import Path
 
 import requests
-from compare import (
-    BIN,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    PASSWORD,
-    REDIRECT,
-    USER,
-    children,
-    free_port,
-    setup_ours,
-    stop,
-    wait_for,
-)
+from compare import BIN, CLIENT_ID, USER, children, free_port, setup_ours, stop, wait_for
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.helpers import Browser, RelyingParty, TcpProxy  # noqa: E402
+from idp.dev.proxy import TcpProxy
+
+ACCESS_TOKEN = f"""
+from sqlalchemy import select
+from idp import create_app, db, tokens
+from idp.models import Account, Client, new_secret
+app = create_app()
+with app.app_context():
+    account = db.session().scalar(select(Account).where(Account.address == {USER!r}))
+    client = db.session().scalar(select(Client).where(Client.client_id == {CLIENT_ID!r}))
+    token = {{"access_token": new_secret(), "expires_in": 3600, "scope": "openid email"}}
+    tokens.save(token, client, account, family_id=None, code=None, sid=None)
+    db.session().commit()
+    print(token["access_token"])
+"""
 
 PAGES = ("/.well-known/openid-configuration", "/jwks.json", "/healthz", "/static/idp.css",
          "/login")
@@ -98,6 +99,8 @@ def main() -> None:
     log = work / "server.log"
     try:
         setup_ours(env, "RS256", 1)
+        token = subprocess.run([sys.executable, "-c", ACCESS_TOKEN], env=env, check=True,
+                               capture_output=True, text=True).stdout.strip()
         env["IDP_DATABASE_URL"] = (f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/"
                                    f"{database}")
         command = [str(BIN / "granian"), "--interface", "wsgi", "--workers",
@@ -108,10 +111,6 @@ def main() -> None:
                                       start_new_session=True)
         try:
             wait_for(issuer + "/.well-known/openid-configuration", server, log)
-            rp = RelyingParty(issuer, CLIENT_ID, CLIENT_SECRET, redirect_uri=REDIRECT)
-            callback = Browser(issuer).authorize(rp.authorization_url(), "bench", USER,
-                                                 PASSWORD)
-            token = rp.fetch_token(callback.headers["Location"])["access_token"]
             bearer = {"Authorization": f"Bearer {token}"}
             before = {page: [timed(issuer + page)[1] for _ in range(50)] for page in PAGES}
             userinfo_before = [timed(issuer + "/userinfo", headers=bearer)[1]

@@ -186,13 +186,13 @@ def main() -> None:
             started, samples, done = time.monotonic(), [], threading.Event()
             threading.Thread(target=sampler, args=(workers, options.sample, done, samples,
                                                    started), daemon=True).start()
-            slices, errors, requests = 0, 0, 0
+            slices, errors, requests = 0, {}, 0
             while time.monotonic() - started < options.minutes * 60:
                 for scenario in SCENARIOS.split(","):
                     report = load_slice(issuer, scenario, options.slice,
                                         work / f"slice-{scenario}.json")
-                    for figures in report["scenarios"].values():
-                        errors += int(figures["median"]["errors"])
+                    for name, figures in report["scenarios"].items():
+                        errors[name] = errors.get(name, 0) + int(figures["median"]["errors"])
                         requests += int(figures["median"]["ok"]) + int(
                             figures["median"]["errors"])
                     slices += 1
@@ -206,7 +206,8 @@ def main() -> None:
                   "slices": slices, "errors": errors, "requests": requests,
                   "samples": samples, "db": options.db, "limit_mb": options.limit}
         print(f"soak: {options.minutes} min, {options.workers} workers x {options.threads} "
-              f"threads, {options.db}, {slices} slices, {requests} requests, {errors} errors")
+              f"threads, {options.db}, {slices} slices, {requests} requests, "
+              f"{sum(errors.values())} errors (by scenario: {errors})")
         for pid, figures in result["workers"].items():
             verdict = "flat" if figures["growth_mib"] <= options.limit else "GROWS"
             print(f"  worker {pid}: {figures['after_warmup_mib']} MiB after {options.warm} "

@@ -8,8 +8,9 @@ commands get the same rule from ``transaction``. Domain functions only add and f
 A hung database must not take the whole server with it. Requests take a turn before they
 use the database (``Turns``, IDP_DB_CONCURRENT_REQUESTS per worker), so threads stay free
 for what needs no database (discovery, JWKS, health, static files, the login page); a
-request that finds every turn held by requests stuck waiting on the database, or the
-database declared gone, is answered 503 at once (``Busy``). On PostgreSQL all of one
+request that finds every turn held by requests stuck waiting on a database that does not
+even answer ``SELECT 1``, or the database declared gone, is answered 503 at once
+(``Busy``). On PostgreSQL all of one
 request's waits on the database (its turn, a connection, every answer) end within
 IDP_DB_TIMEOUT_SECONDS together.
 
@@ -66,7 +67,8 @@ def init_app(app: Flask) -> None:
     app.extensions["idp.db"] = sessionmaker(engine, expire_on_commit=False)
     app.extensions["idp.db.outage"] = outage
     app.extensions["idp.db.turns"] = turns.Turns(app.config["DB_CONCURRENT_REQUESTS"],
-                                                 app.config["DB_TIMEOUT_SECONDS"], outage)
+                                                 app.config["DB_TIMEOUT_SECONDS"], outage,
+                                                 engine)
     app.after_request(_commit_answered)
     app.teardown_appcontext(_close_session)
 

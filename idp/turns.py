@@ -7,9 +7,14 @@ would wait behind them. So:
 
 - ``Turns``: a request takes a turn with its first query (IDP_DB_CONCURRENT_REQUESTS per
   worker, below the server's threads) and gives it back when its app context ends. One
-  that finds no free turn waits for one, unless every turn is held by a request that has
-  been waiting on the database for more than ``STUCK_SECONDS`` (0.5), or an outage is
-  declared: then it is ``Busy`` at once (a 503), and its thread is free again.
+  that finds no free turn waits for one, unless the database hangs: an outage is
+  declared, or every turn is held by a request that has been waiting on the database for
+  more than ``STUCK_SECONDS`` (0.5) and the database has not answered, within
+  ``PROBE_SECONDS`` (0.25), a ``SELECT 1`` that a thread of its own asks then. Then it is
+  ``Busy`` at once (a 503), and its thread is free again. The question tells a hang from
+  a database that is merely slow to commit (a checkpoint, a busy disk): that one answers
+  it at once, and the request waits for its turn; no request thread waits for the
+  answer.
 - ``Turn.budget``: every wait of one request on PostgreSQL (for its turn, a connection,
   each answer, the final rollback) draws on one budget of IDP_DB_TIMEOUT_SECONDS, so a
   request never waits longer than that in all: a ping that times out followed by a
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 
 import psycopg
 from flask import has_request_context
-from sqlalchemy import Engine, event, exc
+from sqlalchemy import Engine, event, exc, text
 
 IDLE_PING_SECONDS = 1.0
 SHORTEST_CONNECT = 2  # libpq's shortest connect timeout, in whole seconds: with less than a
@@ -69,13 +74,17 @@ class Turns:
     """The turns of one worker (one app)."""
 
     STUCK_SECONDS = 0.5
+    PROBE_SECONDS = 0.25
     POLL_SECONDS = 0.02
 
-    def __init__(self, count: int, timeout: float, outage):
+    def __init__(self, count: int, timeout: float, outage, engine: Engine):
         self.count, self.timeout, self.outage = count, float(timeout), outage
+        self.engine = engine
         self._free = threading.Semaphore(count)
         self._lock = threading.Lock()
         self._held: list[Turn] = []
+        self._asking = False  # a question is out (``_ask``)
+        self._asked_at = self._answered_at = -1e9  # when we asked, when it last answered
 
     def take(self) -> Turn:
         """This context's turn, its budget less the wait for it; Busy when there is none."""
@@ -83,7 +92,7 @@ class Turns:
         acquired = self._free.acquire(blocking=False)
         while not acquired:
             waited = time.monotonic() - started
-            if self.outage.since is not None or self._stuck() or waited >= self.timeout:
+            if self.outage.since is not None or waited >= self.timeout or self._hung():
                 raise Busy(f"no turn at the database after {waited:.2f} s")
             acquired = self._free.acquire(timeout=self.POLL_SECONDS)
         turn = Turn(self.timeout - (time.monotonic() - started))
@@ -98,6 +107,40 @@ class Turns:
         with self._lock:
             self._held.remove(turn)
         self._free.release()
+
+    def _hung(self) -> bool:
+        """Every turn is stuck, and the database leaves a question of ours unanswered (or
+        failed the last one, asked less than STUCK_SECONDS ago)."""
+        if not self._stuck():
+            return False
+        moment = time.monotonic()
+        with self._lock:
+            if self._asking:
+                return moment - self._asked_at > self.PROBE_SECONDS
+            if self._answered_at >= self._asked_at and \
+                    moment - self._answered_at <= self.STUCK_SECONDS:
+                return False  # it answered just now: slow, not hung
+            if moment - self._asked_at <= self.STUCK_SECONDS:
+                return True  # the last question failed
+            self._asking, self._asked_at = True, moment
+        threading.Thread(target=self._ask, daemon=True).start()
+        return False
+
+    def _ask(self) -> None:
+        """``SELECT 1`` on a pooled connection, in a thread of its own (no request waits)."""
+        answered = False
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            answered = True
+        except (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError,
+                exc.TimeoutError):
+            pass  # unanswered in the connection's own time (IDP_DB_TIMEOUT_SECONDS)
+        finally:
+            with self._lock:
+                self._asking = False
+                if answered:
+                    self._answered_at = time.monotonic()
 
     def _stuck(self) -> bool:
         moment = time.monotonic()

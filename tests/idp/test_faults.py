@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from idp import create_app, db, mail, worker
 from idp.cli import runner as cli_runner
@@ -347,3 +347,37 @@ def test_database_back_is_logged_by_the_first_query_that_succeeds(behind_proxy, 
     assert ready.status_code == 200
     [back] = [r for r in caplog.records if "database back" in r.getMessage()]
     assert back.levelno == logging.WARNING
+
+
+def test_a_slow_database_is_waited_for_not_refused(postgres_proxy, key_template, tmp_path):
+    """The only turn is held by a request waiting for a lock (a database that is slow, not
+    hung): the next request is not refused but waits for its turn, because PostgreSQL
+    still answers the SELECT 1 that the turns ask meanwhile. Both get their tokens."""
+    direct, proxy = postgres_proxy
+    keys = tmp_path / "keys"
+    shutil.copytree(key_template, keys)
+    app = create_app({"ENV": "production", "SECRET_KEY": SECRET, "KEYS_DIR": str(keys),
+                      "DATABASE_URL": proxy.url(direct.url), "DB_TIMEOUT_SECONDS": 3,
+                      "DB_CONCURRENT_REQUESTS": 1})
+    secret = "a-client-secret-that-is-long-enough-0123456789"
+    run(cli_runner(app), "clients", "add", "backend", "--grant", "client_credentials",
+        "--secret", secret)
+    answers = {}
+
+    def token(name: str) -> None:
+        answers[name] = app.test_client().post(
+            "/token", data={"grant_type": "client_credentials"}, auth=("backend", secret))
+    with direct.connect() as locker:
+        locker.execute(text("LOCK TABLE tokens IN ACCESS EXCLUSIVE MODE"))
+        first = threading.Thread(target=token, args=("first",))
+        first.start()
+        time.sleep(0.3)
+        second = threading.Thread(target=token, args=("second",))
+        second.start()
+        time.sleep(1.2)  # both wait: the first on the lock, the second for the turn
+        locker.rollback()
+    first.join(10)
+    second.join(10)
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        "first": 200, "second": 200}
+    db.engine(app).dispose()
