@@ -8,9 +8,15 @@ logged once when it starts and once when it ends; meanwhile one call every
 ``RETRY_SECONDS`` tries Redis again, and the first that succeeds moves counting back.
 What was counted in memory meanwhile stays there (it is not copied to Redis).
 
+Counting in memory (without IDP_REDIS_URL, or during an outage) uses ``Memory``: limits'
+MemoryStorage keeps an empty list for every key it ever counted (every client address and
+typed address that ever failed), a slow leak in a long-running worker; ``Memory`` drops
+the keys whose windows are over, once a minute.
+
 ``limits`` finds the class by the scheme of IDP_REDIS_URL with ``idp+`` in front
-(``idp+redis://cache:6379/0``); Flask-Limiter builds the one instance from that URI, and
-the throttle counts in the same instance (``app.extensions["idp.counters"]``).
+(``idp+redis://cache:6379/0``, or ``idp+memory://`` without Redis); Flask-Limiter builds
+the one instance from that URI, and the throttle counts in the same instance
+(``app.extensions["idp.counters"]``).
 """
 
 from __future__ import annotations
@@ -32,21 +38,54 @@ log = logging.getLogger(__name__)
 
 
 def uri(redis_url: str) -> str:
-    """The storage URI for IDP_REDIS_URL: these counters, or memory alone without Redis."""
-    return PREFIX + redis_url if redis_url else "memory://"
+    """The storage URI for IDP_REDIS_URL: these counters, in Redis or in memory alone."""
+    return PREFIX + (redis_url or "memory://")
+
+
+class Memory(MemoryStorage):
+    """limits' MemoryStorage, but a key whose window is over is dropped (every
+    ``SWEEP_SECONDS``, by the next count), not kept forever as an empty list."""
+
+    SWEEP_SECONDS = 60.0
+
+    def __init__(self, uri: str | None = None, **options):
+        super().__init__(uri, **options)
+        self._swept = time.monotonic()
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        self.sweep()
+        return super().acquire_entry(key, limit, expiry, amount)
+
+    def sweep(self, force: bool = False) -> int:
+        """Drop the keys all of whose entries have expired; how many."""
+        if not force and time.monotonic() - self._swept < self.SWEEP_SECONDS:
+            return 0
+        self._swept, moment, dropped = time.monotonic(), time.time(), 0
+        for key in list(self.events):
+            with self.locks[key]:
+                entries = self.events.get(key)
+                if entries is not None and (not entries or entries[0].expiry <= moment):
+                    del self.events[key]
+                    dropped += 1
+            self.locks.pop(key, None)
+        return dropped
 
 
 class Counters(Storage, MovingWindowSupport):
-    """Moving-window counters in Redis, in memory while Redis cannot be reached."""
+    """Moving-window counters in Redis, in memory while Redis cannot be reached (or
+    always, without Redis)."""
 
-    STORAGE_SCHEME = [PREFIX + scheme for scheme in ("redis", "rediss", "redis+unix")]
+    STORAGE_SCHEME = [PREFIX + scheme for scheme in ("memory", "redis", "rediss",
+                                                     "redis+unix")]
 
     def __init__(self, uri: str, wrap_exceptions: bool = False, **options):
         super().__init__(uri, wrap_exceptions=wrap_exceptions)
-        self.redis = RedisStorage(uri.removeprefix(PREFIX), socket_timeout=REDIS_TIMEOUT_SECONDS,
-                                  socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                                  retry=Retry(NoBackoff(), 0), **options)
-        self.memory = MemoryStorage()
+        url = uri.removeprefix(PREFIX)
+        self.redis = None if url.startswith("memory:") else RedisStorage(
+            url, socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 0),
+            **options)
+        self.memory = Memory()
         self._lock = threading.Lock()
         self.down_since: float | None = None  # monotonic time the outage began
         self.retry_seconds = RETRY_SECONDS
@@ -59,7 +98,7 @@ class Counters(Storage, MovingWindowSupport):
 
     def probe(self) -> bool:
         """Ask Redis now (unless the next try is not due yet): whether counting happens
-        there (for /readyz)."""
+        there (for /readyz; without Redis, True)."""
         self._counted(lambda store: store.get("probe"))
         return not self.degraded
 
@@ -68,7 +107,8 @@ class Counters(Storage, MovingWindowSupport):
         return ()  # a failure of Redis is handled here, never raised
 
     def _counted(self, call: Callable[[Storage], object]):
-        if self.down_since is not None and time.monotonic() < self._next_try:
+        if self.redis is None or (self.down_since is not None
+                                  and time.monotonic() < self._next_try):
             return call(self.memory)
         try:
             result = call(self.redis)

@@ -44,8 +44,8 @@ def _keys() -> str | None:
 
 
 def _redis() -> str | None:
-    counters = current_app.extensions["idp.counters"]
-    if not isinstance(counters, Counters):
+    counters: Counters = current_app.extensions["idp.counters"]
+    if counters.redis is None:
         return None  # no Redis configured: counting in memory is the setting
     return "ok" if counters.probe() else "degraded: unreachable, counting in this process"
 

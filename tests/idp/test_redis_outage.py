@@ -148,3 +148,26 @@ def test_a_frozen_redis_costs_a_request_at_most_its_short_timeout(live_with_redi
         os.kill(redis_server.process.pid, signal.SIGCONT)
     # One try meets the 0.5 s timeout; until the next try is due, no request waits on Redis.
     assert first < 3 and later < first, (first, later)
+
+
+def test_counting_in_memory_forgets_windows_that_are_over():
+    """limits' own memory store keeps an empty list for every key it ever counted (every
+    client address that ever failed a sign-in): a worker without Redis would grow
+    forever. Ours drops them once their window is over."""
+    from limits import parse
+    from limits.strategies import MovingWindowRateLimiter
+
+    from idp.counters import Counters
+
+    counters = Counters("idp+memory://")
+    limiter, second = MovingWindowRateLimiter(counters), parse("5 per second")
+    for number in range(5000):
+        limiter.hit(second, "ip", f"198.51.{number // 256}.{number % 256}")
+    assert len(counters.memory.events) == 5000
+    time.sleep(1.2)  # every window is over
+    counters.memory.SWEEP_SECONDS = 0  # the next count sweeps (production: once a minute)
+    limiter.hit(second, "ip", "203.0.113.1")
+    assert len(counters.memory.events) == 1
+    for _ in range(4):
+        assert limiter.hit(second, "ip", "203.0.113.1")
+    assert not limiter.test(second, "ip", "203.0.113.1")  # counting goes on: five used
