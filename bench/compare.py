@@ -166,6 +166,22 @@ print(statistics.median(took))
 """
 
 
+def environment(issuer: str, folder: Path, argon: str) -> dict[str, str]:
+    """This process's environment with the settings of a benchmarked server: no IDP_* of
+    the caller, the throttle out of the way, the README's MALLOC_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env.update({"IDP_ISSUER": issuer, "IDP_KEYS_DIR": str(folder / "keys"),
+                "IDP_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789abcdef",
+                "IDP_INSTANCE_PATH": str(folder), "IDP_LOG_FORMAT": "text",
+                # as the README's production command: fewer malloc arenas, and Argon2id's
+                # buffers given back to the system after each hash
+                "MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576",
+                **{f"IDP_{name}": "1000000 per minute" for name in (
+                    "THROTTLE_IP", "THROTTLE_ADDRESS_IP", "THROTTLE_ACCOUNT", "THROTTLE_SLOWED",
+                    "THROTTLE_CLIENT_IP")}, **ARGON[argon]})
+    return env
+
+
 def hash_seconds(env: dict) -> float:
     """One Argon2id verification with the server's settings, on its core: median of 30."""
     out = subprocess.run(["taskset", "-c", "1", sys.executable, "-c", HASH_TIMING], env=env,
@@ -178,16 +194,7 @@ def run_ours(db: str, alg: str, work: Path, options) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"ours-{db}-{alg}-", dir=work))
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
-    env.update({"IDP_ISSUER": issuer, "IDP_KEYS_DIR": str(folder / "keys"),
-                "IDP_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789abcdef",
-                "IDP_INSTANCE_PATH": str(folder), "IDP_LOG_FORMAT": "text",
-                # as the README's production command: fewer malloc arenas, and Argon2id's
-                # buffers given back to the system after each hash
-                "MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576",
-                **{f"IDP_{name}": "1000000 per minute" for name in (
-                    "THROTTLE_IP", "THROTTLE_ADDRESS_IP", "THROTTLE_ACCOUNT", "THROTTLE_SLOWED",
-                    "THROTTLE_CLIENT_IP")}, **ARGON[options.argon]})
+    env = environment(issuer, folder, options.argon)
     database = None
     if db == "pg":
         database = f"bench_{os.getpid()}_{int(time.time())}"

@@ -28,7 +28,17 @@ import time
 from pathlib import Path
 
 import requests
-from compare import BIN, CLIENT_ID, USER, children, free_port, setup_ours, stop, wait_for
+from compare import (
+    BIN,
+    CLIENT_ID,
+    USER,
+    children,
+    environment,
+    free_port,
+    setup_ours,
+    stop,
+    wait_for,
+)
 
 from idp.dev.proxy import TcpProxy
 
@@ -86,15 +96,10 @@ def main() -> None:
     proxy = TcpProxy("127.0.0.1", 5432)
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
-    env.update({"IDP_ISSUER": issuer, "IDP_KEYS_DIR": str(work / "keys"),
-                "IDP_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789abcdef",
-                "IDP_INSTANCE_PATH": str(work), "IDP_ARGON2_TIME_COST": "1",
-                "IDP_ARGON2_MEMORY_COST": "8192", "IDP_LOG_FORMAT": "text",
-                "IDP_DB_TIMEOUT_SECONDS": str(options.timeout),
+    env = environment(issuer, work, "min")
+    env.update({"IDP_DB_TIMEOUT_SECONDS": str(options.timeout),
                 "IDP_DB_CONCURRENT_REQUESTS": str(options.turns),
                 "IDP_CLIENTS_RELOAD_SECONDS": "1",  # the login page's VHS list is old at once
-                "MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576",
                 "IDP_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"})
     log = work / "server.log"
     try:

@@ -43,6 +43,7 @@ from compare import (
     REDIRECT,
     USER,
     children,
+    environment,
     free_port,
     setup_ours,
     stop,
@@ -141,15 +142,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="soak-"))
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
-    env.update({"IDP_ISSUER": issuer, "IDP_KEYS_DIR": str(work / "keys"),
-                "IDP_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789abcdef",
-                "IDP_INSTANCE_PATH": str(work), "IDP_REDIS_URL": options.redis,
-                "MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576",
-                "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics"),
-                **{f"IDP_{name}": "1000000 per minute" for name in (
-                    "THROTTLE_IP", "THROTTLE_ADDRESS_IP", "THROTTLE_ACCOUNT",
-                    "THROTTLE_SLOWED", "THROTTLE_CLIENT_IP")}, **ARGON[options.argon]})
+    env = environment(issuer, work, options.argon)
+    env.update(IDP_REDIS_URL=options.redis, PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"))
     (work / "metrics").mkdir()
     database = None
     if options.db == "pg":

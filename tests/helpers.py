@@ -257,6 +257,20 @@ def submit(client, path, email, tenant="straubing", **extra):
     return client.post(path, data=data)
 
 
+def queue_mails(app, runner, smtp, count: int, expires_at: int) -> list[str]:
+    """Straubing's mail server is ``smtp``, and ``count`` test mails wait in the outbox
+    (links valid until ``expires_at``); their recipients."""
+    run(runner, "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+        str(smtp.port), "--security", "none", "--sender", "info@vhs-straubing.de")
+    recipients = [f"person{number}@vhs-straubing.de" for number in range(count)]
+    with app.app_context():
+        straubing = tenants.find("straubing")
+        for recipient in recipients:
+            mail.enqueue(straubing, recipient, "test", "Test", expires_at=expires_at)
+        db.session().commit()
+    return recipients
+
+
 def deliver(app):
     """One delivery round of the outbox's mails; the counts."""
     with app.app_context():

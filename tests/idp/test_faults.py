@@ -19,7 +19,16 @@ from idp import create_app, db, mail, worker
 from idp.cli import runner as cli_runner
 from idp.models import Account, AuditEvent, OutboxMail, Vhs
 
-from ..helpers import PASSWORD, SECRET, TcpProxy, deliver, post_login, run, submit
+from ..helpers import (
+    PASSWORD,
+    SECRET,
+    TcpProxy,
+    deliver,
+    post_login,
+    queue_mails,
+    run,
+    submit,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -311,14 +320,7 @@ def test_a_database_freeze_after_sending_does_not_send_the_mail_again(behind_pro
     app, proxy = behind_proxy
     clock = [int(time.time())]
     app.config["CLOCK"] = lambda: clock[0]
-    run(cli_runner(app), "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
-        str(smtp.port), "--security", "none", "--sender", "info@vhs-straubing.de")
-    with app.app_context():
-        straubing = db.session().scalar(select(Vhs))
-        for number in range(3):
-            mail.enqueue(straubing, f"person{number}@vhs-straubing.de", "test", "Test",
-                         expires_at=clock[0] + 3600)
-        db.session().commit()
+    recipients = queue_mails(app, cli_runner(app), smtp, 3, expires_at=clock[0] + 3600)
     FreezingMailServer(smtp, proxy, seconds=3)
     with app.app_context(), pytest.raises(db.UNAVAILABLE):
         worker.deliver_round()  # the first mail is sent, then the database hangs
@@ -328,8 +330,7 @@ def test_a_database_freeze_after_sending_does_not_send_the_mail_again(behind_pro
     for _ in range(2):
         with app.app_context():
             worker.deliver_round()
-    assert sorted(m["To"] for m in smtp.messages) == [
-        f"person{n}@vhs-straubing.de" for n in range(3)]  # each once
+    assert sorted(m["To"] for m in smtp.messages) == recipients  # each once
     with app.app_context():
         assert db.session().scalar(select(func.count(OutboxMail.id)).where(
             OutboxMail.delivered_at.is_(None))) == 0

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import func, select
 
 from idp import db, mail
-from idp.models import Account, Token, Vhs
+from idp.models import Account, Token
 
 from ..helpers import (
     CALLBACK,
@@ -26,6 +26,7 @@ from ..helpers import (
     add_client,
     form_field,
     query,
+    queue_mails,
     run,
     sign_in,
     submit,
@@ -206,14 +207,7 @@ def test_reset_mails_through_an_smtp_outage_are_delivered_once_by_two_workers(ma
     for one in (app, *workers):
         one.config["CLOCK"] = lambda: clock[0]
     run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
-    run(runner, "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
-        str(smtp.port), "--security", "none", "--sender", "info@vhs-straubing.de")
-    with app.app_context():
-        straubing = db.session().scalar(select(Vhs))
-        for number in range(20):
-            mail.enqueue(straubing, f"person{number}@vhs-straubing.de", "test", "Test",
-                         expires_at=clock[0] + 3600)
-        db.session().commit()
+    recipients = queue_mails(app, runner, smtp, 20, expires_at=clock[0] + 3600)
     smtp.stop()
     for worker in workers:
         with worker.app_context():
@@ -230,8 +224,7 @@ def test_reset_mails_through_an_smtp_outage_are_delivered_once_by_two_workers(ma
         thread.start()
     for thread in threads:
         thread.join()
-    recipients = sorted(m["To"] for m in smtp.messages)
-    assert recipients == sorted(f"person{n}@vhs-straubing.de" for n in range(20))
+    assert sorted(m["To"] for m in smtp.messages) == sorted(recipients)
 
 
 def test_a_double_click_on_setting_up_the_app_and_one_code_twice(live, browser):
