@@ -182,6 +182,23 @@ def environment(issuer: str, folder: Path, argon: str) -> dict[str, str]:
     return env
 
 
+def fresh_database(name: str | None, folder: Path) -> str:
+    """The URL of a new PostgreSQL database ``name`` (created now), or without a name of
+    a SQLite file in ``folder``."""
+    if name is None:
+        return f"sqlite:///{folder}/idp.sqlite3"
+    subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
+                    f"create database {name}"], check=True)
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database(name: str | None) -> None:
+    """Drop the PostgreSQL database ``name`` of a run, if it had one."""
+    if name:
+        subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
+                        f"drop database if exists {name} with (force)"], check=False)
+
+
 def hash_seconds(env: dict) -> float:
     """One Argon2id verification with the server's settings, on its core: median of 30."""
     out = subprocess.run(["taskset", "-c", "1", sys.executable, "-c", HASH_TIMING], env=env,
@@ -195,14 +212,8 @@ def run_ours(db: str, alg: str, work: Path, options) -> dict:
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = environment(issuer, folder, options.argon)
-    database = None
-    if db == "pg":
-        database = f"bench_{os.getpid()}_{int(time.time())}"
-        subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
-                        f"create database {database}"], check=True)
-        env["IDP_DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-    else:
-        env["IDP_DATABASE_URL"] = f"sqlite:///{folder}/idp.sqlite3"
+    database = f"bench_{os.getpid()}_{int(time.time())}" if db == "pg" else None
+    env["IDP_DATABASE_URL"] = fresh_database(database, folder)
     log = folder / "server.log"
     try:
         setup_ours(env, alg, options.vhs)
@@ -226,9 +237,7 @@ def run_ours(db: str, alg: str, work: Path, options) -> dict:
         report["hash_seconds"] = hash_seconds(env)
         return report
     finally:
-        if database:
-            subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
-                            f"drop database if exists {database}"], check=False)
+        drop_database(database)
 
 
 def table(db: str, alg: str, peer: dict | None, ours: dict) -> list[str]:

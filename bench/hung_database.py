@@ -33,8 +33,10 @@ from compare import (
     CLIENT_ID,
     USER,
     children,
+    drop_database,
     environment,
     free_port,
+    fresh_database,
     setup_ours,
     stop,
     wait_for,
@@ -91,8 +93,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="hung-"))
     database = f"hung_{os.getpid()}"
-    subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
-                    f"create database {database}"], check=True)
+    direct_url = fresh_database(database, work)
     proxy = TcpProxy("127.0.0.1", 5432)
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
@@ -100,7 +101,7 @@ def main() -> None:
     env.update({"IDP_DB_TIMEOUT_SECONDS": str(options.timeout),
                 "IDP_DB_CONCURRENT_REQUESTS": str(options.turns),
                 "IDP_CLIENTS_RELOAD_SECONDS": "1",  # the login page's VHS list is old at once
-                "IDP_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"})
+                "IDP_DATABASE_URL": direct_url})
     log = work / "server.log"
     try:
         setup_ours(env, "RS256", 1)
@@ -165,8 +166,7 @@ def main() -> None:
         print(f"  tracebacks in the server's log: {errors.count('Traceback')}")
     finally:
         proxy.stop()
-        subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
-                        f"drop database if exists {database} with (force)"], check=False)
+        drop_database(database)
 
 
 if __name__ == "__main__":

@@ -43,8 +43,10 @@ from compare import (
     REDIRECT,
     USER,
     children,
+    drop_database,
     environment,
     free_port,
+    fresh_database,
     setup_ours,
     stop,
     wait_for,
@@ -145,14 +147,8 @@ def main() -> None:
     env = environment(issuer, work, options.argon)
     env.update(IDP_REDIS_URL=options.redis, PROMETHEUS_MULTIPROC_DIR=str(work / "metrics"))
     (work / "metrics").mkdir()
-    database = None
-    if options.db == "pg":
-        database = f"soak_{os.getpid()}"
-        subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
-                        f"create database {database}"], check=True)
-        env["IDP_DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-    else:
-        env["IDP_DATABASE_URL"] = f"sqlite:///{work}/idp.sqlite3"
+    database = f"soak_{os.getpid()}" if options.db == "pg" else None
+    env["IDP_DATABASE_URL"] = fresh_database(database, work)
     target, serving = "idp.wsgi:app", dict(env)
     if options.tracemalloc:  # the server only: the set-up commands would crawl under it
         serving.update(PYTHONTRACEMALLOC="15", SOAK_SNAPSHOTS=str(work),
@@ -216,9 +212,7 @@ def main() -> None:
         if options.out:
             Path(options.out).write_text(json.dumps(result, indent=1))
     finally:
-        if database:
-            subprocess.run(["psql", "-q", "-h", "127.0.0.1", "-U", "postgres", "-c",
-                            f"drop database if exists {database} with (force)"], check=False)
+        drop_database(database)
 
 
 if __name__ == "__main__":
