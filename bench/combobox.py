@@ -34,7 +34,7 @@ from idp.dev import world
 from idp.dev.serving import QuietRequestHandler
 
 CHROMIUM = "/usr/bin/chromium"
-QUERIES = ("s", "straub", "vhs", "kvhs", "öhr", "berg", "x")
+QUERIES = ("s", "straub", "vhs", "kvhs", "öhr", "muenster", "berg", "x")
 
 # One keystroke: the input event, then wait for the frame after it has been painted.
 KEYSTROKE = """async (typed) => {

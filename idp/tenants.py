@@ -81,6 +81,13 @@ class Listed:
     aliases: tuple[str, ...]
     brokered: bool  # "Mit itm:PORTAL anmelden" (an upstream OpenID provider is set)
 
+    @property
+    def place_first(self) -> str:
+        """The name with its place first ("Münster (vhs)" for "vhs Münster"): the plain
+        list without JavaScript is found by typing a town's first letters."""
+        named = PLACE.match(self.name)
+        return f"{named['place']} ({named['kind']})" if named else self.name
+
 
 def _read_listing() -> tuple[Listed, ...]:
     rows = db.session().execute(select(Vhs.slug, Vhs.name, Vhs.upstream_config.is_not(None))
@@ -101,6 +108,8 @@ def init_app(app: Flask) -> None:
     app.extensions["idp.listing"] = Kept(Vhs, app.config["CLIENTS_RELOAD_SECONDS"])
 
 
+PLACE = re.compile(r"(?P<kind>Kreisvolkshochschule|Volkshochschule|KVHS|VHS)\s+(?P<place>\S.*)",
+                   re.IGNORECASE)
 PREFIXES = ("kreisvolkshochschule ", "volkshochschule ", "kvhs ", "vhs ")
 ALIASES = {"kreisvolkshochschule ": ("kvhs ", "kreis-vhs "), "kvhs ": ("kreisvolkshochschule ",),
            "volkshochschule ": ("vhs ",), "vhs ": ("volkshochschule ",)}

@@ -100,9 +100,11 @@ PROMPT = lazy_gettext("Bitte VHS auswählen")
 
 
 class VhsSelect(Select):
-    """The VHS drop-down: the prompt, then every onboarded VHS in German order with its
-    aliases. The options' markup is made once per listing (``tenants.listed``), not for
-    every page: WTForms' own widget spent 40 ms a page on 1,000 options."""
+    """The VHS drop-down: the prompt, then every onboarded VHS in German order, place
+    first ("Münster (vhs)", so that typing a town's first letters finds it without
+    JavaScript), with its name and aliases for the combobox. The options' markup is made
+    once per listing (``tenants.listed``), not for every page: WTForms' own widget spent
+    40 ms a page on 1,000 options."""
 
     _made: tuple[object, str] | None = None
 
@@ -123,9 +125,9 @@ class VhsSelect(Select):
         listing = tenants.listed()
         made = VhsSelect._made
         if made is None or made[0] is not listing:
-            html = "".join(
-                self.render_option(Choice(vhs.slug, vhs.name, False, {"data-aliases": "|".join(
-                    vhs.aliases)} if vhs.aliases else None)) for vhs in listing)
+            html = "".join(self.render_option(Choice(vhs.slug, vhs.place_first, False, {
+                "data-name": vhs.name, **({"data-aliases": "|".join(vhs.aliases)}
+                                          if vhs.aliases else {})})) for vhs in listing)
             made = VhsSelect._made = (listing, html)
         return made[1]
 

@@ -69,15 +69,54 @@ def test_the_combobox_filters_by_any_part_and_works_by_keyboard(page, site):
     expect(page.get_by_role("option").first).to_have_text("VHS Öhringen")
 
 
+@pytest.mark.parametrize(("typed", "name"), [
+    ("Muenster", "vhs Münster"), ("Koeln", "vhs Köln"), ("goetting", "vhs Göttingen"),
+    ("Munster", "vhs Münster"), ("Münster", "vhs Münster"), ("köln", "vhs Köln")])
+def test_umlauts_are_found_however_they_are_typed(page, site, typed, name):
+    page.goto(site.url + "/login")
+    page.fill("#tenant-search", typed)
+    expect(page.get_by_role("option", name=name)).to_be_visible()
+
+
+def test_no_match_is_said_on_screen_and_a_single_match_is_taken_by_tab(page, site):
+    page.goto(site.url + "/login")
+    page.fill("#tenant-search", "Xyzzyhausen")
+    none = page.locator(".combobox-none")  # on screen; a live region says it to screen readers
+    expect(none).to_have_text("Keine VHS gefunden – bitte anders schreiben.")
+    expect(none).to_be_visible()
+    expect(page.get_by_role("option")).to_have_count(0)
+    page.fill("#tenant-search", "straubi")
+    page.keyboard.press("Tab")
+    expect(page.locator("#tenant")).to_have_value("straubing")
+    expect(page.locator("#tenant-search")).to_have_value("vhs Straubing")
+    expect(none).to_be_hidden()
+    page.fill("#tenant-search", "kvhs beispiel")
+    page.keyboard.press("Enter")  # the only match, not yet highlighted
+    expect(page.locator("#tenant")).to_have_value("beispielkreis")
+
+
+def test_typing_into_a_chosen_vhs_starts_a_new_search(page, site):
+    page.goto(site.url + "/login")
+    choose_vhs(page, "muster", "vhs Musterstadt")
+    page.click("#email")
+    page.click("#tenant-search")  # the chosen name is there, the caret somewhere in it
+    page.keyboard.type("Straub")
+    expect(page.locator("#tenant-search")).to_have_value("Straub")
+    expect(page.get_by_role("option")).to_have_text(["vhs Straubing"])
+
+
 def test_the_plain_select_works_without_javascript(chromium, site):
     context = chromium.new_context(java_script_enabled=False, locale="de-DE")
     page = context.new_page()
     page.goto(site.url + "/login")
     names = page.locator("#tenant option").all_inner_texts()
     assert len(names) == 854 and names[0] == "Bitte VHS auswählen"
-    order = ["vhs Aachen", "Kreisvolkshochschule Arnstadt", "vhs Oberhausen", "vhs Offenbach",
-             "VHS Öhringen", "vhs Straubing", "vhs Zwickau"]  # German order, prefix ignored
-    assert sorted(order, key=names.index) == order
+    order = ["Aachen (vhs)", "Arnstadt (Kreisvolkshochschule)", "Oberhausen (vhs)",
+             "Offenbach (vhs)", "Öhringen (VHS)", "Straubing (vhs)", "Zwickau (vhs)"]
+    assert sorted(order, key=names.index) == order  # German order, by the place
+    page.focus("#tenant")
+    page.keyboard.type("Straub")  # the browser's own type-ahead finds the town
+    expect(page.locator("#tenant")).to_have_value("straubing")
     page.select_option("#tenant", "musterstadt")
     page.fill("#email", world.MUSTERSTADT.people[0].address)
     page.fill("#password", demo.PASSWORD)

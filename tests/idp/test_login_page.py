@@ -35,8 +35,8 @@ def test_login_page_has_the_help_pages_words_and_fields(client, tenant):
     assert re.search(r'<input[^>]*name="password"[^>]*type="password"', page)
     assert re.search(r'<input[^>]*name="remember"[^>]*type="checkbox"', page)
     assert re.search(r'<input[^>]*name="csrf_token"[^>]*type="hidden"', page)
-    assert ('<option data-aliases="volkshochschule straubing" value="straubing">'
-            'vhs Straubing</option>') in page
+    assert ('<option data-aliases="volkshochschule straubing" data-name="vhs Straubing" '
+            'value="straubing">Straubing (vhs)</option>') in page
 
 
 def test_only_onboarded_vhs_are_offered(client, runner, tenant):
