@@ -2,12 +2,17 @@
 
 Chromium comes from Debian (``apt-get install chromium``; Playwright's own download does
 not work here). Without it these tests skip locally with the reason and fail in CI.
+
+Screenshots and axe's findings go to a temporary folder; ``IDP_SCREENSHOTS=refresh``
+writes them into docs/screenshots instead (to renew the pictures the README shows).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -19,6 +24,10 @@ from idp.models import Account
 
 from ..helpers import LiveServer, require_service
 
+SHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+         if os.environ.get("IDP_SCREENSHOTS") == "refresh"
+         else Path(tempfile.gettempdir()) / "vhskoop-idp-screenshots")
+SHOTS.mkdir(parents=True, exist_ok=True)
 CHROMIUM = os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -1,12 +1,11 @@
 """The console in Chromium, on the demo: an administrator finds why a person cannot get
 in, the VHS fixes its program, the person then gets in; every console page passes axe
-and is photographed (docs/screenshots/de-console-*.png, axe's findings in
-docs/screenshots/axe-console.json)."""
+and is photographed (de-console-*.png, axe's findings in axe-console.json, in the
+screenshots folder of conftest.py)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -17,11 +16,10 @@ from idp.dev import demo, world
 from idp.models import Role
 
 from ..helpers import totp_code
-from .conftest import deliver_everything
+from .conftest import SHOTS, deliver_everything
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ADMIN = world.ADMIN  # with an authenticator app: the console asks every role for it
 TOM = world.MUSTERSTADT.people[5]
 FRIEDA = world.MUSTERSTADT.people[2]

@@ -1,12 +1,11 @@
 """Every page a person can meet, in German and English, at 1280 and 390 px wide: axe-core
 finds no serious or critical violation, nothing is wider than the window (down to 320 px),
 every page has its own title, and a screenshot of each page (1280 px) goes to
-docs/screenshots/ with axe's findings beside them (docs/screenshots/axe.json)."""
+the screenshots folder of conftest.py, axe's findings beside them (axe.json)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -17,11 +16,10 @@ from idp import clients, db
 from idp.dev import world
 
 from ..helpers import free_port, link_in
-from .conftest import deliver_everything
+from .conftest import SHOTS, deliver_everything
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 LOCALES = {"de": "de-DE", "en": "en-GB"}
 WIDTHS = (1280, 390)
 NARROWEST = 320

@@ -2,13 +2,12 @@
 host name): a passkey registered on /account with Chromium's virtual authenticator (CDP
 ``WebAuthn.addVirtualAuthenticator``), "Mit Passkey anmelden", the passkey as the second
 step after the password, and TOTP set up by reading the text secret. Each new page passes
-axe and is photographed (docs/screenshots/de-mfa-*.png, axe's findings in
-docs/screenshots/axe-mfa.json)."""
+axe and is photographed (de-mfa-*.png, axe's findings in axe-mfa.json, in the
+screenshots folder of conftest.py)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pyotp
 import pytest
@@ -21,10 +20,10 @@ from idp.dev import demo, world
 from idp.models import SsoSession
 
 from ..helpers import LiveServer, secret
+from .conftest import SHOTS
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DANA = world.MUSTERSTADT.people[0]
 AXE: dict[str, list[str]] = {}
 
