@@ -13,7 +13,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy import select
@@ -53,6 +53,7 @@ class Registration:
     logo: str | None = None
     client_uri: str | None = None
     require_mfa: bool = False  # every sign-in for it needs a second factor
+    initiate_login_uri: str | None = None  # OIDC Core 4: where the service starts a sign-in
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -118,7 +119,7 @@ def validate(reg: Registration) -> None:
         if not reg.backchannel_logout_uri.lower().startswith(("https://", "http://")):
             raise RegistrationError("the back-channel logout URI must be https (or http on "
                                     "a loopback host)")
-    _check_presentation(reg.display_name, reg.logo, reg.client_uri)
+    _check_presentation(reg.display_name, reg.logo, reg.client_uri, reg.initiate_login_uri)
     unknown = [s for s in reg.scope.split() if s not in SCOPES]
     if unknown:
         raise RegistrationError(f"unknown scope {unknown[0]!r}; choose from {' '.join(SCOPES)}")
@@ -150,22 +151,25 @@ def register(reg: Registration) -> tuple[Client, str | None]:
         logo=reg.logo or None,
         client_uri=reg.client_uri or None,
         require_mfa=reg.require_mfa,
+        initiate_login_uri=reg.initiate_login_uri or None,
     )
     db.session().add(client)
     db.session().flush()
     return client, generated
 
 
-def _check_presentation(name: str | None, logo: str | None, home: str | None) -> None:
+def _check_presentation(name: str | None, logo: str | None, home: str | None,
+                        initiate_login: str | None = None) -> None:
     if name is not None and not 0 < len(name.strip()) <= 100:
         raise RegistrationError("the display name must be 1 to 100 characters")
     if logo is not None and not (LOGO.match(logo) and (LOGOS / logo).is_file()):
         raise RegistrationError(f"the logo must be a file in {LOGOS} (.svg or .png), "
                                 f"not {logo!r}")
-    if home is not None:
-        check_redirect_uri(home)
-        if not home.lower().startswith(("https://", "http://")):
-            raise RegistrationError("the home page must be https (or http on a loopback host)")
+    for uri, what in ((home, "the home page"), (initiate_login, "the initiate-login URI")):
+        if uri is not None:
+            check_redirect_uri(uri)
+            if not uri.lower().startswith(("https://", "http://")):
+                raise RegistrationError(f"{what} must be https (or http on a loopback host)")
 
 
 def find(client_id: str) -> Client:
@@ -177,16 +181,33 @@ def find(client_id: str) -> Client:
 
 
 def present(client: Client, name: str | None = None, logo: str | None = None,
-            home: str | None = None) -> Client:
-    """Change what people see of a client: its name, logo and home page."""
-    _check_presentation(name, logo, home)
+            home: str | None = None, initiate_login: str | None = None) -> Client:
+    """Change what people see of a client: its name, logo and home page, and where it
+    starts a sign-in of its own."""
+    _check_presentation(name, logo, home, initiate_login)
     if name is not None:
         client.display_name = name.strip()
     if logo is not None:
         client.logo = logo
     if home is not None:
         client.client_uri = home
+    if initiate_login is not None:
+        client.initiate_login_uri = initiate_login
     return client
+
+
+def way_in(client: Client, login_hint: str | None = None) -> str | None:
+    """Where a person signed in here goes to reach ``client``: its initiate-login URI with
+    ``iss`` (OpenID Connect Core 1.0 section 4; the service starts a sign-in, which single
+    sign-on answers at once), ``login_hint`` and its home page as ``target_link_uri``;
+    else its home page; else nothing."""
+    if not client.initiate_login_uri:
+        return client.client_uri
+    query = {"iss": current_app.config["ISSUER"], "login_hint": login_hint,
+             "target_link_uri": client.client_uri}
+    joiner = "&" if "?" in client.initiate_login_uri else "?"
+    return client.initiate_login_uri + joiner + urlencode(
+        {key: value for key, value in query.items() if value})
 
 
 def redirect_to(client: Client, redirect_uris: list[str],

@@ -12,7 +12,6 @@ English); the screen answers of the login and access pages never say any of this
 
 from __future__ import annotations
 
-import time
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ from sqlalchemy import select
 from adapters.address import CleanAddress, clean, is_plausible
 from adapters.base import INACTIVE, NOT_LINKED, NOT_RELEASED, AdapterUnavailable, Decision
 
-from . import accounts, db, eligibility, factors, portals
+from . import accounts, db, eligibility, factors, labels, portals
 from .connectors import PortalUnavailable
 from .models import OutboxMail, Status, Vhs
 
@@ -95,20 +94,18 @@ def diagnose(slug: str, typed: str) -> tuple[list[Finding], bool]:
     """Every check for ``typed`` at VHS ``slug``, and whether the person could get access."""
     vhs = db.session().scalar(select(Vhs).where(Vhs.slug == slug))
     if vhs is None:
-        return [Finding(False, _l("VHS %(slug)r ist unbekannt (siehe `vhskoop-idp vhs list`)"),
-                        {"slug": slug})], False
+        return [Finding(False, _l("VHS %(slug)r ist unbekannt"), {"slug": slug})], False
     return diagnose_at(vhs, typed)
 
 
 def diagnose_at(vhs: Vhs, typed: str) -> tuple[list[Finding], bool]:
     """Every check for ``typed`` at ``vhs``, and whether the person could get access."""
-    names = {"slug": vhs.slug, "name": vhs.name}
-    found = [Finding(True, _l("VHS %(slug)s (%(name)s) ist freigeschaltet: sie steht in der "
-                              "Auswahlliste der Anmeldung"), names) if vhs.onboarded else
-             Finding(False, _l("VHS %(slug)s (%(name)s) ist nicht freigeschaltet: sie steht "
-                               "nicht in der Auswahlliste der Anmeldung"), names,
-                     _l("ITEM muss die VHS in die Auswahlliste aufnehmen "
-                        "(vhs add ... --onboarded)."))]
+    names = {"name": vhs.name}
+    found = [Finding(True, _l("%(name)s ist freigeschaltet: sie steht in der Auswahlliste "
+                              "der Anmeldung"), names) if vhs.onboarded else
+             Finding(False, _l("%(name)s ist nicht freigeschaltet: sie steht nicht in der "
+                               "Auswahlliste der Anmeldung"), names,
+                     _l("ITEM muss die VHS in die Auswahlliste aufnehmen."))]
     typed_clean = clean(typed)
     odd = _odd(typed_clean, typed, TYPED)
     if odd:
@@ -135,10 +132,10 @@ def diagnose_at(vhs: Vhs, typed: str) -> tuple[list[Finding], bool]:
     found.append(_account_check(account))
     if account is not None:
         found.append(_factor_check(account))
-    found.append(Finding(True, _l("der Mailserver ist eingetragen (vhs set-mail)")) if
+    found.append(Finding(True, _l("der Mailserver der VHS ist eingetragen")) if
                  vhs.mail_config else
-                 Finding(False, _l("der Mailserver fehlt: Mails warten im Postausgang "
-                                   "(vhs set-mail)"), advice=_l(
+                 Finding(False, _l("der Mailserver der VHS fehlt: Mails warten im "
+                                   "Postausgang"), advice=_l(
                      "Tragen Sie den Mailserver der VHS ein; bis dahin wartet jede Mail.")))
     found.extend(last_mails(vhs, typed_clean.value))
     return found, access
@@ -199,36 +196,35 @@ def last_mails(vhs: Vhs, address: str, limit: int = 5) -> list[Finding]:
         .order_by(OutboxMail.id.desc()).limit(limit))
     lines = []
     for row in rows:
-        values = {"kind": row.kind, "error": row.last_error or "", "attempts": row.attempts,
-                  "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(row.created_at))}
+        values = {"kind": labels.mail(row.kind), "error": row.last_error or "",
+                  "attempts": row.attempts, "when": labels.moment(row.created_at)}
         if row.delivered_at:
-            lines.append(Finding(None, _l("Mail %(kind)s vom %(when)s: zugestellt"), values,
+            lines.append(Finding(None, _l("Mail „%(kind)s“ vom %(when)s: zugestellt"), values,
                                  _l("Der Mailserver der VHS hat sie angenommen; kam sie nicht "
                                     "an, liegt sie oft im Spam-Ordner.")))
         elif row.failed_at:
-            lines.append(Finding(False, _l("Mail %(kind)s vom %(when)s: aufgegeben: "
+            lines.append(Finding(False, _l("Mail „%(kind)s“ vom %(when)s: aufgegeben: "
                                            "%(error)s"), values,
                                  _l("Prüfen Sie den Mailserver (Testmail senden) und senden "
                                     "Sie die Mail erneut.")))
         else:
-            lines.append(Finding(None, _l("Mail %(kind)s vom %(when)s: wartet (%(attempts)s "
+            lines.append(Finding(None, _l("Mail „%(kind)s“ vom %(when)s: wartet (%(attempts)s "
                                           "Versuche) %(error)s"), values))
     return lines or [Finding(None, _l("Mails an diese Adresse: keine"))]
 
 
 def _program_checks(vhs: Vhs, typed: str, typed_clean: CleanAddress,
                     found: list[Finding]) -> Decision | None:
-    names = {"adapter": vhs.adapter}
+    names = {"program": labels.program(vhs.adapter)}
     try:
         decision = eligibility.ask(vhs, typed)
     except AdapterUnavailable as error:
-        found.append(Finding(False, _l("Adapter %(adapter)s: das Verwaltungsprogramm ist nicht "
+        found.append(Finding(False, _l("das Verwaltungsprogramm (%(program)s) ist nicht "
                                        "erreichbar: %(error)s"), names | {"error": error},
                              _l("Prüfen Sie, ob das Verwaltungsprogramm läuft und vom "
                                 "Anmeldedienst aus erreichbar ist („Verbindung testen“).")))
         return None
-    found.append(Finding(True, _l("Adapter %(adapter)s: das Verwaltungsprogramm antwortet"),
-                         names))
+    found.append(Finding(True, _l("das Verwaltungsprogramm (%(program)s) antwortet"), names))
     person = decision.person
     if person is None:
         found.append(Finding(False, _l("die Adresse steht nicht in der Benutzerverwaltung des "
@@ -270,7 +266,7 @@ def _program_checks(vhs: Vhs, typed: str, typed_clean: CleanAddress,
             found.append(Finding(False, _l("die Verknüpfung in der Kursmanagement-APP fehlt"),
                                  advice=_l("ITEM verknüpft den Benutzer (Technik-Support-"
                                            "Ticket); danach tragen Sie ihn unter "
-                                           "„KMA-Verknüpfungen“ ein (kma link).")))
+                                           "„KMA-Verknüpfungen“ ein.")))
         else:
             found.append(Finding(True, _l("die Verknüpfung in der Kursmanagement-APP ist da")))
     return decision

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 
-from .. import signin, tenants
+from .. import labels, signin, tenants
 from ..views.forms import ActionForm
 from . import gate, item, people, vhs
 
@@ -29,7 +29,8 @@ def _console() -> dict:
     if gate.held() is None:  # an error page for someone the gate turned away
         return {}
     return {"held": gate.held(), "console_fresh": gate.fresh(),
-            "action_form": ActionForm(),
+            "action_form": ActionForm(), "detail_label": labels.detail,
+            "service_name": labels.service, "vhs_name": labels.vhs_name,
             "here": signin.console_page(request.full_path.rstrip("?")) or url_for("admin.index")}
 
 

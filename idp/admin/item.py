@@ -201,7 +201,8 @@ def client_add():
             backchannel_logout_uri=acts.text("backchannel_logout_uri") or None,
             display_name=acts.text("display_name") or None,
             logo=acts.text("logo") or None, client_uri=acts.text("client_uri") or None,
-            require_mfa=bool(request.form.get("require_mfa"))))
+            require_mfa=bool(request.form.get("require_mfa")),
+            initiate_login_uri=acts.text("initiate_login_uri") or None))
     except clients.RegistrationError as error:
         return _refused(error, url_for("admin.item.client_list"))
     acts.record("clients add", client=client.client_id)
@@ -235,7 +236,8 @@ def client_edit(client_id: str):
                             _lines("post_logout_redirect_uris"),
                             acts.text("backchannel_logout_uri") or None)
         clients.present(found, acts.text("display_name") or None,
-                        acts.text("logo") or None, acts.text("client_uri") or None)
+                        acts.text("logo") or None, acts.text("client_uri") or None,
+                        acts.text("initiate_login_uri") or None)
     except clients.RegistrationError as error:
         return _refused(error, here)
     found.require_mfa = bool(request.form.get("require_mfa"))

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from adapters.address import clean, is_plausible
 from adapters.base import AdapterUnavailable
 
-from .. import audit, diagnose, eligibility, mail, notices, reports
+from .. import audit, diagnose, eligibility, labels, mail, notices, reports
 from ..models import now
 from . import acts, gate
 
@@ -151,6 +151,7 @@ def program_test(slug: str):
     try:
         _, milliseconds = eligibility.probe(vhs)
     except AdapterUnavailable as error:
-        return acts.done(PROBE_FAILED % {"adapter": vhs.adapter, "error": error}, default,
-                         "error")
-    return acts.done(PROBE_OK % {"adapter": vhs.adapter, "ms": milliseconds}, default)
+        return acts.done(PROBE_FAILED % {"adapter": labels.program(vhs.adapter),
+                                         "error": error}, default, "error")
+    return acts.done(PROBE_OK % {"adapter": labels.program(vhs.adapter), "ms": milliseconds},
+                     default)

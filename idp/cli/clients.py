@@ -34,9 +34,12 @@ def clients_group() -> None:
                                                "an activation).")
 @click.option("--require-mfa", is_flag=True,
               help="Every sign-in for this client needs a second factor.")
+@click.option("--initiate-login-uri", default=None,
+              help="Where the service starts a sign-in itself (OIDC third-party initiated "
+                   "login): used after an activation in another browser and by links to it.")
 def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party, secret,
                 grants, scope, id_token_alg, backchannel_logout_uri, display_name, logo,
-                home_uri, require_mfa) -> None:
+                home_uri, require_mfa, initiate_login_uri) -> None:
     """Register a client. A generated secret is printed once; only its hash is stored."""
     registration = clients.Registration(
         client_id=client_id,
@@ -53,6 +56,7 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
         logo=logo,
         client_uri=home_uri,
         require_mfa=require_mfa,
+        initiate_login_uri=initiate_login_uri,
     )
     try:
         client, generated = clients.register(registration)
@@ -71,10 +75,16 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
 @click.option("--home-uri", default=None, help="The service's start page.")
 @click.option("--require-mfa/--no-require-mfa", default=None,
               help="Every sign-in for this client needs a second factor, or not.")
-def clients_set(client_id, display_name, logo, home_uri, require_mfa) -> None:
-    """Change what people see of a client (name, logo, home page) and its MFA policy."""
+@click.option("--initiate-login-uri", default=None,
+              help="Where the service starts a sign-in itself (OIDC third-party initiated "
+                   "login).")
+def clients_set(client_id, display_name, logo, home_uri, require_mfa,
+                initiate_login_uri) -> None:
+    """Change what people see of a client (name, logo, home page, where it starts a
+    sign-in) and its MFA policy."""
     try:
-        client = clients.present(clients.find(client_id), display_name, logo, home_uri)
+        client = clients.present(clients.find(client_id), display_name, logo, home_uri,
+                                 initiate_login_uri)
     except clients.RegistrationError as error:
         fail(error)
     if require_mfa is not None:

@@ -18,7 +18,7 @@ import secrets
 import socket
 from email import message_from_bytes, policy
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pyotp
 from aiosmtpd.controller import Controller
@@ -157,6 +157,7 @@ class Demo:
 
     def _register(self, key: str, title: str, logo: str) -> None:
         base = f"{self.issuer}/demo/{key}"
+        entry = base + "/initiate-login"
         uris = {"redirect_uris": [base + "/callback"],
                 "post_logout_redirect_uris": [base + "/?signed_out=1"],
                 "backchannel_logout_uri": base + "/backchannel-logout"}
@@ -165,11 +166,12 @@ class Demo:
         except clients.RegistrationError:
             clients.register(clients.Registration(
                 client_id=key, public=True, first_party=True, display_name=title, logo=logo,
-                client_uri=base + "/", grants=["authorization_code", "refresh_token"],
+                client_uri=base + "/", initiate_login_uri=entry,
+                grants=["authorization_code", "refresh_token"],
                 scope="openid profile email offline_access", **uris))
             return
         clients.redirect_to(client, **uris)
-        clients.present(client, home=base + "/")
+        clients.present(client, home=base + "/", initiate_login=entry)
 
     def wsgi(self):
         """The provider with both relying parties mounted beside it."""
@@ -179,7 +181,9 @@ class Demo:
             mounts[f"/demo/{key}"] = relying_party(
                 key=key, title=title, client_id=key, issuer=self.issuer, logo=logo,
                 base=f"{self.issuer}/demo/{key}",
-                other=(other_title, f"{self.issuer}/demo/{other_key}/"))
+                other=(other_title, f"{self.issuer}/demo/{other_key}/",
+                       f"{self.issuer}/demo/{other_key}/initiate-login?"
+                       + urlencode({"iss": self.issuer})))
         return DispatcherMiddleware(self.app, mounts)
 
     def banner(self) -> list[str]:

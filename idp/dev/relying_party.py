@@ -42,8 +42,9 @@ class LoggedOut:
 
 
 def relying_party(*, key: str, title: str, client_id: str, issuer: str, base: str,
-                  logo: str, other: tuple[str, str]) -> Flask:
-    """A relying party served at ``base`` (a full URL), signing in at ``issuer``."""
+                  logo: str, other: tuple[str, str, str]) -> Flask:
+    """A relying party served at ``base`` (a full URL), signing in at ``issuer``; ``other``
+    is the other service's name, home page and initiate-login URL (signed in at once)."""
     app = Flask(f"idp.dev.{key}", root_path=str(ROOT), static_folder=None)
     app.config.update(SECRET_KEY=secrets.token_urlsafe(32), SESSION_COOKIE_NAME=f"demo_{key}",
                       SESSION_COOKIE_PATH=f"/demo/{key}/", SESSION_COOKIE_SAMESITE="Lax",
@@ -74,6 +75,16 @@ def relying_party(*, key: str, title: str, client_id: str, issuer: str, base: st
     def login():
         """Off to the provider's /authorize (PKCE, state, nonce)."""
         return oauth.idp.authorize_redirect(base + "/callback")
+
+    @app.get("/initiate-login")
+    def initiate_login():
+        """OIDC Core 1.0 section 4, third-party initiated login: the provider (or a link)
+        asks this service to start a sign-in; only for its own issuer."""
+        if request.args.get("iss") != issuer:
+            return page(person=None, error="unknown issuer"), 400
+        hint = request.args.get("login_hint", "")[:254]
+        return oauth.idp.authorize_redirect(base + "/callback",
+                                            **({"login_hint": hint} if hint else {}))
 
     @app.get("/callback")
     def callback():

@@ -44,6 +44,8 @@ class Client(Base, ClientMixin):
     display_name: Mapped[str | None] = mapped_column(String(100))  # "itm:FEEDBACK"
     logo: Mapped[str | None] = mapped_column(String(100))  # a file in static/logos/
     client_uri: Mapped[str | None] = mapped_column(Text)  # the service's start page
+    # where the service starts a sign-in of its own (OIDC Core 4, third-party initiated login)
+    initiate_login_uri: Mapped[str | None] = mapped_column(Text)
     # every sign-in for this relying party needs a second factor (``clients add --require-mfa``)
     require_mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 

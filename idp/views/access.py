@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import time
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import get_locale, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
@@ -17,7 +17,7 @@ from adapters.base import AdapterUnavailable
 from .. import audit, authn, clients, links, selfservice, signin
 from ..connectors import PortalUnavailable
 from ..identity import Refusal
-from ..models import Purpose
+from ..models import Purpose, digest
 from ..password_policy import refusals
 from ..protocol import EXPIRED, allow_form_target
 from .forms import (
@@ -39,6 +39,7 @@ RESET_UNAVAILABLE = lazy_gettext("Das Zurücksetzen konnte nicht angefordert wer
                                  "versuchen Sie es später noch einmal.")
 TOO_MANY = lazy_gettext("Zu viele Anfragen für diese Adresse oder von Ihrem Netz. Bitte "
                         "warten Sie %(wait)s und versuchen Sie es dann erneut.")
+STARTED = "link_requests"  # the browser session's pending requests its link mails resume
 TEMPLATES = {"access.new_access_submit": "new_access.html",
              "access.forgot_password_submit": "forgot_password.html"}
 
@@ -140,6 +141,7 @@ def new_access_submit():
         current_app.logger.warning("access request at vhs %r unavailable: %s",
                                    form.vhs.data[:63], error)
         return _address_page("new_access.html", form, Problems().add(None, UNAVAILABLE), 503)
+    _remember_request(form.next.data)
     return remember_vhs(current_app.make_response(render_template(
         "request_sent.html", kind="access", next=form.next.data)), form.vhs.data)
 
@@ -165,6 +167,7 @@ def forgot_password_submit():
                                    form.vhs.data[:63], error)
         return _address_page("forgot_password.html", form,
                              Problems().add(None, RESET_UNAVAILABLE), 503)
+    _remember_request(form.next.data)
     return remember_vhs(current_app.make_response(render_template(
         "request_sent.html", kind="reset", next=form.next.data)), form.vhs.data)
 
@@ -173,6 +176,35 @@ def forgot_password_submit():
 def help():
     """"Probleme bei der Anmeldung?": the help page's checklist and who to ask."""
     return render_template("help.html", next=safe_next(request.args.get("next")) or "")
+
+
+def _remember_request(next_url: str | None) -> None:
+    """This browser asked for a link while a relying party's request was pending: the link,
+    opened here, resumes that request (the last three are kept, as digests)."""
+    if next_url:
+        session[STARTED] = [*session.get(STARTED, [])[-2:], digest(next_url)]
+
+
+def _resumable(next_url: str | None) -> str | None:
+    """The pending request a link carries, if this browser started it. In another browser
+    (the mail read on a phone) the relying party would refuse the answer, since its
+    ``state`` was never sent from there; the person goes to the service instead."""
+    return next_url if next_url and digest(next_url) in session.get(STARTED, []) else None
+
+
+def _landing(purpose: str, next_url: str | None, account):
+    """Where a person whose password was just set lands when no request is resumed: the
+    service the link was asked for, which starts a sign-in of its own (its initiate-login
+    URI), else a page that says the access is active, with the way to the service."""
+    service = clients.registered(signin.client_of(next_url) or "") if next_url else None
+    way = clients.way_in(service, account.address) if service else None
+    if service is not None and service.initiate_login_uri:
+        return redirect(way, 303)
+    return current_app.make_response(render_template(
+        "password_set.html", signed_in=True, purpose=purpose, service=service, way=way,
+        services=[(other, clients.way_in(other, account.address))
+                  for other in clients.services() if service is None
+                  or other.client_id != service.client_id]))
 
 
 def _link_problem(link: links.Link, purpose: str):
@@ -203,7 +235,8 @@ def _password_submit(purpose: str):
     if link.problem:
         return _link_problem(link, purpose)
     account = link.token.account
-    next_url = safe_next(link.token.next_url)
+    asked_for = safe_next(link.token.next_url)
+    next_url = _resumable(asked_for)
     allow_form_target(next_url)
     problems = Problems()
     for field, message in refusals(account, form.password.data or "", form.confirm.data or ""):
@@ -219,9 +252,9 @@ def _password_submit(purpose: str):
     except AdapterUnavailable:
         result = None
     if result is None or isinstance(result, Refusal):
-        return render_template("password_set.html", signed_in=False, services=[])
-    landing = current_app.make_response(render_template(
-        "password_set.html", signed_in=True, services=clients.services()))
+        return render_template("password_set.html", signed_in=False, purpose=purpose,
+                               services=[])
+    landing = None if next_url else _landing(purpose, asked_for, account)
     return signin.proceed(result, remember=False, next_url=next_url, landing=landing)
 
 

@@ -3,23 +3,12 @@ way, browsers as "Firefox auf Windows", not as raw identification strings."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from flask import Flask
-from flask_babel import format_datetime, get_locale, gettext
+from flask_babel import gettext
 from ua_parser import parse
 
+from .. import labels
 from ..diagnose import marked
-
-PATTERNS = {"de": "dd.MM.yyyy, HH:mm 'Uhr'", "en": "d MMM yyyy, HH:mm"}
-
-
-def when(seconds: int | None) -> str:
-    """A moment in the people's time zone: "28.11.2026, 09:41 Uhr"."""
-    if not seconds:
-        return ""
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
-    return format_datetime(moment, PATTERNS.get(str(get_locale()), PATTERNS["de"]))
 
 
 def device(user_agent: str | None) -> str:
@@ -35,9 +24,12 @@ def device(user_agent: str | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """The template filters ``when``, ``device`` and ``marked`` (an address with its
-    invisible characters shown); times in Europe/Berlin."""
+    """The template filters ``when`` (a moment in Europe/Berlin), ``device``, ``marked``
+    (an address with its invisible characters shown) and the console's labels
+    (``idp.labels``: ``kind_label``, ``reason_label``, ...)."""
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Berlin")
-    app.add_template_filter(when, "when")
+    app.add_template_filter(labels.moment, "when")
+    for name, function in labels.filters().items():
+        app.add_template_filter(function, name)
     app.add_template_filter(device, "device")
     app.add_template_filter(marked, "marked")

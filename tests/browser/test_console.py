@@ -68,7 +68,7 @@ def test_an_administrator_finds_why_tom_cannot_get_in_and_tom_then_activates(chr
         "die Adresse steht nicht in der Benutzerverwaltung")
     expect(page.locator(".advice").first).to_contain_text("genau so ein, wie die Person")
     page.get_by_role("link", name="Zugangsanfragen").click()
-    expect(page.locator("tbody tr").first).to_contain_text("unbekannt")
+    expect(page.locator("tbody tr").first).to_contain_text("im Verwaltungsprogramm nicht gefunden")
     page.goto(site.url + f"/demo/programs/{world.MUSTERSTADT.slug}")  # the VHS's program
     page.fill("#email-6", TOM.address)
     page.locator("form.program-row").nth(5).get_by_role("button", name="Speichern").click()
@@ -82,7 +82,7 @@ def test_an_administrator_finds_why_tom_cannot_get_in_and_tom_then_activates(chr
     tom.fill("#password", NEW_PASSWORD)
     tom.fill("#confirm", NEW_PASSWORD)
     tom.get_by_role("button", name="Passwort speichern").click()
-    expect(tom.get_by_role("heading", name="Ihr Passwort ist gespeichert")).to_be_visible()
+    expect(tom.get_by_role("heading", name="Ihr Zugang ist aktiv")).to_be_visible()
     expect(tom.get_by_role("status")).to_have_text("Sie sind angemeldet.")
     page.get_by_role("link", name="Personen").click()
     expect(page.get_by_role("link", name=TOM.address)).to_be_visible()

@@ -41,14 +41,42 @@ def test_the_whole_story(page, site):
     page.get_by_role("button", name="Passwort speichern").click()
     expect(page.locator("#person")).to_contain_text("Nora Neu")  # back at vhsKOOP, signed in
     page.get_by_role("link", name="Weiter zu itm:FEEDBACK").click()
-    page.click("#login")  # no password asked: single sign-on
-    expect(page.locator("#person")).to_contain_text("Nora Neu")
+    expect(page.locator("#person")).to_contain_text("Nora Neu")  # signed in at once: SSO
     page.click("#logout")
     expect(page.get_by_text("Sie sind abgemeldet.")).to_be_visible()
     deliver_everything(site)
     page.goto(site.url + "/demo/vhskoop/")
     expect(page.locator("#ended")).to_contain_text("Back-Channel-Logout")
     expect(page.locator("#login")).to_be_visible()
+
+
+def test_an_activation_link_opened_in_another_browser_ends_signed_in_at_the_service(
+        chromium, page, site):
+    """Neuer Zugang asked for from vhsKOOP in the office browser, the mail read on the
+    phone: the phone's browser never sent vhsKOOP's state, so it is sent to vhsKOOP's
+    initiate-login address, which signs it in there at once."""
+    nora = world.MUSTERSTADT.people[1].address
+    page.goto(site.url + "/demo/vhskoop/")
+    page.click("#login")
+    page.get_by_role("link", name="Neuer Zugang").click()
+    choose_vhs(page, "muster", "vhs Musterstadt")
+    page.fill("#email", nora)
+    page.get_by_role("button", name="Abschicken").click()
+    expect(page.get_by_role("heading", name="Bitte sehen Sie in Ihr Postfach")).to_be_visible()
+    deliver_everything(site)
+    page.goto(site.url + "/demo/mails")
+    link = page.locator("a[href*='/zugang/aktivieren']").first.get_attribute("href")
+    phone = chromium.new_context(locale="de-DE", viewport={"width": 390, "height": 800})
+    try:
+        other = phone.new_page()
+        other.goto(link)
+        other.fill("#password", "Morgens Kaffee, mittags Kurse")
+        other.fill("#confirm", "Morgens Kaffee, mittags Kurse")
+        other.get_by_role("button", name="Passwort speichern").click()
+        expect(other.locator("#person")).to_contain_text("Nora Neu")  # at vhsKOOP
+        expect(other.get_by_text("Die Anmeldung hat nicht geklappt")).to_have_count(0)
+    finally:
+        phone.close()
 
 
 def test_the_combobox_filters_by_any_part_and_works_by_keyboard(page, site):

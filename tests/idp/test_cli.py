@@ -88,6 +88,10 @@ def test_client_with_everything(app, runner):
     (["--secret", "short", "--redirect-uri", "https://a.de/cb"], "at least 32"),
     (["--redirect-uri", "https://a.de/cb", "--scope", "openid admin"], "unknown scope"),
     (["--grant", "refresh_token", "--redirect-uri", "https://a.de/cb"], "authorization_code"),
+    (["--redirect-uri", "https://a.de/cb", "--initiate-login-uri", "http://a.de/start"],
+     "loopback"),
+    (["--redirect-uri", "https://a.de/cb", "--initiate-login-uri", "de.vhs.app:/start"],
+     "initiate-login URI must be https"),
 ])
 def test_clients_add_refuses_bad_input(runner, args, message):
     output = fails(runner, "clients", "add", "vhskoop", *args)

@@ -117,7 +117,7 @@ def test_diagnose_explains_each_case(runner, kufer_vhs):
     assert "Der Login wurde nicht für den Außenstellen Login freigegeben." in output
     assert "[FAIL] the user is not active" in diagnose(runner, "carla@vhs-straubing.de", 1)
     output = diagnose(runner, "niemand@vhs-straubing.de", 1)
-    assert "[FAIL] the address is not in the Verwaltungsprogramm" in output
+    assert "[FAIL] the address is not in the administration software" in output
     output = diagnose(runner, " Dora@vhs-straubing.de", 0)
     assert ("U+0020 (SPACE) at position 1 of the typed address; U+00A0 (NO-BREAK SPACE) at "
             "position 22 of the stored address - Correct the stored address") in output
@@ -128,8 +128,8 @@ def test_diagnose_when_the_program_is_unreachable_or_the_vhs_not_onboarded(runne
     run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--adapter", "kufersql",
         "--adapter-config", config)
     output = diagnose(runner, "anna@vhs-straubing.de", 1)
-    assert "[FAIL] VHS straubing (vhs Straubing) is not onboarded" in output
-    assert "[FAIL] adapter kufersql: the Verwaltungsprogramm cannot be reached" in output
+    assert "[FAIL] vhs Straubing is not onboarded" in output
+    assert "[FAIL] the administration software (KuferSQL) cannot be reached" in output
     assert "VHS 'nowhere' is unknown" in run(runner, "diagnose", "--vhs", "nowhere",
                                              "--email", "a@b.de", code=1)
 

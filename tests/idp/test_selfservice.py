@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select, update
@@ -449,6 +450,58 @@ def test_from_new_access_through_the_mail_to_a_signed_in_relying_party(make_app,
         live.stop()
 
 
+@pytest.mark.e2e
+@pytest.mark.parametrize("entry", [None, "https://vhskoop.example/oidc/start"])
+def test_a_link_opened_in_another_browser_goes_to_the_service_not_into_its_request(
+        make_app, kufer_world, smtp, tmp_path, entry):
+    """The second browser never sent the relying party's ``state``: resuming the request
+    there would end on the service's error page. It is signed in and sent to the service's
+    initiate-login URI (OIDC Core 4), or shown that its access is active."""
+    from ..helpers import Browser, LiveServer, RelyingParty
+
+    live = LiveServer(make_app)
+    try:
+        config = write_config(tmp_path, url=kufer_world["url"], mandant="1")
+        live.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
+                 "--adapter", "kufersql", "--adapter-config", config)
+        live.cli("vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+                 str(smtp.port), "--security", "none", "--sender", SENDER)
+        add_client(live, "vhskoop-web", "--public", "--first-party", "--name", "vhsKOOP",
+                   "--home-uri", "https://vhskoop.example/",
+                   *(["--initiate-login-uri", entry] if entry else []))
+        rp = RelyingParty(live.url, "vhskoop-web")
+        office = Browser(live.url)
+        login_url = office.get(rp.authorization_url()).headers["Location"]
+        new_access = re.search(r'href="(/neuer-zugang[^"]*)"', office.get(login_url).text)
+        page = office.get(new_access.group(1).replace("&amp;", "&")).text
+        office.post("/neuer-zugang", {
+            "csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next"),
+            "tenant": "straubing", "email": "anna.muster@vhs-straubing.de"})
+        deliver(live.app)
+        link = link_in(smtp.to("anna.muster@vhs-straubing.de")[0])
+        phone = Browser(live.url)
+        form = phone.get(link).text
+        done = phone.post(link, {"csrf_token": form_field(form, "csrf_token"),
+                                 "token": form_field(form, "token"),
+                                 "password": "mein langes neues Passwort",
+                                 "confirm": "mein langes neues Passwort"})
+        if entry:
+            assert done.status_code == 303
+            target = urlsplit(done.headers["Location"])
+            assert f"{target.scheme}://{target.netloc}{target.path}" == entry
+            assert parse_qs(target.query) == {
+                "iss": [live.url], "login_hint": ["anna.muster@vhs-straubing.de"],
+                "target_link_uri": ["https://vhskoop.example/"]}
+        else:
+            assert done.status_code == 200
+            assert "Ihr Zugang ist aktiv" in done.text and "Sie sind angemeldet." in done.text
+            assert 'href="https://vhskoop.example/">Weiter zu vhsKOOP' in done.text
+        assert "/authorize" not in done.text + done.headers.get("Location", "")
+        assert phone.get("/account").status_code == 200  # signed in, in the second browser
+    finally:
+        live.stop()
+
+
 def test_mails_follow_the_language_the_person_chose(app, client, vhs, smtp):
     client.get("/neuer-zugang?lang=en")
     submit(client, "/neuer-zugang", "anna.muster@vhs-straubing.de")
@@ -464,5 +517,6 @@ def test_diagnose_shows_mail_settings_and_the_last_mails(app, client, runner, vh
     deliver(app)
     output = run(runner, "diagnose", "--vhs", "straubing", "--email", "bernd@vhs-straubing.de",
                  code=1)
-    assert "[ok]   mail settings are set" in output
-    assert "mail not_released of" in output and ": delivered" in output
+    assert "[ok]   the VHS's mail server is set" in output
+    assert 'mail "note: "Im Internet anzeigen" is missing" of' in output
+    assert ": delivered" in output

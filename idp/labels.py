@@ -1,0 +1,275 @@
+"""What the console, the diagnosis and the command line call things, in words for VHS staff.
+
+The audit trail, the outbox and the adapters store fixed vocabulary (``login_failed``,
+``not_released``, ``kufersql``, ``console:musterstadt/anna@…``); this module is the one
+place that turns each of those words into German prose (English through Flask-Babel), and
+times into Europe/Berlin in the pages' format. A word that has no label yet is shown with
+its underscores as spaces, never as a code word.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import g
+from flask_babel import format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from . import db
+from .models import Account, Client, ConsoleRole, Role, Vhs
+
+TIME_PATTERNS = {"de": "dd.MM.yyyy, HH:mm 'Uhr'", "en": "d MMM yyyy, HH:mm"}
+
+KINDS = {
+    "login": _l("Anmeldung"),
+    "login_failed": _l("Anmeldung abgelehnt"),
+    "logout": _l("Abmeldung"),
+    "consent": _l("Einwilligung"),
+    "throttled": _l("gebremst (zu viele Versuche)"),
+    "code_replay": _l("Anmeldecode doppelt eingelöst"),
+    "refresh_reuse": _l("Sitzungsschlüssel eines Dienstes doppelt benutzt"),
+    "revocation": _l("Zugriff eines Dienstes entzogen"),
+    "step_up": _l("zweiter Faktor nachgewiesen"),
+    "mfa_change": _l("zweiter Faktor geändert"),
+    "mfa_reset": _l("zweiter Faktor zurückgesetzt"),
+    "portal_fallback": _l("Anmeldung ohne itm:PORTAL (Ausweichweg)"),
+    "program_unavailable": _l("Verwaltungsprogramm nicht erreichbar"),
+    "activation": _l("Zugang aktiviert"),
+    "password_reset": _l("Passwort über den Link neu gesetzt"),
+    "password_change": _l("Passwort geändert"),
+    "access_request": _l("„Neuer Zugang“ angefragt"),
+    "reset_request": _l("„Passwort vergessen“ angefragt"),
+    "admin": _l("Einstellung geändert"),
+}
+
+REASONS = {
+    # a refused sign-in (identity.Reason)
+    "malformed": _l("keine gültige Eingabe"),
+    "unknown_address": _l("Adresse unbekannt"),
+    "wrong_password": _l("falsches Passwort"),
+    "account_pending": _l("Zugang noch nicht aktiviert"),
+    "account_disabled": _l("Zugang gesperrt"),
+    "not_eligible": _l("vom Verwaltungsprogramm nicht freigegeben"),
+    "portal_unavailable": _l("itm:PORTAL nicht erreichbar"),
+    "wrong_code": _l("falscher Code beim zweiten Schritt"),
+    "passkey_refused": _l("Passkey nicht angenommen"),
+    # what the Verwaltungsprogramm answered ("Neuer Zugang")
+    "eligible": _l("berechtigt"),
+    "unknown": _l("im Verwaltungsprogramm nicht gefunden"),
+    "not_released": _l("„Im Internet anzeigen“ fehlt"),
+    "not_linked": _l("Verknüpfung in der Kursmanagement-APP fehlt"),
+    "inactive": _l("im Verwaltungsprogramm nicht aktiv"),
+    "no_adapter": _l("kein Verwaltungsprogramm angebunden"),
+    # "Passwort vergessen"
+    "itm:PORTAL": _l("Login des itm:PORTAL (dort zurücksetzen)"),
+    "no_active_account": _l("kein aktiver Zugang"),
+    "link": _l("Link gesendet"),
+    # what was slowed down
+    "sign_in": _l("Anmeldung"),
+    "second_step": _l("zweiter Schritt der Anmeldung"),
+    "self_service": _l("„Neuer Zugang“ oder „Passwort vergessen“"),
+    "client_authentication": _l("Anmeldung eines Dienstes"),
+    # other refusals
+    "denied": _l("abgelehnt"),
+    "unavailable": _l("nicht erreichbar"),
+}
+
+SOURCES = {
+    "local": _l("Passwort dieses Anmeldedienstes"),
+    "portal": _l("Passwort des itm:PORTAL"),
+    "upstream": _l("Anmeldung über das itm:PORTAL"),
+    "link": _l("Link aus der Mail"),
+    "passkey": _l("Passkey"),
+    "session": _l("bestehende Anmeldung"),
+    "totp": _l("Authenticator-App"),
+    "recovery": _l("Wiederherstellungscode"),
+}
+
+DETAILS = {
+    "another device": _l("auf einem anderen Gerät"),
+    "everywhere": _l("überall"),
+    "by the person": _l("durch die Person selbst"),
+    "totp_added": _l("Authenticator-App eingerichtet"),
+    "totp_removed": _l("Authenticator-App entfernt"),
+    "passkey_added": _l("Passkey hinzugefügt"),
+    "passkey_removed": _l("Passkey entfernt"),
+    "reset": _l("alle zurückgesetzt"),
+}
+
+# What an administrator did (the detail of an "admin" event: the act's name).
+ACTS = {
+    "clients add": _l("Dienst registriert"),
+    "clients set": _l("Dienst geändert"),
+    "clients edit": _l("Dienst geändert"),
+    "clients rotate-secret": _l("neues Secret eines Dienstes erzeugt"),
+    "diagnose": _l("Diagnose angesehen"),
+    "keys rotate": _l("Signierschlüssel gewechselt"),
+    "kma link": _l("Verknüpfung in der Kursmanagement-APP eingetragen"),
+    "kma unlink": _l("Verknüpfung in der Kursmanagement-APP entfernt"),
+    "vhs add": _l("VHS aufgenommen"),
+    "vhs set": _l("VHS geändert"),
+    "vhs set-adapter": _l("Verwaltungsprogramm eingetragen"),
+    "vhs set-mail": _l("Mailserver eingetragen"),
+    "vhs set-portal": _l("itm:PORTAL eingetragen"),
+    "vhs set-upstream": _l("Anmeldung über das itm:PORTAL eingetragen"),
+    "vhs set-mfa": _l("zweiten Faktor für die VHS festgelegt"),
+    "vhs test-mail": _l("Testmail gesendet"),
+    "vhs test-program": _l("Verbindung zum Verwaltungsprogramm getestet"),
+    "accounts add": _l("Zugang angelegt"),
+    "accounts disable": _l("Zugang gesperrt"),
+    "accounts enable": _l("Zugang entsperrt"),
+    "accounts reset-mfa": _l("zweiten Faktor zurückgesetzt"),
+    "people disable": _l("Zugang gesperrt"),
+    "people enable": _l("Zugang entsperrt"),
+    "people end-sessions": _l("Anmeldungen beendet"),
+    "people reset-mfa": _l("zweiten Faktor zurückgesetzt"),
+    "people activation-mail": _l("Aktivierungsmail erneut gesendet"),
+    "people reset-mail": _l("Mail zum neuen Passwort gesendet"),
+    "vhs directory-token": _l("neuer Schlüssel für die Benutzerliste"),
+    "vhs import-directory": _l("Benutzerliste eingelesen"),
+    "db upgrade": _l("Datenbank auf den neuen Stand gebracht"),
+    "purge": _l("Abgelaufenes gelöscht"),
+    "admins grant": _l("Rolle vergeben"),
+    "admins revoke": _l("Rolle entzogen"),
+}
+
+MAILS = {
+    "activation": _l("Link zum Passwort setzen"),
+    "reset": _l("Link zum neuen Passwort"),
+    "not_registered": _l("Hinweis: Adresse nicht gefunden"),
+    "not_released": _l("Hinweis: „Im Internet anzeigen“ fehlt"),
+    "not_linked": _l("Hinweis: Verknüpfung in der Kursmanagement-APP fehlt"),
+    "already_active": _l("Hinweis: Zugang schon aktiv"),
+    "portal_login": _l("Hinweis: Login des itm:PORTAL gilt"),
+    "password_changed": _l("Passwort geändert"),
+    "factors_changed": _l("zweiter Faktor geändert"),
+    "wrong_codes": _l("Warnung: falsche Codes"),
+    "source_switched": _l("Hinweis: Anmeldung jetzt über das itm:PORTAL"),
+    "test": _l("Testmail"),
+}
+
+PROGRAMS = {"kufersql": "KuferSQL", "itm_manager": "itm:MANAGER",
+            "kma": "Kursmanagement-APP", "itm_connect": "itm:CONNECT",
+            "directory": _l("Benutzerliste aus dem Verwaltungsprogramm")}
+
+SECURITY = {"none": _l("unverschlüsselt"), "starttls": "STARTTLS", "tls": "TLS"}
+
+GRANTS = {"authorization_code": _l("Anmeldung im Browser (Code-Flow)"),
+          "refresh_token": _l("angemeldet bleiben (Refresh-Token)"),
+          "client_credentials": _l("Dienst zu Dienst (Client Credentials)")}
+
+KEY_STATES = {"active": _l("signiert"), "next": _l("als nächster veröffentlicht"),
+              "retiring": _l("nur noch zum Prüfen")}
+
+
+def _words(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def of(table: dict, value: str | None) -> str:
+    """The label of ``value`` in ``table`` (the current language); "" for nothing."""
+    if not value:
+        return ""
+    found = table.get(value)
+    return str(found) if found is not None else _words(value)
+
+
+def kind(value: str | None) -> str:
+    """An audit event's kind in words."""
+    return of(KINDS, value)
+
+
+def reason(value: str | None) -> str:
+    """An audit event's reason in words."""
+    return of(REASONS, value)
+
+
+def source(value: str | None) -> str:
+    """How a person was confirmed, in words."""
+    return of(SOURCES, value)
+
+
+def mail(value: str | None) -> str:
+    """What a mail was for, in words."""
+    return of(MAILS, value)
+
+
+def program(adapter: str | None) -> str:
+    """The Verwaltungsprogramm's product name ("KuferSQL" for ``kufersql``)."""
+    return of(PROGRAMS, adapter)
+
+
+def detail(kind_value: str | None, value: str | None) -> str:
+    """An event's detail in words: an administrator's act, a factor change, a fixed
+    phrase; free text (an error, a name) as it is."""
+    if not value:
+        return ""
+    if kind_value == "admin":
+        return of(ACTS, value)
+    if value.startswith("second factor: "):
+        return str(_l("mit %(factor)s", factor=source(value.split(": ", 1)[1])))
+    found = DETAILS.get(value)
+    return str(found) if found is not None else _words(value)
+
+
+def moment(seconds: int | None) -> str:
+    """A moment in Europe/Berlin, the pages' way: "28.11.2026, 09:41 Uhr"."""
+    if not seconds:
+        return ""
+    at = datetime.fromtimestamp(seconds, timezone.utc)
+    return format_datetime(at, TIME_PATTERNS.get(str(get_locale()), TIME_PATTERNS["de"]))
+
+
+def _named(model, key, column, value: str | None) -> str:
+    """The name of a VHS or service stored by its id, read once per request."""
+    if not value:
+        return ""
+    names = g.setdefault("idp_labels_names", {})
+    if (model, value) not in names:
+        row = db.session().execute(select(model).where(key == value)).scalar()
+        names[model, value] = getattr(row, column) if row is not None else value
+    return names[model, value]
+
+
+def service(client_id: str | None) -> str:
+    """A relying party by the name people read ("itm:FEEDBACK"), not its client id."""
+    return _named(Client, Client.client_id, "name", client_id)
+
+
+def vhs_name(slug: str | None) -> str:
+    """A VHS by its name ("vhs Musterstadt"), not its slug."""
+    return _named(Vhs, Vhs.slug, "name", slug)
+
+
+def actor(value: str | None) -> str:
+    """Who did it: "Anna Muster, Administratorin der vhs Straubing" for a console actor,
+    "ITEM-Betrieb" for an operator, "Kommandozeile" for a command."""
+    if not value:
+        return ""
+    if value.startswith("cli:"):
+        return str(_l("Kommandozeile"))
+    if not value.startswith("console:"):
+        return _words(value)
+    slug, _, address = value[len("console:"):].partition("/")
+    row = db.session().execute(
+        select(Account.display_name, Vhs.name, ConsoleRole.role)
+        .join(Vhs, Account.vhs_id == Vhs.id)
+        .outerjoin(ConsoleRole, ConsoleRole.account_id == Account.id)
+        .where(Vhs.slug == slug, Account.address == address)).first()
+    if row is None:
+        return str(_l("eine Administratorin oder ein Administrator (%(address)s)",
+                      address=address))
+    name = row.display_name or address
+    if row.role == Role.OPERATOR:
+        return str(_l("%(name)s, ITEM-Betrieb", name=name))
+    return str(_l("%(name)s, Administration der %(vhs)s", name=name, vhs=row.name))
+
+
+def filters() -> dict:
+    """The template filters, by name."""
+    return {"kind_label": kind, "reason_label": reason, "source_label": source,
+            "mail_label": mail, "program_label": program, "actor_label": actor,
+            "security_label": lambda value: of(SECURITY, value),
+            "grant_label": lambda value: of(GRANTS, value),
+            "key_state_label": lambda value: of(KEY_STATES, value)}
