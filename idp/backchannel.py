@@ -18,7 +18,7 @@ from joserfc import jwt
 from sqlalchemy import select
 
 from . import db, outbox
-from .models import Client, LogoutDelivery, SsoSession, Token, now
+from .models import Account, Client, LogoutDelivery, SsoSession, Token, now
 from .signing import signing
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -36,11 +36,31 @@ def enqueue(sso: SsoSession) -> int:
                                                   .where(Token.sid == sso.sid))))
     count = 0
     for client in clients:
-        session.add(LogoutDelivery(client_id=client.client_id, uri=client.backchannel_logout_uri,
-                                   sub=sso.account.sub, sid=sso.sid, created_at=now(),
-                                   next_attempt_at=now()))
+        _notice(client, sso.account.sub, sso.sid)
         count += 1
     return count
+
+
+def withdrawn(account: Account, client_id: str) -> int:
+    """Notices to ``client_id`` for each live session of ``account`` it holds tokens in:
+    the person withdrew its access on "Mein Zugang", so the service's own sessions end
+    too (the caller commits)."""
+    session = db.session()
+    client = session.scalar(select(Client).where(Client.client_id == client_id,
+                                                 Client.backchannel_logout_uri.is_not(None)))
+    if client is None:
+        return 0
+    sids = list(session.scalars(select(SsoSession.sid).where(
+        SsoSession.account_id == account.id, SsoSession.ended_at.is_(None),
+        SsoSession.sid.in_(select(Token.sid).where(Token.client_id == client_id)))))
+    for sid in sids:
+        _notice(client, account.sub, sid)
+    return len(sids)
+
+
+def _notice(client: Client, sub: str, sid: str) -> None:
+    db.session().add(LogoutDelivery(client_id=client.client_id, uri=client.backchannel_logout_uri,
+                                    sub=sub, sid=sid, created_at=now(), next_attempt_at=now()))
 
 
 def logout_token(delivery: LogoutDelivery) -> str:

@@ -34,6 +34,15 @@ def _console() -> dict:
             "here": signin.console_page(request.full_path.rstrip("?")) or url_for("admin.index")}
 
 
+@bp.errorhandler(403)
+def _no_access(error):
+    """A signed-in person the console turns away: who may use it and whom to ask."""
+    sso, held = signin.current(), gate.held()
+    vhs_name = tenants.find(held.vhs_slug).name if held is not None else ""
+    return render_template("admin/no_access.html", held=held, held_vhs=vhs_name,
+                           address=sso.account.address if sso else ""), 403
+
+
 @bp.get("/")
 def index():
     """An administrator's own VHS; for an operator, every VHS."""

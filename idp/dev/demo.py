@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import socket
+import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -187,12 +188,11 @@ class Demo:
         return DispatcherMiddleware(self.app, mounts)
 
     def banner(self) -> list[str]:
-        """What is valid now: the URLs and the people to try."""
+        """What is valid now: the URLs and the people to try, with the commands as this
+        installation names them."""
         demo = world.MUSTERSTADT.people[0]
-        account = db.session().scalar(select(Account).where(Account.address == demo.address))
-        still = account is not None and passwords().verify(account.password_hash, PASSWORD)
-        password = (json.dumps(PASSWORD, ensure_ascii=False) if still
-                    else "(changed since: use Passwort vergessen)")
+        password, admin_password = _password(demo.address), _password(world.ADMIN.address)
+        idp, python = _program("vhskoop-idp"), _program("python")
         issuer = self.issuer
         port = urlsplit(issuer).port or 80
         return [
@@ -203,25 +203,42 @@ class Demo:
             f"  everyone to try:             {issuer}/demo/",
             f"  sign in:  vhs Musterstadt, {demo.address}, password {password}",
             f"  the console: {issuer}/admin/ as {world.ADMIN.address} (administrator of vhs "
-            f"Musterstadt), the same password, then the code of an authenticator app with "
-            f"the secret {ADMIN_TOTP}",
-            f"    (its current code: .venv/bin/python -c \"import pyotp; "
+            f"Musterstadt), password {admin_password}, then the code of an authenticator app "
+            f"with the secret {ADMIN_TOTP}",
+            f"    (its current code: {python} -c \"import pyotp; "
             f"print(pyotp.TOTP('{ADMIN_TOTP}').now())\")",
             *([] if passkeys.usable() else [
                 f"  passkeys need a host name: IDP_DEMO_ISSUER=http://localhost:{port} "
-                f"vhskoop-idp demo --port {port}, then open http://localhost:{port}"]),
+                f"{idp} demo --port {port}, then open http://localhost:{port}"]),
             f"  the demo's program (KuferSQL) to fix addresses: {issuer}/demo/programs/musterstadt",
             f"  itm:PORTAL login: vhs Portalstadt, {world.PORTALSTADT.people[0].address}, "
             f"password {json.dumps(PORTAL_PASSWORD, ensure_ascii=False)}",
             f"  Neuer Zugang: {world.MUSTERSTADT.people[1].address} (vhs Musterstadt)",
             f"  commands against this instance: IDP_ENV=development "
-            f"IDP_INSTANCE_PATH={self.app.instance_path} vhskoop-idp ...",
+            f"IDP_INSTANCE_PATH={self.app.instance_path} {idp} ...",
         ]
 
     def stop(self) -> None:
         """Stop the mail server and the portal simulator."""
         self.mailbox.stop()
         self.portal.stop()
+
+
+def _password(address: str) -> str:
+    """The demo password of ``address`` as the banner prints it, or that it was changed."""
+    account = db.session().scalar(select(Account).where(Account.address == address))
+    if account is not None and passwords().verify(account.password_hash, PASSWORD):
+        return json.dumps(PASSWORD, ensure_ascii=False)
+    return "(changed since: use Passwort vergessen)"
+
+
+def _program(name: str) -> str:
+    """How to call ``name`` of this installation from here (".venv/bin/vhskoop-idp")."""
+    path = Path(sys.executable).parent / name
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _demo() -> Demo:

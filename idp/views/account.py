@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
 from wtforms import PasswordField
 
-from .. import audit, db, factors, sessions, signin, tokens
+from .. import audit, backchannel, db, factors, sessions, signin, tokens
 from ..models import Client, Consent, Source, SsoSession, now
 from ..password_policy import refusals
 from ..passwords import passwords
@@ -75,7 +75,7 @@ def end_session(sid: str):
     if target is None:
         abort(404)
     if target.id == sso.id:
-        return signin.sign_out(redirect(url_for("views.index"), 303))
+        return signin.sign_out(make_response(render_template("logged_out.html")))
     sessions.end(target)
     _audit("logout", sso, detail="another device")
     return redirect(url_for("account.page"), 303)
@@ -87,7 +87,7 @@ def logout_everywhere():
     sso = _checked()
     sessions.end_all(sso.account)
     _audit("logout", sso, detail="everywhere")
-    return signin.sign_out(redirect(url_for("views.index"), 303))
+    return signin.sign_out(make_response(render_template("logged_out.html", everywhere=True)))
 
 
 @bp.post("/clients/<client_id>/revoke")
@@ -96,6 +96,7 @@ def revoke_client(client_id: str):
     sso = _checked()
     db.session().execute(delete(Consent).where(Consent.account_id == sso.account_id,
                                                Consent.client_id == client_id[:100]))
+    backchannel.withdrawn(sso.account, client_id[:100])  # the service's sessions end too
     tokens.revoke_account(sso.account_id, client_id[:100])
     _audit("revocation", sso, client=client_id[:100], detail="by the person")
     return redirect(url_for("account.page"), 303)

@@ -132,9 +132,10 @@ def console_tour(page, site):
 
 def test_every_console_page_passes_axe_fits_the_window_and_is_photographed(page, site):
     axe = Axe()
-    blocking, seen, too_wide = {}, {}, []
+    blocking, seen, too_wide, visited = {}, {}, [], {}
     for name in console_tour(page, site):
         page.wait_for_load_state()
+        visited[name] = page.url
         assert page.title().endswith("– vhsKOOP"), name
         if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
             too_wide.append(name)
@@ -144,6 +145,15 @@ def test_every_console_page_passes_axe_fits_the_window_and_is_photographed(page,
                          for v in violations if v["impact"] in ("serious", "critical")})
         page.screenshot(path=SHOTS / f"de-console-{name}.png", full_page=True)
     assert len(seen) == 15
+    for width in (390, 320):  # a phone: every console page fits, and passes axe there too
+        page.set_viewport_size({"width": width, "height": 800})
+        for name, url in visited.items():
+            page.goto(url)
+            if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
+                too_wide.append(f"{name} at {width} px")
+            blocking.update({f"{name} at {width} px: {v['id']}": [n["target"] for n in v["nodes"]]
+                             for v in axe.run(page).response["violations"]
+                             if v["impact"] in ("serious", "critical")})
     assert not blocking, blocking
     assert not too_wide, too_wide
     (SHOTS / "axe-console.json").write_text(json.dumps(seen, indent=1, sort_keys=True) + "\n")

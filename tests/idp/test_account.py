@@ -53,7 +53,9 @@ def test_logout_everywhere_and_revoking_a_service(live, browser):
     with pytest.raises(Exception, match="invalid_grant"):
         rp.refresh(token["refresh_token"])
     page = browser.get("/account").text
-    browser.post("/account/logout-everywhere", {"csrf_token": csrf(page)})
+    ended = browser.post("/account/logout-everywhere", {"csrf_token": csrf(page)})
+    assert ended.status_code == 200 and "Sie sind abgemeldet" in ended.text
+    assert "auf allen anderen Geräten" in ended.text  # said, not just a redirect to "/"
     assert "Sie sind angemeldet" not in browser.get("/").text
 
 

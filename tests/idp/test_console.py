@@ -115,13 +115,19 @@ def test_anonymous_visitors_go_to_the_login_and_come_back(app, world):
                                  "/admin/vhs/straubing/diagnose", "/admin/clients",
                                  "/admin/dashboard"])
 def test_an_ordinary_account_gets_403(app, world, url):
-    assert signed_in(app, DORA).get(url).status_code == 403
+    answer = signed_in(app, DORA).get(url)
+    assert answer.status_code == 403
+    text = page_text(answer)  # who may use it and whom to ask, not a protocol error
+    assert "Kein Zugang zu dieser Seite der Verwaltung" in text and DORA in text
+    assert "bitten Sie die Administration Ihrer VHS" in text and "Fehlercode" not in text
 
 
 def test_a_vhs_administrator_reaches_only_their_own_vhs(app, world):
     client = signed_in(app)
     assert client.get("/admin/").headers["Location"] == "/admin/vhs/straubing/people"
-    assert client.get("/admin/vhs/passau/people").status_code == 403
+    other_vhs = client.get("/admin/vhs/passau/people")
+    assert other_vhs.status_code == 403
+    assert "Sie verwalten vhs Straubing." in page_text(other_vhs)
     assert client.get("/admin/vhs/nowhere/people").status_code == 404
     paul = account(app, PAUL)
     assert client.get(f"/admin/vhs/straubing/people/{paul.id}").status_code == 404

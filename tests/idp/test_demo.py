@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from idp import backchannel, db, mail, roles
 from idp.dev import demo, world
-from idp.models import Client, Role, Vhs
+from idp.models import Account, Client, Role, Vhs
+from idp.passwords import passwords
 
 from ..helpers import Browser, LiveServer, form_field, post_login, second_step, submit, totp_code
 
@@ -42,6 +43,21 @@ def test_the_world_has_its_size_and_every_case(story):
             assert person.address in page
     assert "Sonnige Tage am Donauufer" in "\n".join(banner)
     assert demo.ADMIN_TOTP in "\n".join(banner)  # the console's second factor
+    assert "bin/vhskoop-idp ..." in banner[-1]  # a command that runs as printed
+
+
+def test_the_banner_prints_the_administrators_password_after_the_demo_one_changed(story):
+    live, told = story
+    with live.app.app_context():
+        person = db.session().scalar(select(Account).where(
+            Account.address == world.MUSTERSTADT.people[0].address))
+        person.password_hash = passwords().hash("ein ganz anderes Passwort")
+        db.session().commit()
+        banner = told.banner()
+    [sign_in] = [line for line in banner if line.startswith("  sign in:")]
+    [console] = [line for line in banner if line.startswith("  the console:")]
+    assert "changed since" in sign_in
+    assert '"Sonnige Tage am Donauufer"' in console
 
 
 def test_sign_in_at_one_service_signs_in_at_the_other_and_out_of_both(story):

@@ -17,7 +17,15 @@ from sqlalchemy import update
 from idp import backchannel, db
 from idp.models import LogoutDelivery
 
-from ..helpers import CALLBACK, PASSWORD, Browser, RelyingParty, post_login, sign_in
+from ..helpers import (
+    CALLBACK,
+    PASSWORD,
+    Browser,
+    RelyingParty,
+    form_field,
+    post_login,
+    sign_in,
+)
 from ..worlds import closed_port
 
 pytestmark = pytest.mark.e2e
@@ -110,6 +118,29 @@ def test_sign_in_once_log_out_everywhere(live, browser, receivers):
         first.refresh(first_token["refresh_token"])
     again = RelyingParty(live.url, "vhskoop", first_secret)
     assert "/login?" in browser.get(again.authorization_url()).headers["Location"]
+
+
+def test_withdrawing_a_service_on_mein_zugang_ends_its_sessions_too(live, browser,
+                                                                    receivers):
+    """"Zugriff entziehen" revokes the service's tokens and tells the service (and only it)
+    by back-channel logout, so its own session ends; the person stays signed in here."""
+    first_secret = register(live, "vhskoop", receivers[0].url)
+    second_secret = register(live, "feedback", receivers[1].url)
+    first = RelyingParty(live.url, "vhskoop", first_secret, scope="openid email offline_access")
+    claims = first.verify_id_token(first.fetch_token(sign_in(live, browser, first)))
+    second = RelyingParty(live.url, "feedback", second_secret,
+                          scope="openid email offline_access")
+    second.fetch_token(browser.get(second.authorization_url()).headers["Location"])
+    page = browser.get("/account").text
+    token = form_field(page, "csrf_token")
+    assert browser.post("/account/clients/vhskoop/revoke",
+                        {"csrf_token": token}).status_code == 303
+    assert deliver(live)["delivered"] == 1
+    [notice] = receivers[0].tokens
+    assert receivers[1].tokens == []
+    told = verify_logout_token(live, notice, "vhskoop")
+    assert told["sid"] == claims["sid"] and told["sub"] == claims["sub"]
+    assert "Sie sind angemeldet" in browser.get("/").text
 
 
 def test_an_unreachable_relying_party_gets_the_logout_later(live, browser):

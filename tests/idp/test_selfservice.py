@@ -58,9 +58,9 @@ def outbox_count(app) -> int:
 
 def test_new_access_page_has_the_help_pages_words(client, vhs):
     page = client.get("/neuer-zugang").get_data(as_text=True)
-    for words in ["Neuer Zugang", "Bitte VHS auswählen", "Benutzername (= E-Mail)",
-                  "Abschicken", "Zurück", "Geben Sie hier die E-Mail Adresse ein, die bei "
-                  "der Bildungseinrichtung hinterlegt ist."]:
+    for words in ["Neuer Zugang", "Bitte VHS auswählen", "E-Mail-Adresse",
+                  "Abschicken", "Zurück", "Geben Sie hier die E-Mail-Adresse ein, die bei "
+                  "Ihrer VHS hinterlegt ist."]:
         assert words in page
 
 
