@@ -245,7 +245,7 @@ def reset(account: Account, actor: str) -> bool:
     if had:
         sessions.end_all(account)
         audit.record("mfa_reset", vhs=account.vhs.slug, sub=account.sub, actor=actor)
-        notices.factors_changed(account, "reset")
+        notices.factors_changed(account, "reset", by=actor)
     return had
 
 

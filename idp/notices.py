@@ -7,11 +7,11 @@ transaction, at most once per kind, VHS and address within IDP_MAIL_INTERVAL_SEC
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import lazy_gettext
+from flask_babel import LazyString, lazy_gettext
 
 from adapters.address import clean, is_plausible
 
-from . import mail, portals
+from . import labels, mail, portals
 from .models import Account, OutboxMail, Vhs
 
 SUBJECTS = {
@@ -90,11 +90,14 @@ def password_changed(account: Account, locale: str) -> None:
          link_label=lazy_gettext("Passwort vergessen"))
 
 
-def factors_changed(account: Account, what: str) -> None:
-    """Tell the person that a second factor was added, removed or reset (every time)."""
+def factors_changed(account: Account, what: str, by: str | None = None) -> None:
+    """Tell the person that a second factor was added, removed or reset (every time);
+    ``by``: the administrator who did it (an audit actor), named in the mail."""
     send(account.vhs, account.address, "factors_changed", "de", interval=0,
          change=FACTOR_CHANGES[what], link=issuer_link("/account"),
-         link_label=lazy_gettext("Ihr Zugang"))
+         link_label=lazy_gettext("Ihr Zugang"),
+         by=LazyString(labels.actor, by) if by and by.startswith("console:") else
+         (lazy_gettext("ITEM") if by else None))
 
 
 def wrong_codes(account: Account) -> None:

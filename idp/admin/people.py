@@ -89,13 +89,29 @@ def _record(action: str, account: Account) -> None:
     acts.record(action, vhs=account.vhs.slug, sub=account.sub)
 
 
+def _unconfirmed(account: Account, question, consequence, button):
+    """The page that asks before an act that locks a person out, or None once it was
+    confirmed (the form's ``confirmed``)."""
+    if request.form.get("confirmed") == "1":
+        return None
+    return render_template("admin/confirm.html", vhs=account.vhs, account=account,
+                           question=question, consequence=consequence, button=button,
+                           back=_url(account))
+
+
 @bp.post("/<int:account_id>/disable")
 def disable(slug: str, account_id: int):
-    """Disable: the sessions end, the tokens are revoked, no login until enabled."""
+    """Disable (after asking): the sessions end, the tokens are revoked, no login until
+    enabled."""
     account = _person(slug, account_id)
     if account.id == gate.clearance().account_id:
         return acts.done(_l("Den eigenen Zugang können Sie hier nicht sperren."),
                          _url(account), "error")
+    asked = _unconfirmed(account, _l("Zugang sperren?"), _l(
+        "Die Person wird auf allen Geräten abgemeldet, die Dienste verlieren den Zugriff, und "
+        "bis zum Entsperren kann sie sich nicht mehr anmelden."), _l("Ja, sperren"))
+    if asked:
+        return asked
     if accounts.disable(account):
         _record("people disable", account)
     return acts.done(_l("Der Zugang ist gesperrt; alle Sitzungen sind beendet."),
@@ -156,6 +172,13 @@ def reset_mfa(slug: str, account_id: int):
     """"Zweiten Faktor zurücksetzen": for a person who lost every factor and every
     recovery code; announced to them by mail, and a new one is set up at the next login."""
     account = _person(slug, account_id)
+    asked = _unconfirmed(account, _l("Zweiten Faktor zurücksetzen?"), _l(
+        "Alle Authenticator-Apps, Passkeys und Wiederherstellungscodes der Person werden "
+        "entfernt und sie wird überall abgemeldet. Danach meldet sie sich nur mit dem "
+        "Passwort an und richtet einen neuen zweiten Faktor ein. Tun Sie das nur, wenn Sie "
+        "sicher sind, dass die Person selbst darum bittet."), _l("Ja, zurücksetzen"))
+    if asked:
+        return asked
     if not factors.reset(account, gate.clearance().actor):
         return acts.done(_l("Dieser Zugang hat keinen zweiten Faktor."), _url(account), "error")
     _record("people reset-mfa", account)

@@ -162,7 +162,7 @@ def test_changes_need_a_csrf_token_and_a_fresh_login(app, world):
     assert f'value="{ANNA}"' in login  # the console's login again: the same person
     assert account(app, BERND).status == Status.ACTIVE
     assert log_in(app, client, email=ANNA, next=page).headers["Location"] == page
-    assert act(client, page, action).status_code == 303
+    assert act(client, page, action, confirmed="1").status_code == 303
     assert account(app, BERND).status == Status.DISABLED
 
 
@@ -180,7 +180,11 @@ def test_disable_ends_the_sessions_and_enable_lets_the_person_in_again(app, worl
     assert dora_browser.get("/account").status_code == 200
     dora = account(app, DORA)
     page = f"/admin/vhs/straubing/people/{dora.id}"
-    done = act(client, page, f"{page}/disable")
+    asked = act(client, page, f"{page}/disable")  # one click only asks
+    assert asked.status_code == 200 and "Zugang sperren?" in page_text(asked)
+    assert account(app, DORA).status == Status.ACTIVE and dora_browser.get(
+        "/account").status_code == 200
+    done = act(client, page, f"{page}/disable", confirmed="1")
     assert done.headers["Location"] == page
     assert "Der Zugang ist gesperrt" in page_text(client.get(page))
     assert dora_browser.get("/account").status_code in (302, 303)

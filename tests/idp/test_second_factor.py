@@ -323,7 +323,12 @@ def test_the_console_and_the_cli_reset_a_lost_factor(app, runner, tenant):
     assert ("zweiter Faktor: 1 Authenticator-App, 0 Passkeys, 10 Wiederherstellungscodes "
             "übrig") in diagnosis and "entfernt ihn nie" in diagnosis
     token = form_field(shown, "csrf_token")
-    done = admin.post(f"{page}/reset-mfa", data={"csrf_token": token, "back": page})
+    asked = admin.post(f"{page}/reset-mfa", data={"csrf_token": token, "back": page})
+    assert asked.status_code == 200 and "Zweiten Faktor zurücksetzen?" in text(asked)
+    with app.app_context():
+        assert factors.has_any(dora.id)  # asked, not done
+    done = admin.post(f"{page}/reset-mfa", data={"csrf_token": token, "back": page,
+                                                 "confirmed": "1"})
     assert done.status_code == 303
     assert "zurückgesetzt" in text(admin.get(page))
     with app.app_context():
@@ -331,7 +336,9 @@ def test_the_console_and_the_cli_reset_a_lost_factor(app, runner, tenant):
         mails = [m.text_body for m in db.session().scalars(select(OutboxMail).where(
             OutboxMail.recipient == "dora@vhs-straubing.de",
             OutboxMail.kind == "factors_changed"))]
-    assert any("zurückgesetzt" in body for body in mails)
+    [body] = [body for body in mails if "zurückgesetzt" in body]
+    assert "Das hat die Verwaltung Ihrer VHS getan (Anna Muster, Administration der vhs " \
+           "Straubing)" in body and "Wenn Sie das nicht selbst waren" not in body
     reset = events(app, "mfa_reset")[-1]
     assert reset.actor == f"console:straubing/{ANNA}" and reset.who == dora.sub
     assert post_login(app.test_client(), email="dora@vhs-straubing.de").headers[
