@@ -16,17 +16,23 @@ from .base import MissingConfiguration, build_app, fail
 
 @click.command("demo")
 @click.option("--port", default=5000, show_default=True)
-def demo_command(port: int) -> None:
+@click.option("--reset", is_flag=True,
+              help="Start over: the demo's programs and its SQLite database made anew.")
+def demo_command(port: int, reset: bool) -> None:
     """Run the whole story on 127.0.0.1: three VHS, their programs, an itm:PORTAL, a mail
-    server with a web inbox, and two relying parties (development mode, SQLite)."""
+    server with a web inbox, and two relying parties (development mode, SQLite). What was
+    changed (a password, an address fixed in a demo program) is kept across restarts."""
     os.environ.setdefault("IDP_ENV", "development")
     os.environ["IDP_ISSUER"] = os.environ.get("IDP_DEMO_ISSUER") or f"http://127.0.0.1:{port}"
     app = build_app()
+    folder = Path(app.instance_path) / "demo"
+    if reset:
+        demo.reset(app, folder)
     try:
         prepare(app)
     except StartupError as error:
         raise MissingConfiguration(str(error)) from None
-    story = demo.Demo(app, Path(app.instance_path) / "demo")
+    story = demo.Demo(app, folder)
     with app.app_context():
         db.transaction(story.seed)()
         for line in story.banner():

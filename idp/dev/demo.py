@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import socket
 import sys
 from email import message_from_bytes, policy
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -34,8 +36,9 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from .. import (
@@ -44,6 +47,7 @@ from .. import (
     db,
     eligibility,
     factors,
+    labels,
     mail,
     passkeys,
     portals,
@@ -51,7 +55,7 @@ from .. import (
     tenants,
 )
 from ..connectors.portal import PortalSettings
-from ..models import Account, Role, Vhs, now
+from ..models import Account, Role, Status, Vhs, now
 from ..passwords import passwords
 from . import world
 from .portal_sim import PortalSimulator
@@ -63,6 +67,9 @@ PORTAL_PASSWORD = "Portal-Kennwort für Paula"
 SERVICES = (("vhskoop", "vhsKOOP", "vhskoop.svg"), ("feedback", "itm:FEEDBACK", "feedback.svg"))
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
+STATES = {Status.ACTIVE: _l("hat jetzt einen aktiven Zugang"),
+          Status.PENDING: _l("hat einen Zugang angefordert; er wartet auf die Aktivierung"),
+          Status.DISABLED: _l("Zugang gesperrt")}
 
 
 def free_port() -> int:
@@ -140,7 +147,7 @@ class Demo:
         return f"sqlite:///{self.folder / 'programs' / f'{slug}.sqlite3'}"
 
     def _seed_vhs(self, spec: world.DemoVhs, known: set[str]) -> None:
-        url = world.write_program(self.folder / "programs" / f"{spec.slug}.sqlite3", spec)
+        url = world.keep_program(self.folder / "programs" / f"{spec.slug}.sqlite3", spec)
         options = {"url": url, "mandant": "1"}
         if spec.adapter == "kma":
             options = {"program": "kufersql", "program_options": options}
@@ -224,10 +231,27 @@ class Demo:
         self.portal.stop()
 
 
+def reset(app: Flask, folder: Path, database: bool = True) -> None:
+    """``demo --reset``: remove the demo's programs (in ``folder``) and, with
+    ``database`` and when it is a SQLite file, the provider's database, so the next start
+    builds the world anew."""
+    shutil.rmtree(folder / "programs", ignore_errors=True)
+    url = make_url(app.config["DATABASE_URL"])
+    if database and url.drivername.startswith("sqlite") and url.database:
+        db.engine(app).dispose()
+        for suffix in ("", "-wal", "-shm"):  # the journal of the old file goes with it
+            Path(url.database + suffix).unlink(missing_ok=True)
+
+
+def _unchanged(address: str) -> bool:
+    """Whether the account ``address`` still has the demo password."""
+    account = db.session().scalar(select(Account).where(Account.address == address))
+    return account is not None and passwords().verify(account.password_hash, PASSWORD)
+
+
 def _password(address: str) -> str:
     """The demo password of ``address`` as the banner prints it, or that it was changed."""
-    account = db.session().scalar(select(Account).where(Account.address == address))
-    if account is not None and passwords().verify(account.password_hash, PASSWORD):
+    if _unchanged(address):
         return json.dumps(PASSWORD, ensure_ascii=False)
     return "(changed since: use Passwort vergessen)"
 
@@ -241,21 +265,35 @@ def _program(name: str) -> str:
         return str(path)
 
 
+def _sent(header: str | None) -> str:
+    """A mail's Date header the pages' way ("02.12.2026, 14:05 Uhr"), not RFC 5322's."""
+    try:
+        return labels.moment(int(parsedate_to_datetime(header).timestamp()))
+    except (TypeError, ValueError):
+        return header or ""
+
+
 def _demo() -> Demo:
     return current_app.extensions["idp.demo"]
 
 
 @bp.get("/")
 def home():
-    """Everyone to try, and where."""
-    return render_template("demo/index.html", vhs=world.VHS, password=PASSWORD,
-                           portal_password=PORTAL_PASSWORD, services=SERVICES)
+    """Everyone to try, and where, with what each one's account is now."""
+    addresses = [person.address for spec in world.VHS for person in spec.people]
+    now_state = {address: status for address, status in db.session().execute(
+        select(Account.address, Account.status).where(Account.address.in_(addresses)))}
+    unchanged = {address for address in (world.MUSTERSTADT.people[0].address,
+                                         world.ADMIN.address) if _unchanged(address)}
+    return render_template("demo/index.html", vhs=world.VHS, services=SERVICES,
+                           password=PASSWORD, unchanged=unchanged, state=now_state,
+                           states=STATES, portal_password=PORTAL_PASSWORD, admin=world.ADMIN)
 
 
 @bp.get("/mails")
 def mails():
     """What the demo VHS's mail server received, newest first."""
-    received = [{"to": m["To"], "subject": m["Subject"], "date": m["Date"],
+    received = [{"to": m["To"], "subject": m["Subject"], "date": _sent(m["Date"]),
                  "text": m.get_body(("plain",)).get_content()}
                 for m in reversed(_demo().mailbox.messages)]
     return render_template("demo/mails.html", mails=received)

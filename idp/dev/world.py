@@ -119,6 +119,14 @@ def write_program(path: Path, vhs: DemoVhs) -> str:
     return url
 
 
+def keep_program(path: Path, vhs: DemoVhs) -> str:
+    """The VHS's program database as the demo left it (an address fixed there stays
+    fixed across restarts), written anew only when it is missing; its SQLAlchemy URL."""
+    if path.exists():
+        return f"sqlite:///{path}"
+    return write_program(path, vhs)
+
+
 def read_program(url: str) -> list[dict]:
     """The rows of a demo VHS's Benutzerverwaltung, as the program stores them now."""
     engine = create_engine(url)

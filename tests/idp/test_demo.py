@@ -4,6 +4,7 @@ one at "itm:FEEDBACK", a logout of both (back-channel), Neuer Zugang with its ma
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +17,8 @@ from idp.passwords import passwords
 from ..helpers import Browser, LiveServer, form_field, post_login, second_step, submit, totp_code
 
 pytestmark = pytest.mark.e2e
+
+TOM = "tom.tippfehler@vhs-musterstadt.de"
 
 
 @pytest.fixture
@@ -87,6 +90,8 @@ def test_neuer_zugang_mails_arrive_in_the_demo_inbox(story):
         assert mail.deliver_due()["delivered"] == 1
     shown = Browser(live.url).get("/demo/mails").text
     assert world.MUSTERSTADT.people[1].address in shown and "/zugang/aktivieren?token=" in shown
+    assert re.search(r"\d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr", shown)  # the pages' dates
+    assert "+0000" not in shown and " GMT" not in shown
 
 
 def test_a_restart_on_another_port_registers_the_new_redirect_uris(story, make_app, tmp_path):
@@ -144,3 +149,31 @@ def test_the_console_diagnoses_every_person_of_the_demo(story):
         access, expected = DEMO_CASES[address]
         assert expected in text, address
         assert ("Die Person kann einen Zugang bekommen" in text) is access, address
+
+
+def test_a_restart_keeps_what_was_fixed_in_a_demo_program_and_reset_starts_over(story):
+    live, told = story
+    tom = next(p for p in world.MUSTERSTADT.people if p.typed == TOM)
+    url = told.program_url("musterstadt")
+    world.change_program(url, tom.id, TOM, active=True, released=True)  # the typo fixed
+    with live.app.app_context():
+        db.transaction(told.seed)()  # what a restart does
+    assert {row["email"] for row in world.read_program(url)} >= {TOM}
+    demo.reset(live.app, told.folder, database=False)  # the test's database stays
+    assert not (told.folder / "programs").exists()
+    with live.app.app_context():
+        db.transaction(told.seed)()
+    assert TOM not in {row["email"] for row in world.read_program(url)}  # the typo again
+
+
+def test_the_demo_page_says_what_each_account_is_now(story):
+    live, _ = story
+    nora = world.MUSTERSTADT.people[1]
+    before = html.unescape(Browser(live.url).get("/demo/").text)
+    assert "Anton Admin (admin@vhs-musterstadt.de) ist Administrator" in before
+    assert f"{nora.address}</code> – kann einen Zugang anfordern (Neuer Zugang)<br>" not in before
+    live.cli("accounts", "add", "--vhs", "musterstadt", "--email", nora.address,
+             "--password-stdin", input="ein langes Passwort für Nora\n")
+    after = html.unescape(Browser(live.url).get("/demo/").text)
+    assert (f"{nora.address}</code> – kann einen Zugang anfordern (Neuer Zugang)<br>"
+            "<strong>Jetzt:</strong> hat jetzt einen aktiven Zugang") in after
