@@ -21,21 +21,24 @@ def choose_vhs(page, typed: str, name: str) -> None:
     page.get_by_role("option", name=name).click()
 
 
-def test_the_whole_story(page, site):
-    """Neuer Zugang, the mail, activation, vhsKOOP, itm:FEEDBACK without a password, and
-    a logout of both."""
-    nora = world.MUSTERSTADT.people[1].address
+def ask_at_vhskoop(page, site, address: str) -> str:
+    """Neuer Zugang, started from the vhsKOOP demo service; the activation link mailed."""
     page.goto(site.url + "/demo/vhskoop/")
     page.click("#login")
     page.get_by_role("link", name="Neuer Zugang").click()
     choose_vhs(page, "muster", "vhs Musterstadt")
-    page.fill("#email", nora)
+    page.fill("#email", address)
     page.get_by_role("button", name="Abschicken").click()
     expect(page.get_by_role("heading", name="Bitte sehen Sie in Ihr Postfach")).to_be_visible()
     deliver_everything(site)
     page.goto(site.url + "/demo/mails")
-    link = page.locator("a[href*='/zugang/aktivieren']").first
-    page.goto(link.get_attribute("href"))
+    return page.locator("a[href*='/zugang/aktivieren']").first.get_attribute("href")
+
+
+def test_the_whole_story(page, site):
+    """Neuer Zugang, the mail, activation, vhsKOOP, itm:FEEDBACK without a password, and
+    a logout of both."""
+    page.goto(ask_at_vhskoop(page, site, world.MUSTERSTADT.people[1].address))
     page.fill("#password", "Morgens Kaffee, mittags Kurse")
     page.fill("#confirm", "Morgens Kaffee, mittags Kurse")
     page.get_by_role("button", name="Passwort speichern").click()
@@ -55,17 +58,7 @@ def test_an_activation_link_opened_in_another_browser_ends_signed_in_at_the_serv
     """Neuer Zugang asked for from vhsKOOP in the office browser, the mail read on the
     phone: the phone's browser never sent vhsKOOP's state, so it is sent to vhsKOOP's
     initiate-login address, which signs it in there at once."""
-    nora = world.MUSTERSTADT.people[1].address
-    page.goto(site.url + "/demo/vhskoop/")
-    page.click("#login")
-    page.get_by_role("link", name="Neuer Zugang").click()
-    choose_vhs(page, "muster", "vhs Musterstadt")
-    page.fill("#email", nora)
-    page.get_by_role("button", name="Abschicken").click()
-    expect(page.get_by_role("heading", name="Bitte sehen Sie in Ihr Postfach")).to_be_visible()
-    deliver_everything(site)
-    page.goto(site.url + "/demo/mails")
-    link = page.locator("a[href*='/zugang/aktivieren']").first.get_attribute("href")
+    link = ask_at_vhskoop(page, site, world.MUSTERSTADT.people[1].address)
     phone = chromium.new_context(locale="de-DE", viewport={"width": 390, "height": 800})
     try:
         other = phone.new_page()

@@ -410,96 +410,91 @@ def test_test_mail_command(runner, vhs, smtp):
                                    "ich@vhs-straubing.de", code=1)
 
 
-@pytest.mark.e2e
-def test_from_new_access_through_the_mail_to_a_signed_in_relying_party(make_app, kufer_world,
-                                                                       smtp, tmp_path):
-    from ..helpers import Browser, LiveServer, RelyingParty
+def ask_from_the_service(browser, rp) -> None:
+    """"Neuer Zugang" for Anna, reached from the relying party's authorization request."""
+    login_url = browser.get(rp.authorization_url()).headers["Location"]
+    new_access = re.search(r'href="(/neuer-zugang[^"]*)"', browser.get(login_url).text)
+    page = browser.get(new_access.group(1).replace("&amp;", "&")).text
+    sent = browser.post("/neuer-zugang", {
+        "csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next"),
+        "tenant": "straubing", "email": "anna.muster@vhs-straubing.de"})
+    assert "Bitte sehen Sie in Ihr Postfach" in sent.text
+
+
+@pytest.fixture
+def kufer_live(make_app, kufer_world, smtp, tmp_path):
+    """A running provider with straubing on the KuferSQL world and its mail server."""
+    from ..helpers import LiveServer
 
     live = LiveServer(make_app)
-    try:
-        config = write_config(tmp_path, url=kufer_world["url"], mandant="1")
-        live.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
-                 "--adapter", "kufersql", "--adapter-config", config)
-        live.cli("vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
-                 str(smtp.port), "--security", "none", "--sender", SENDER)
-        add_client(live, "vhskoop-web", "--public", "--first-party")
-        rp = RelyingParty(live.url, "vhskoop-web")
-        browser = Browser(live.url)
-        login_url = browser.get(rp.authorization_url()).headers["Location"]
-        login_page = browser.get(login_url).text
-        new_access = re.search(r'href="(/neuer-zugang[^"]*)"', login_page).group(1)
-        page = browser.get(new_access.replace("&amp;", "&")).text
-        sent = browser.post("/neuer-zugang", {
-            "csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next"),
-            "tenant": "straubing", "email": "anna.muster@vhs-straubing.de"})
-        assert "Bitte sehen Sie in Ihr Postfach" in sent.text
-        deliver(live.app)
-        link = link_in(smtp.to("anna.muster@vhs-straubing.de")[0])
-        assert link.startswith(live.url + "/zugang/aktivieren?token=")
-        form = browser.get(link).text
-        done = browser.post(link, {"csrf_token": form_field(form, "csrf_token"),
-                                   "token": form_field(form, "token"),
-                                   "password": "mein langes neues Passwort",
-                                   "confirm": "mein langes neues Passwort"})
-        assert done.status_code == 303 and done.headers["Location"].startswith("/authorize?")
-        callback = browser.get(done.headers["Location"]).headers["Location"]
-        assert callback.startswith(CALLBACK)
-        claims = rp.verify_id_token(rp.fetch_token(callback))
-        assert claims["email"] == "anna.muster@vhs-straubing.de" and claims["email_verified"]
-    finally:
-        live.stop()
+    config = write_config(tmp_path, url=kufer_world["url"], mandant="1")
+    live.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
+             "--adapter", "kufersql", "--adapter-config", config)
+    live.cli("vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+             str(smtp.port), "--security", "none", "--sender", SENDER)
+    yield live
+    live.stop()
+
+
+@pytest.mark.e2e
+def test_from_new_access_through_the_mail_to_a_signed_in_relying_party(kufer_live, smtp):
+    from ..helpers import Browser, RelyingParty
+
+    live = kufer_live
+    add_client(live, "vhskoop-web", "--public", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop-web")
+    browser = Browser(live.url)
+    ask_from_the_service(browser, rp)
+    deliver(live.app)
+    link = link_in(smtp.to("anna.muster@vhs-straubing.de")[0])
+    assert link.startswith(live.url + "/zugang/aktivieren?token=")
+    form = browser.get(link).text
+    done = browser.post(link, {"csrf_token": form_field(form, "csrf_token"),
+                               "token": form_field(form, "token"),
+                               "password": "mein langes neues Passwort",
+                               "confirm": "mein langes neues Passwort"})
+    assert done.status_code == 303 and done.headers["Location"].startswith("/authorize?")
+    callback = browser.get(done.headers["Location"]).headers["Location"]
+    assert callback.startswith(CALLBACK)
+    claims = rp.verify_id_token(rp.fetch_token(callback))
+    assert claims["email"] == "anna.muster@vhs-straubing.de" and claims["email_verified"]
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("entry", [None, "https://vhskoop.example/oidc/start"])
 def test_a_link_opened_in_another_browser_goes_to_the_service_not_into_its_request(
-        make_app, kufer_world, smtp, tmp_path, entry):
+        kufer_live, smtp, entry):
     """The second browser never sent the relying party's ``state``: resuming the request
     there would end on the service's error page. It is signed in and sent to the service's
     initiate-login URI (OIDC Core 4), or shown that its access is active."""
-    from ..helpers import Browser, LiveServer, RelyingParty
+    from ..helpers import Browser, RelyingParty
 
-    live = LiveServer(make_app)
-    try:
-        config = write_config(tmp_path, url=kufer_world["url"], mandant="1")
-        live.cli("vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
-                 "--adapter", "kufersql", "--adapter-config", config)
-        live.cli("vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
-                 str(smtp.port), "--security", "none", "--sender", SENDER)
-        add_client(live, "vhskoop-web", "--public", "--first-party", "--name", "vhsKOOP",
-                   "--home-uri", "https://vhskoop.example/",
-                   *(["--initiate-login-uri", entry] if entry else []))
-        rp = RelyingParty(live.url, "vhskoop-web")
-        office = Browser(live.url)
-        login_url = office.get(rp.authorization_url()).headers["Location"]
-        new_access = re.search(r'href="(/neuer-zugang[^"]*)"', office.get(login_url).text)
-        page = office.get(new_access.group(1).replace("&amp;", "&")).text
-        office.post("/neuer-zugang", {
-            "csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next"),
-            "tenant": "straubing", "email": "anna.muster@vhs-straubing.de"})
-        deliver(live.app)
-        link = link_in(smtp.to("anna.muster@vhs-straubing.de")[0])
-        phone = Browser(live.url)
-        form = phone.get(link).text
-        done = phone.post(link, {"csrf_token": form_field(form, "csrf_token"),
-                                 "token": form_field(form, "token"),
-                                 "password": "mein langes neues Passwort",
-                                 "confirm": "mein langes neues Passwort"})
-        if entry:
-            assert done.status_code == 303
-            target = urlsplit(done.headers["Location"])
-            assert f"{target.scheme}://{target.netloc}{target.path}" == entry
-            assert parse_qs(target.query) == {
-                "iss": [live.url], "login_hint": ["anna.muster@vhs-straubing.de"],
-                "target_link_uri": ["https://vhskoop.example/"]}
-        else:
-            assert done.status_code == 200
-            assert "Ihr Zugang ist aktiv" in done.text and "Sie sind angemeldet." in done.text
-            assert 'href="https://vhskoop.example/">Weiter zu vhsKOOP' in done.text
-        assert "/authorize" not in done.text + done.headers.get("Location", "")
-        assert phone.get("/account").status_code == 200  # signed in, in the second browser
-    finally:
-        live.stop()
+    live = kufer_live
+    add_client(live, "vhskoop-web", "--public", "--first-party", "--name", "vhsKOOP",
+               "--home-uri", "https://vhskoop.example/",
+               *(["--initiate-login-uri", entry] if entry else []))
+    ask_from_the_service(Browser(live.url), RelyingParty(live.url, "vhskoop-web"))
+    deliver(live.app)
+    link = link_in(smtp.to("anna.muster@vhs-straubing.de")[0])
+    phone = Browser(live.url)
+    form = phone.get(link).text
+    done = phone.post(link, {"csrf_token": form_field(form, "csrf_token"),
+                             "token": form_field(form, "token"),
+                             "password": "mein langes neues Passwort",
+                             "confirm": "mein langes neues Passwort"})
+    if entry:
+        assert done.status_code == 303
+        target = urlsplit(done.headers["Location"])
+        assert f"{target.scheme}://{target.netloc}{target.path}" == entry
+        assert parse_qs(target.query) == {
+            "iss": [live.url], "login_hint": ["anna.muster@vhs-straubing.de"],
+            "target_link_uri": ["https://vhskoop.example/"]}
+    else:
+        assert done.status_code == 200
+        assert "Ihr Zugang ist aktiv" in done.text and "Sie sind angemeldet." in done.text
+        assert 'href="https://vhskoop.example/">Weiter zu vhsKOOP' in done.text
+    assert "/authorize" not in done.text + done.headers.get("Location", "")
+    assert phone.get("/account").status_code == 200  # signed in, in the second browser
 
 
 def test_mails_follow_the_language_the_person_chose(app, client, vhs, smtp):
