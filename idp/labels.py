@@ -159,6 +159,10 @@ GRANTS = {"authorization_code": _l("Anmeldung im Browser (Code-Flow)"),
           "refresh_token": _l("angemeldet bleiben (Refresh-Token)"),
           "client_credentials": _l("Dienst zu Dienst (Client Credentials)")}
 
+SCOPES = {"openid": _l("Anmeldung (openid)"), "profile": _l("Name (profile)"),
+          "email": _l("E-Mail-Adresse (email)"),
+          "offline_access": _l("Zugriff, während die Person nicht da ist (Refresh-Token)")}
+
 KEY_STATES = {"active": _l("signiert"), "next": _l("als nächster veröffentlicht"),
               "retiring": _l("nur noch zum Prüfen")}
 
@@ -272,4 +276,5 @@ def filters() -> dict:
             "mail_label": mail, "program_label": program, "actor_label": actor,
             "security_label": lambda value: of(SECURITY, value),
             "grant_label": lambda value: of(GRANTS, value),
+            "scope_label": lambda value: of(SCOPES, value),
             "key_state_label": lambda value: of(KEY_STATES, value)}

@@ -494,3 +494,15 @@ def second_step(client, code: str, method: str = "totp"):
     page = client.get("/login/zweiter-schritt?mit=" + method).get_data(as_text=True)
     return client.post("/login/zweiter-schritt", data={
         "csrf_token": form_field(page, "csrf_token"), "method": method, "code": code})
+
+
+# What a page for VHS staff must never show (the console's words are prose, idp.labels).
+FORBIDDEN = [
+    (re.compile(r"\b[a-z]+(?:_[a-z]+)+\b"), "a snake_case word"),
+    (re.compile(r"\bUTC\b"), "UTC"),
+    (re.compile(r"vhskoop-idp|\bset-(?:mail|mfa|adapter|portal|upstream)\b|\breset-mfa\b"
+                r"|\bkma (?:link|unlink)\b|\bvhs (?:add|set)\b|\bconsole:|\bcli:|(?<!\w)--[a-z]"),
+     "a command name"),
+    (re.compile(r"\b(?:kufersql|itm_manager|itm_connect)\b"), "an adapter id"),
+    (re.compile(r"(?<![/\w.])\d{1,3}(?:\.\d{1,3}){3}:\d+"), "host:port"),
+]

@@ -21,20 +21,10 @@ from idp.cli.base import READ_ONLY
 from idp.identity import Reason, Via
 from idp.models import Account, OutboxMail, Vhs, now
 
+from ..helpers import FORBIDDEN
 from .test_console import ANNA, BERND, OPS, act, signed_in, world  # noqa: F401 - the fixture
 
 IDP = Path(__file__).resolve().parents[2] / "idp"
-FORBIDDEN = [
-    (re.compile(r"\b[a-z]+(?:_[a-z]+)+\b"), "a snake_case word"),
-    (re.compile(r"\bUTC\b"), "UTC"),
-    (re.compile(r"vhskoop-idp|\bset-(?:mail|mfa|adapter|portal|upstream)\b|\breset-mfa\b"
-                r"|\bkma (?:link|unlink)\b|\bvhs (?:add|set)\b|\bconsole:|\bcli:|(?<!\w)--[a-z]"),
-     "a command name"),
-    (re.compile(r"\b(?:kufersql|itm_manager|itm_connect)\b"), "an adapter id"),
-    (re.compile(r"(?<![/\w.])\d{1,3}(?:\.\d{1,3}){3}:\d+"), "host:port"),
-]
-
-
 class Visible(html.parser.HTMLParser):
     """The text a person reads (no scripts, styles or attribute values) and the console
     links on the page."""
@@ -102,7 +92,8 @@ def _everything(app) -> None:
         straubing = session.scalar(select(Vhs).where(Vhs.slug == "straubing"))
         clients.register(clients.Registration(
             client_id="vhskoop", display_name="vhsKOOP", redirect_uris=["https://a.de/cb"],
-            grants=list(labels.GRANTS)[:2] + ["client_credentials"]))
+            grants=list(labels.GRANTS)[:2] + ["client_credentials"],
+            scope=" ".join(labels.SCOPES)))
         actors = [f"console:straubing/{ANNA}", f"console:item/{OPS}", "cli:root", None]
         for number, kind in enumerate(sorted(labels.KINDS)):
             for reason in sorted(labels.REASONS):
