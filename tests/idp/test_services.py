@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.serving import make_server
 
+from idp.dev.serving import QuietRequestHandler
+
 from ..helpers import PASSWORD, Browser
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +34,7 @@ def readme_example() -> str:
 @pytest.fixture
 def service(live):
     """The README's service, registered at the live provider and served on loopback."""
-    server = make_server("127.0.0.1", 0, None)
+    server = make_server("127.0.0.1", 0, None, request_handler=QuietRequestHandler)
     base = f"http://127.0.0.1:{server.server_port}"
     output = live.cli("clients", "add", "feedback", "--first-party", "--redirect-uri",
                       base + "/login/callback", "--initiate-login-uri", base + "/login")
