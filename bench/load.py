@@ -5,7 +5,8 @@ Works against any OP given issuer, client id/secret (client_secret_basic), redir
 *login driver* (see DRIVERS). Scenarios:
   a discovery GET      b JWKS GET       c token: client_credentials
   d token: refresh_token (one rotating chain per worker)
-  e full authorization-code + PKCE login (authorize -> login -> consent -> code -> token -> userinfo)
+  e full authorization-code + PKCE login
+    (authorize -> login -> consent -> code -> token -> userinfo)
   f userinfo GET with a bearer token
   g the login page GET (--login-path; the page every person opens first)
 a/b/c/f run on `wrk` (C, epoll; one thread saturates far more than one Node/Python server core)
@@ -19,11 +20,25 @@ the bottleneck for d/e. Drivers see a requests-like subset: .get/.post -> .statu
 .text .url .json(); redirects are never followed automatically; `.cookies` is a plain dict.
 Server and generator CPU use are measured per run to show which side was the bottleneck.
 """
-import argparse, base64, hashlib, html.parser, json, multiprocessing as mp, os, re, resource
-import secrets, shutil, statistics, subprocess, sys, threading, time
-from urllib.parse import parse_qs, quote, urlencode, urljoin, urlparse
 
+import argparse
+import base64
+import hashlib
+import html.parser
 import http.client
+import json
+import multiprocessing as mp
+import os
+import re
+import resource
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import parse_qs, quote, urlencode, urljoin, urlparse
 
 TIMEOUT = 10.0  # seconds, connect and each socket read: every request has one
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -54,7 +69,8 @@ class Resp:
 
 class Http:
     """Keep-alive HTTP/1.1 client on stdlib http.client: one connection per scheme+host, a flat
-    cookie jar (name -> value; enough for one OP host), no automatic redirects, TIMEOUT on all I/O."""
+    cookie jar (name -> value; enough for one OP host), no automatic redirects, TIMEOUT on
+    all I/O."""
 
     def __init__(self):
         self.conns, self.cookies = {}, {}
@@ -119,10 +135,18 @@ class _Forms(html.parser.HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "form":
-            self.forms.append({"action": a.get("action") or "", "method": (a.get("method") or "get").lower(),
-                               "inputs": [], "submit": None})
+            self.forms.append(
+                {
+                    "action": a.get("action") or "",
+                    "method": (a.get("method") or "get").lower(),
+                    "inputs": [],
+                    "submit": None,
+                }
+            )
         elif self.forms and tag == "input" and a.get("name"):
-            self.forms[-1]["inputs"].append((a["name"], (a.get("type") or "text").lower(), a.get("value") or ""))
+            self.forms[-1]["inputs"].append(
+                (a["name"], (a.get("type") or "text").lower(), a.get("value") or "")
+            )
         elif self.forms and tag == "button" and a.get("name") and self.forms[-1]["submit"] is None:
             self.forms[-1]["submit"] = (a["name"], a.get("value") or "")
 
@@ -180,7 +204,8 @@ def driver_form_walker(http, r, cfg):
 
 
 def driver_ours(http, r, cfg):
-    """vhskoop-idp: the login form also needs the VHS (<select name="tenant">, from env BENCH_TENANT);
+    """vhskoop-idp: the login form also needs the VHS (<select name="tenant">, from env
+    BENCH_TENANT);
     on other pages (consent) submit the form whose button approves."""
     tenant = os.environ.get("BENCH_TENANT", "bench")
     for _ in range(6):
@@ -191,8 +216,23 @@ def driver_ours(http, r, cfg):
         if not forms:
             raise BenchError(f"no form on {res.url} (HTTP {res.status_code}): {res.text[:200]!r}")
         login = [f for f in forms if any(t == "password" for _, t, _ in f["inputs"])]
-        f = login[0] if login else next((f for f in forms if f["submit"] and re.search(
-            r"allow|approve|accept|consent|yes|zulassen|erlauben", f"{f['submit'][0]} {f['submit'][1]}", re.I)), forms[-1])
+        f = (
+            login[0]
+            if login
+            else next(
+                (
+                    f
+                    for f in forms
+                    if f["submit"]
+                    and re.search(
+                        r"allow|approve|accept|consent|yes|zulassen|erlauben",
+                        f"{f['submit'][0]} {f['submit'][1]}",
+                        re.I,
+                    )
+                ),
+                forms[-1],
+            )
+        )
         data = {}
         for name, typ, value in f["inputs"]:
             if typ == "submit":
@@ -230,15 +270,20 @@ class OP:
         self.basic = "Basic " + base64.b64encode(cred.encode()).decode()
 
     def token(self, http, data):
-        r = http.post(self.meta["token_endpoint"], data=data,
-                      headers={"Authorization": self.basic, "Accept": "application/json"})
+        r = http.post(
+            self.meta["token_endpoint"],
+            data=data,
+            headers={"Authorization": self.basic, "Accept": "application/json"},
+        )
         if r.status_code != 200:
             raise BenchError(f"token {data.get('grant_type')}: HTTP {r.status_code} {r.text[:200]}")
         return r.json()
 
     def userinfo(self, http, access_token):
-        r = http.get(self.meta["userinfo_endpoint"],
-                     headers={"Authorization": "Bearer " + access_token, "Accept": "application/json"})
+        r = http.get(
+            self.meta["userinfo_endpoint"],
+            headers={"Authorization": "Bearer " + access_token, "Accept": "application/json"},
+        )
         if r.status_code != 200:
             raise BenchError(f"userinfo: HTTP {r.status_code} {r.text[:200]}")
         return r.json()
@@ -250,9 +295,17 @@ class OP:
         http.cookies.clear()
         verifier = b64u(secrets.token_bytes(32))
         state, nonce = b64u(secrets.token_bytes(12)), b64u(secrets.token_bytes(12))
-        params = {"response_type": "code", "client_id": cfg.client_id, "redirect_uri": cfg.redirect_uri,
-                  "scope": cfg.scope, "state": state, "nonce": nonce, "code_challenge_method": "S256",
-                  "code_challenge": b64u(hashlib.sha256(verifier.encode()).digest()), **cfg.auth_extra}
+        params = {
+            "response_type": "code",
+            "client_id": cfg.client_id,
+            "redirect_uri": cfg.redirect_uri,
+            "scope": cfg.scope,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge_method": "S256",
+            "code_challenge": b64u(hashlib.sha256(verifier.encode()).digest()),
+            **cfg.auth_extra,
+        }
         t0 = time.perf_counter()
         r = http.get(self.meta["authorization_endpoint"], params=params)
         cb = DRIVERS[cfg.driver](http, r, cfg)
@@ -260,15 +313,26 @@ class OP:
         if "code" not in q or q.get("state") != [state]:
             raise BenchError(f"bad callback: {cb[:200]}")
         t1 = time.perf_counter()
-        tok = self.token(http, {"grant_type": "authorization_code", "code": q["code"][0],
-                                "redirect_uri": cfg.redirect_uri, "code_verifier": verifier})
+        tok = self.token(
+            http,
+            {
+                "grant_type": "authorization_code",
+                "code": q["code"][0],
+                "redirect_uri": cfg.redirect_uri,
+                "code_verifier": verifier,
+            },
+        )
         t2 = time.perf_counter()
         ui = self.userinfo(http, tok["access_token"])
         t3 = time.perf_counter()
         if "sub" not in ui:
             raise BenchError(f"userinfo without sub: {ui}")
         if steps is not None:
-            for k, v in (("authorize+login+consent", t1 - t0), ("token", t2 - t1), ("userinfo", t3 - t2)):
+            for k, v in (
+                ("authorize+login+consent", t1 - t0),
+                ("token", t2 - t1),
+                ("userinfo", t3 - t2),
+            ):
                 steps.setdefault(k, []).append(v)
         return tok, ui
 
@@ -290,7 +354,9 @@ def _thread_loop(scn, op, cfg, seed, go, duration, out):
     ops = {
         "a": lambda: _get_json(http, cfg.issuer.rstrip("/") + "/.well-known/openid-configuration"),
         "b": lambda: _get_json(http, op.meta["jwks_uri"]),
-        "c": lambda: op.token(http, {"grant_type": "client_credentials", "scope": cfg.cc_scope, **cfg.cc_extra}),
+        "c": lambda: op.token(
+            http, {"grant_type": "client_credentials", "scope": cfg.cc_scope, **cfg.cc_extra}
+        ),
         "e": lambda: op.login(http, steps),
         "f": lambda: op.userinfo(http, seed["access_token"]),
         "g": lambda: _get_json(http, cfg.issuer.rstrip("/") + cfg.login_path),
@@ -337,7 +403,9 @@ def _proc_main(scn, cfg, seed, threads, go, ready, duration, q):
     op = OP(cfg)
     out, ts = [], []
     for _ in range(threads):
-        t = threading.Thread(target=_thread_loop, args=(scn, op, cfg, seed, go, duration, out), daemon=True)
+        t = threading.Thread(
+            target=_thread_loop, args=(scn, op, cfg, seed, go, duration, out), daemon=True
+        )
         t.start()
         ts.append(t)
     ready.put(os.getpid())
@@ -361,8 +429,12 @@ def run_python(scn, cfg, seed, duration, conc):
     per = [conc // procs_n + (1 if i < conc % procs_n else 0) for i in range(procs_n)]
     ctx = mp.get_context("fork")
     go, ready, q = ctx.Event(), ctx.Queue(), ctx.Queue()
-    procs = [ctx.Process(target=_proc_main, args=(scn, cfg, seed, n, go, ready, duration, q), daemon=True)
-             for n in per]
+    procs = [
+        ctx.Process(
+            target=_proc_main, args=(scn, cfg, seed, n, go, ready, duration, q), daemon=True
+        )
+        for n in per
+    ]
     for p in procs:
         p.start()
     try:
@@ -387,10 +459,17 @@ def run_python(scn, cfg, seed, duration, conc):
     for r in res:
         for k, v in r[3].items():
             steps.setdefault(k, []).extend(v)
-    return {"engine": "python", "ok": ok, "errors": sum(r[1] for r in res), "rps": ok / duration,
-            "p50_ms": pct(lat, 50) * 1e3, "p99_ms": pct(lat, 99) * 1e3,
-            "gen_cpu": sum(r[4] for r in res) / duration, "srv_cpu": srv / wall if srv is not None else None,
-            "steps_p50_ms": {k: pct(sorted(v), 50) * 1e3 for k, v in steps.items()}}
+    return {
+        "engine": "python",
+        "ok": ok,
+        "errors": sum(r[1] for r in res),
+        "rps": ok / duration,
+        "p50_ms": pct(lat, 50) * 1e3,
+        "p99_ms": pct(lat, 99) * 1e3,
+        "gen_cpu": sum(r[4] for r in res) / duration,
+        "srv_cpu": srv / wall if srv is not None else None,
+        "steps_p50_ms": {k: pct(sorted(v), 50) * 1e3 for k, v in steps.items()},
+    }
 
 
 def pct(sorted_vals, p):
@@ -408,16 +487,30 @@ def run_wrk(scn, cfg, op, seed, duration, conc):
         url = op.meta["jwks_uri"]
     elif scn == "c":
         url = op.meta["token_endpoint"]
-        env.update(BENCH_METHOD="POST", BENCH_AUTH=op.basic,
-                   BENCH_BODY=urlencode({"grant_type": "client_credentials", "scope": cfg.cc_scope, **cfg.cc_extra}))
+        env.update(
+            BENCH_METHOD="POST",
+            BENCH_AUTH=op.basic,
+            BENCH_BODY=urlencode(
+                {"grant_type": "client_credentials", "scope": cfg.cc_scope, **cfg.cc_extra}
+            ),
+        )
     elif scn == "f":
         url = op.meta["userinfo_endpoint"]
         env.update(BENCH_AUTH="Bearer " + seed["access_token"])
     elif scn == "g":
         url = cfg.issuer.rstrip("/") + cfg.login_path
         env.update(BENCH_ACCEPT="text/html")
-    cmd = [cfg.wrk, "-t1", f"-c{conc}", f"-d{duration}s", "--timeout", "10s",
-           "-s", os.path.join(HERE, "wrk_report.lua"), url]
+    cmd = [
+        cfg.wrk,
+        "-t1",
+        f"-c{conc}",
+        f"-d{duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        os.path.join(HERE, "wrk_report.lua"),
+        url,
+    ]
     if cfg.gen_cpus:
         cmd = ["taskset", "-c", ",".join(map(str, sorted(cfg.gen_cpus)))] + cmd
     ru0, srv0 = resource.getrusage(resource.RUSAGE_CHILDREN), server_cpu(cfg.server_pid)
@@ -432,10 +525,16 @@ def run_wrk(scn, cfg, op, seed, duration, conc):
     j = json.loads(m.group(1))
     errs = j["connect"] + j["read"] + j["write"] + j["status"] + j["timeout"]
     secs = j["duration_us"] / 1e6
-    return {"engine": "wrk", "ok": j["requests"] - j["status"], "errors": errs, "rps": (j["requests"] - j["status"]) / secs,
-            "p50_ms": j["p50_us"] / 1e3, "p99_ms": j["p99_us"] / 1e3,
-            "gen_cpu": (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall,
-            "srv_cpu": srv / wall if srv is not None else None}
+    return {
+        "engine": "wrk",
+        "ok": j["requests"] - j["status"],
+        "errors": errs,
+        "rps": (j["requests"] - j["status"]) / secs,
+        "p50_ms": j["p50_us"] / 1e3,
+        "p99_ms": j["p99_us"] / 1e3,
+        "gen_cpu": (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall,
+        "srv_cpu": srv / wall if srv is not None else None,
+    }
 
 
 # --------------------------------------------------------------------------- server stats
@@ -460,34 +559,54 @@ def server_mem(pid):
 
 
 # --------------------------------------------------------------------------- main
-NAMES = {"a": "discovery GET", "b": "JWKS GET", "c": "token client_credentials",
-         "d": "token refresh_token", "e": "auth-code+PKCE login (end to end)", "f": "userinfo GET (bearer)", "g": "login page GET"}
+NAMES = {
+    "a": "discovery GET",
+    "b": "JWKS GET",
+    "c": "token client_credentials",
+    "d": "token refresh_token",
+    "e": "auth-code+PKCE login (end to end)",
+    "f": "userinfo GET (bearer)",
+    "g": "login page GET",
+}
 
 
 def check(cfg):
-    """One pass of every flow with assertions; prints facts worth recording (token formats, rotation)."""
+    """One pass of every flow with assertions; prints facts worth recording (token formats,
+    rotation)."""
     http = Http()
     op = OP(cfg, http)
     facts = {}
     tok, ui = op.login(http)
     facts["userinfo"] = ui
-    facts["id_token_alg"] = json.loads(base64.urlsafe_b64decode(tok["id_token"].split(".")[0] + "==")).get("alg")
+    facts["id_token_alg"] = json.loads(
+        base64.urlsafe_b64decode(tok["id_token"].split(".")[0] + "==")
+    ).get("alg")
     try:
         import jwt  # PyJWT, optional: verify the ID token against the OP's JWKS
+
         key = jwt.PyJWKClient(op.meta["jwks_uri"]).get_signing_key_from_jwt(tok["id_token"])
-        claims = jwt.decode(tok["id_token"], key.key, algorithms=[facts["id_token_alg"]],
-                            audience=cfg.client_id, issuer=op.meta["issuer"])
+        claims = jwt.decode(
+            tok["id_token"],
+            key.key,
+            algorithms=[facts["id_token_alg"]],
+            audience=cfg.client_id,
+            issuer=op.meta["issuer"],
+        )
         facts["id_token_verified"] = bool(claims.get("sub"))
     except ImportError:
         facts["id_token_verified"] = "PyJWT not installed"
     facts["refresh_token_issued"] = "refresh_token" in tok
     if "refresh_token" in tok:
         r2 = op.token(http, {"grant_type": "refresh_token", "refresh_token": tok["refresh_token"]})
-        facts["refresh_rotates"] = r2.get("refresh_token", tok["refresh_token"]) != tok["refresh_token"]
+        facts["refresh_rotates"] = (
+            r2.get("refresh_token", tok["refresh_token"]) != tok["refresh_token"]
+        )
     cc = op.token(http, {"grant_type": "client_credentials", "scope": cfg.cc_scope, **cfg.cc_extra})
     facts["cc_access_token"] = "JWT" if cc["access_token"].count(".") == 2 else "opaque"
     if facts["cc_access_token"] == "JWT":
-        facts["cc_jwt_alg"] = json.loads(base64.urlsafe_b64decode(cc["access_token"].split(".")[0] + "==")).get("alg")
+        facts["cc_jwt_alg"] = json.loads(
+            base64.urlsafe_b64decode(cc["access_token"].split(".")[0] + "==")
+        ).get("alg")
     facts["login_access_token"] = "JWT" if tok["access_token"].count(".") == 2 else "opaque"
     return facts
 
@@ -497,7 +616,9 @@ def kv(items):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--issuer", required=True)
     ap.add_argument("--client-id", required=True)
     ap.add_argument("--client-secret", required=True)
@@ -505,22 +626,37 @@ def main():
     ap.add_argument("--driver", default="oidc-provider", choices=sorted(DRIVERS))
     ap.add_argument("--username", required=True)
     ap.add_argument("--password", required=True)
-    ap.add_argument("--username-field", default="login", help="form field the driver fills with --username")
+    ap.add_argument(
+        "--username-field", default="login", help="form field the driver fills with --username"
+    )
     ap.add_argument("--scope", default="openid email profile offline_access")
-    ap.add_argument("--auth-extra", nargs="*", default=["prompt=consent"],
-                    help="extra authorize params k=v (prompt=consent: OIDC requires it for offline_access)")
+    ap.add_argument(
+        "--auth-extra",
+        nargs="*",
+        default=["prompt=consent"],
+        help="extra authorize params k=v (prompt=consent: OIDC requires it for offline_access)",
+    )
     ap.add_argument("--cc-scope", default="api:read")
     ap.add_argument("--cc-extra", nargs="*", default=[], help="extra client_credentials params k=v")
     ap.add_argument("--scenarios", default="a,b,c,f,d,e")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10, help="seconds per run")
-    ap.add_argument("--warmup", type=int, default=3, help="seconds of discarded warm-up per scenario")
+    ap.add_argument(
+        "--warmup", type=int, default=3, help="seconds of discarded warm-up per scenario"
+    )
     ap.add_argument("--conc", type=int, default=32, help="connections for a/b/c/f")
     ap.add_argument("--flow-conc", type=int, default=16, help="concurrent workers for d/e")
     ap.add_argument("--procs", type=int, default=4, help="Python engine processes")
-    ap.add_argument("--engine", choices=["auto", "python"], default="auto", help="auto: wrk for a/b/c/f if found")
+    ap.add_argument(
+        "--engine",
+        choices=["auto", "python"],
+        default="auto",
+        help="auto: wrk for a/b/c/f if found",
+    )
     ap.add_argument("--gen-cpus", default="", help="pin generator to these CPUs, e.g. 0")
-    ap.add_argument("--server-pid", type=int, default=0, help="OP process to sample CPU and RSS from")
+    ap.add_argument(
+        "--server-pid", type=int, default=0, help="OP process to sample CPU and RSS from"
+    )
     ap.add_argument("--json", default="", help="write all runs to this file")
     ap.add_argument("--check", action="store_true", help="only run the functional check and exit")
     ap.add_argument("--login-path", default="/login", help="the login page for scenario g")
@@ -547,25 +683,48 @@ def main():
         conc = cfg.conc if scn in "abcf" else 8 if scn == "g" else cfg.flow_conc
 
         def once(d):
-            return run_wrk(scn, cfg, op, seed, d, conc) if use_wrk else run_python(scn, cfg, seed, d, conc)
+            return (
+                run_wrk(scn, cfg, op, seed, d, conc)
+                if use_wrk
+                else run_python(scn, cfg, seed, d, conc)
+            )
+
         if cfg.warmup:
             once(cfg.warmup)
         runs = [once(cfg.duration) for _ in range(cfg.runs)]
-        med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms", "gen_cpu")}
+        med = {
+            k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms", "gen_cpu")
+        }
         med["srv_cpu"] = statistics.median(r["srv_cpu"] for r in runs) if cfg.server_pid else None
         med["errors"] = sum(r["errors"] for r in runs)
         med["ok"] = sum(r["ok"] for r in runs)
         if "steps_p50_ms" in runs[0]:
-            med["steps_p50_ms"] = {k: statistics.median(r["steps_p50_ms"].get(k, float("nan")) for r in runs)
-                                   for k in runs[0]["steps_p50_ms"]}
+            med["steps_p50_ms"] = {
+                k: statistics.median(r["steps_p50_ms"].get(k, float("nan")) for r in runs)
+                for k in runs[0]["steps_p50_ms"]
+            }
         mem = server_mem(cfg.server_pid)
-        report["scenarios"][scn] = {"name": NAMES[scn], "engine": runs[0]["engine"], "conc": conc,
-                                    "median": med, "runs": runs, "mem_after_mib": mem}
+        report["scenarios"][scn] = {
+            "name": NAMES[scn],
+            "engine": runs[0]["engine"],
+            "conc": conc,
+            "median": med,
+            "runs": runs,
+            "mem_after_mib": mem,
+        }
         srv = f"{med['srv_cpu']:.2f}" if med["srv_cpu"] is not None else "-"
-        print(f"{scn} {NAMES[scn]:<36} {med['rps']:9.1f}/s  p50 {med['p50_ms']:7.2f} ms  p99 {med['p99_ms']:7.2f} ms"
-              f"  err {med['errors']}  srv_cpu {srv}  gen_cpu {med['gen_cpu']:.2f}  rss {mem}"
-              + (f"  steps {json.dumps({k: round(v, 2) for k, v in med.get('steps_p50_ms', {}).items()})}"
-                 if med.get("steps_p50_ms") else ""), flush=True)
+        print(
+            f"{scn} {NAMES[scn]:<36} {med['rps']:9.1f}/s  p50 {med['p50_ms']:7.2f} ms  "
+            f"p99 {med['p99_ms']:7.2f} ms"
+            f"  err {med['errors']}  srv_cpu {srv}  gen_cpu {med['gen_cpu']:.2f}  rss {mem}"
+            + (
+                "  steps "
+                + json.dumps({k: round(v, 2) for k, v in med.get("steps_p50_ms", {}).items()})
+                if med.get("steps_p50_ms")
+                else ""
+            ),
+            flush=True,
+        )
     report["mem_end_mib"] = server_mem(cfg.server_pid)
     if cfg.json:
         with open(cfg.json, "w") as f:

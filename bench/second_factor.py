@@ -6,8 +6,9 @@ In one process (Flask's test client, SQLite in a temporary folder, the default A
 parameters):
 1. Cost: a person with an authenticator app signs in ``--logins`` times: the password
    (the first step, Argon2id: the baseline of the same run), then the app's code (the
-   second step's page and its form); and as often with a recovery code. Each sign-in uses the next 30-second step (the provider's
-   clock is moved on, so no code is refused as spent). Median, p10 and p90 per step and
+   second step's page and its form); and as often with a recovery code. Each sign-in
+   uses the next 30-second step (the provider's clock is moved on, so no code is refused
+   as spent). Median, p10 and p90 per step and
    the ratio of medians against the password step, for each of ``--runs`` runs.
 2. Throttle: someone who knows the password but not the app tries codes from new
    browsers, with the default limits (IDP_THROTTLE_CODE_ATTEMPT 5 per login attempt,
