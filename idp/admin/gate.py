@@ -8,8 +8,11 @@ A request passes ``REQUIREMENTS`` in order; the first that is not met answers:
    back to the page;
 4. for a change (any POST but a read-only one), a login no older than 15 minutes
    (else the login again: ``max_age`` semantics), and a valid CSRF token (else 400).
-Pages then ask ``vhs(slug)`` for a VHS in the role's reach (404 for an
-unknown one, 403 for another VHS's) and ``operator()`` for ITEM's own pages.
+Then the page's scope is resolved from its address, once, here: a view under
+``/vhs/<slug>`` receives ``vhs`` (a VHS in the role's reach: 404 for an unknown one, 403
+for another VHS's), one under ``.../people/<account_id>`` also ``account`` (a person of
+that VHS, else 404); it never sees a slug or an id, so it cannot forget the check.
+ITEM's own pages ask ``operator()``.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from .. import factors, roles, signin, tenants
+from .. import accounts, factors, roles, signin, tenants
 from ..models import SsoSession, Vhs, now
 from ..protocol import EXPIRED
 from ..roles import Clearance
@@ -100,7 +103,21 @@ def admit():
         answer = requirement(sso, held)
         if answer is not None:
             return answer
+    _scope(request.view_args)
     return None
+
+
+def _scope(args: dict | None) -> None:
+    """Replace the address's ``slug`` (and ``account_id``) by the VHS (and person) the
+    view acts on, or refuse: Flask hands ``request.view_args`` to the view."""
+    if not args or "slug" not in args:
+        return
+    args["vhs"] = vhs(args.pop("slug"))
+    if "account_id" in args:
+        account = accounts.of_vhs(args["vhs"], args.pop("account_id"))
+        if account is None:
+            abort(404)
+        args["account"] = account
 
 
 def held() -> Clearance | None:
@@ -123,7 +140,8 @@ def fresh() -> bool:
 
 
 def vhs(slug: str) -> Vhs:
-    """The VHS ``slug`` if the role reaches it: 404 for an unknown one, 403 for another's."""
+    """The VHS ``slug`` if the role reaches it: 404 for an unknown one, 403 for another's
+    (the scope of a page's address; also a filter's VHS on ITEM's pages)."""
     try:
         found = tenants.find(slug)
     except tenants.TenantError:

@@ -18,7 +18,7 @@ from adapters.base import AdapterConfigError
 from .. import audit, clients, eligibility, mail, portals, reports, tenants
 from ..connectors.portal import PortalSettings
 from ..connectors.upstream import UpstreamSettings
-from ..models import now
+from ..models import Vhs, now
 from ..sealing import unseal
 from ..signing import signing
 from ..views.forms import Problems, vhs_field
@@ -64,18 +64,16 @@ def onboard():
 
 
 @bp.get("/vhs/<slug>/settings")
-def settings(slug: str):
+def settings(vhs: Vhs):
     """Name, drop-down, adapter, mail server, itm:PORTAL, upstream provider."""
-    vhs = gate.vhs(slug)
     return render_template("admin/settings.html", vhs=vhs, adapters=registry.available(),
                            mail_settings=mail.settings_of(vhs),
                            portal=portals.portal_for(vhs), upstream=portals.upstream_for(vhs))
 
 
 @bp.post("/vhs/<slug>/settings/vhs")
-def set_vhs(slug: str):
+def set_vhs(vhs: Vhs):
     """Rename, put in the drop-down or take out, require a second factor or not."""
-    vhs = gate.vhs(slug)
     try:
         tenants.change(vhs, acts.text("name"), bool(request.form.get("onboarded")))
     except tenants.TenantError as error:
@@ -86,9 +84,8 @@ def set_vhs(slug: str):
 
 
 @bp.post("/vhs/<slug>/settings/adapter")
-def set_adapter(slug: str):
+def set_adapter(vhs: Vhs):
     """The Verwaltungsprogramm adapter and its options (TOML; kept when left empty)."""
-    vhs = gate.vhs(slug)
     here = url_for("admin.item.settings", slug=vhs.slug)
     name = acts.text("adapter") or None
     options_text = acts.text("options")
@@ -109,9 +106,8 @@ def set_adapter(slug: str):
 
 
 @bp.post("/vhs/<slug>/settings/mail")
-def set_mail(slug: str):
+def set_mail(vhs: Vhs):
     """The VHS's SMTP server and sender; an empty password field keeps the stored one."""
-    vhs = gate.vhs(slug)
     here = url_for("admin.item.settings", slug=vhs.slug)
     stored = mail.settings_of(vhs)
     user, password = acts.text("user"), request.form.get("password", "")
@@ -137,9 +133,8 @@ def _seconds(name: str, default: float) -> float:
 
 
 @bp.post("/vhs/<slug>/settings/portal")
-def set_portal(slug: str):
+def set_portal(vhs: Vhs):
     """The VHS's itm:PORTAL (or none); an empty credential field keeps the stored one."""
-    vhs = gate.vhs(slug)
     here = url_for("admin.item.settings", slug=vhs.slug)
     try:
         if request.form.get("remove"):
@@ -159,9 +154,8 @@ def set_portal(slug: str):
 
 
 @bp.post("/vhs/<slug>/settings/upstream")
-def set_upstream(slug: str):
+def set_upstream(vhs: Vhs):
     """"Mit itm:PORTAL anmelden" through the portal's OpenID provider (or not)."""
-    vhs = gate.vhs(slug)
     here = url_for("admin.item.settings", slug=vhs.slug)
     try:
         if request.form.get("remove"):

@@ -4,7 +4,7 @@ see or set passwords: they send the person the mail that lets them set one."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -12,7 +12,7 @@ from adapters.base import AdapterUnavailable
 
 from .. import accounts, audit, diagnose, factors, selfservice, sessions
 from ..connectors import PortalUnavailable
-from ..models import Account, Status
+from ..models import Account, Status, Vhs
 from . import acts, gate
 
 bp = Blueprint("people", __name__, url_prefix="/vhs/<slug>/people")
@@ -44,9 +44,8 @@ OUTCOME = {
 
 
 @bp.get("")
-def listing(slug: str):
+def listing(vhs: Vhs):
     """The VHS's accounts by address, 50 a page, found by address or name."""
-    vhs = gate.vhs(slug)
     search = request.args.get("q", "")
     status, source = request.args.get("state", ""), request.args.get("source", "")
     problem = None
@@ -62,17 +61,9 @@ def listing(slug: str):
         400 if problem else 200
 
 
-def _person(slug: str, account_id: int) -> Account:
-    account = accounts.of_vhs(gate.vhs(slug), account_id)
-    if account is None:
-        abort(404)
-    return account
-
-
 @bp.get("/<int:account_id>")
-def person(slug: str, account_id: int):
+def person(vhs: Vhs, account: Account):
     """One person: state, source, last login, live sessions, the last mails and events."""
-    account = _person(slug, account_id)
     who = audit.persons(account.address, account.vhs.slug)
     return render_template("admin/person.html", vhs=account.vhs, account=account,
                            sessions=sessions.of(account), states=diagnose.STATES,
@@ -100,10 +91,9 @@ def _unconfirmed(account: Account, question, consequence, button):
 
 
 @bp.post("/<int:account_id>/disable")
-def disable(slug: str, account_id: int):
+def disable(vhs: Vhs, account: Account):
     """Disable (after asking): the sessions end, the tokens are revoked, no login until
     enabled."""
-    account = _person(slug, account_id)
     if account.id == gate.clearance().account_id:
         return acts.done(_l("Den eigenen Zugang können Sie hier nicht sperren."),
                          _url(account), "error")
@@ -119,9 +109,8 @@ def disable(slug: str, account_id: int):
 
 
 @bp.post("/<int:account_id>/enable")
-def enable(slug: str, account_id: int):
+def enable(vhs: Vhs, account: Account):
     """Enable a disabled account again."""
-    account = _person(slug, account_id)
     if accounts.enable(account):
         _record("people enable", account)
     message = (_l("Der Zugang ist wieder aktiv.") if account.status == Status.ACTIVE else
@@ -130,18 +119,16 @@ def enable(slug: str, account_id: int):
 
 
 @bp.post("/<int:account_id>/end-sessions")
-def end_sessions(slug: str, account_id: int):
+def end_sessions(vhs: Vhs, account: Account):
     """End every session of the person and revoke every token."""
-    account = _person(slug, account_id)
     sessions.end_all(account)
     _record("people end-sessions", account)
     return acts.done(_l("Alle Sitzungen sind beendet."), _url(account))
 
 
 @bp.post("/<int:account_id>/activation-mail")
-def activation_mail(slug: str, account_id: int):
+def activation_mail(vhs: Vhs, account: Account):
     """Send the activation mail again: exactly what "Neuer Zugang" would send now."""
-    account = _person(slug, account_id)
     if account.status != Status.PENDING:
         return acts.done(_l("Nur ein Zugang, der auf die Aktivierung wartet, bekommt eine "
                             "Aktivierungsmail."), _url(account), "error")
@@ -155,9 +142,8 @@ def activation_mail(slug: str, account_id: int):
 
 
 @bp.post("/<int:account_id>/reset-mail")
-def reset_mail(slug: str, account_id: int):
+def reset_mail(vhs: Vhs, account: Account):
     """Send the person a link to set a new password: what "Passwort vergessen" sends."""
-    account = _person(slug, account_id)
     try:
         outcome = selfservice.request_reset(account.vhs.slug, account.address,
                                             str(get_locale()))
@@ -168,10 +154,9 @@ def reset_mail(slug: str, account_id: int):
 
 
 @bp.post("/<int:account_id>/reset-mfa")
-def reset_mfa(slug: str, account_id: int):
+def reset_mfa(vhs: Vhs, account: Account):
     """"Zweiten Faktor zurücksetzen": for a person who lost every factor and every
     recovery code; announced to them by mail, and a new one is set up at the next login."""
-    account = _person(slug, account_id)
     asked = _unconfirmed(account, _l("Zweiten Faktor zurücksetzen?"), _l(
         "Alle Authenticator-Apps, Passkeys und Wiederherstellungscodes der Person werden "
         "entfernt und sie wird überall abgemeldet. Danach meldet sie sich nur mit dem "

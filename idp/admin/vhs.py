@@ -11,7 +11,7 @@ from adapters.address import clean, is_plausible
 from adapters.base import AdapterUnavailable
 
 from .. import audit, diagnose, eligibility, labels, mail, notices, reports
-from ..models import now
+from ..models import Vhs, now
 from . import acts, gate
 
 bp = Blueprint("vhs", __name__, url_prefix="/vhs/<slug>")
@@ -30,18 +30,17 @@ NOT_LINKED = _l("%(address)s war nicht verknüpft.")
 
 
 @bp.get("/diagnose")
-def diagnosis(slug: str):
+def diagnosis(vhs: Vhs):
     """The form: which address?"""
-    return render_template("admin/diagnose.html", vhs=gate.vhs(slug), address="",
+    return render_template("admin/diagnose.html", vhs=vhs, address="",
                            findings=None)
 
 
 @bp.post("/diagnose")
 @gate.read_only
-def diagnosis_run(slug: str):
+def diagnosis_run(vhs: Vhs):
     """Every check of the help page for the address, and its last audit events (POST, so
     the address stays out of URLs and access logs)."""
-    vhs = gate.vhs(slug)
     typed = request.form.get("address") or ""
     if not typed.strip() or len(typed) > 320:
         return render_template("admin/diagnose.html", vhs=vhs, address=typed[:320],
@@ -54,9 +53,8 @@ def diagnosis_run(slug: str):
 
 
 @bp.get("/requests")
-def requests(slug: str):
+def requests(vhs: Vhs):
     """Recent "Neuer Zugang" requests: the program's decision and the mail's fate."""
-    vhs = gate.vhs(slug)
     page = reports.access_requests(vhs, acts.before_id())
     more = url_for("admin.vhs.requests", slug=vhs.slug, before=page.before) \
         if page.before else None
@@ -64,9 +62,8 @@ def requests(slug: str):
 
 
 @bp.get("/kma")
-def kma(slug: str):
+def kma(vhs: Vhs):
     """The Kursmanagement-APP links of the VHS."""
-    vhs = gate.vhs(slug)
     return render_template("admin/kma.html", vhs=vhs,
                            links=[address for _, address in eligibility.links(vhs.slug)])
 
@@ -78,9 +75,8 @@ def _address(name: str = "address") -> str | None:
 
 
 @bp.post("/kma/link")
-def kma_link(slug: str):
+def kma_link(vhs: Vhs):
     """Record that ITEM linked the user in the Kursmanagement-APP."""
-    vhs = gate.vhs(slug)
     address = _address()
     default = url_for("admin.vhs.kma", slug=vhs.slug)
     if address is None:
@@ -91,9 +87,8 @@ def kma_link(slug: str):
 
 
 @bp.post("/kma/unlink")
-def kma_unlink(slug: str):
+def kma_unlink(vhs: Vhs):
     """Remove a link."""
-    vhs = gate.vhs(slug)
     address = _address()
     default = url_for("admin.vhs.kma", slug=vhs.slug)
     if address is None or not eligibility.unlink(vhs, address):
@@ -103,9 +98,8 @@ def kma_unlink(slug: str):
 
 
 @bp.get("/mail")
-def mail_server(slug: str):
+def mail_server(vhs: Vhs):
     """The VHS's mail server (never its password), "Testmail senden", its outbox."""
-    vhs = gate.vhs(slug)
     page = reports.outbox(vhs, acts.before_id())
     more = url_for("admin.vhs.mail_server", slug=vhs.slug, before=page.before) \
         if page.before else None
@@ -114,9 +108,8 @@ def mail_server(slug: str):
 
 
 @bp.post("/mail/test")
-def test_mail(slug: str):
+def test_mail(vhs: Vhs):
     """Send a test mail now through the VHS's server; name the failing step if it fails."""
-    vhs = gate.vhs(slug)
     default = url_for("admin.vhs.mail_server", slug=vhs.slug)
     address = _address()
     if address is None:
@@ -133,17 +126,15 @@ def test_mail(slug: str):
 
 
 @bp.get("/program")
-def program(slug: str):
+def program(vhs: Vhs):
     """Which adapter, whether it answered in the last hour, how fast."""
-    vhs = gate.vhs(slug)
     health = eligibility.health(vhs, now() - 3600) if vhs.adapter else None
     return render_template("admin/program.html", vhs=vhs, health=health)
 
 
 @bp.post("/program/test")
-def program_test(slug: str):
+def program_test(vhs: Vhs):
     """"Verbindung testen": ask the program about an address nobody has, and time it."""
-    vhs = gate.vhs(slug)
     default = url_for("admin.vhs.program", slug=vhs.slug)
     if not vhs.adapter:
         return acts.done(NO_ADAPTER, default, "error")
