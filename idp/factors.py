@@ -30,7 +30,7 @@ from markupsafe import Markup
 from sqlalchemy import delete, exists, func, select, update
 
 from . import audit, db, notices, passkeys, sessions
-from .models import Account, Passkey, RecoveryCode, TotpFactor, now
+from .models import Account, Client, Passkey, RecoveryCode, TotpFactor, Vhs, now
 from .sealing import SealError, seal, unseal
 
 MULTI_FACTOR = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
@@ -87,6 +87,21 @@ def required(account: Account, client=None, acr_values: str | None = None) -> bo
     second factor: the strongest of the VHS's, the client's and the request's rules."""
     return bool(account.vhs.mfa_required or (client is not None and client.require_mfa)
                 or MULTI_FACTOR in (acr_values or "").split())
+
+
+def set_policy(target: Vhs | Client, required_now: bool, actor: str) -> bool:
+    """Require a second factor for every sign-in at a VHS or for a relying party, or not:
+    the one way the console and the command line change it, with its audit event (kind
+    ``mfa_policy``, naming who). False when nothing changed."""
+    is_vhs = isinstance(target, Vhs)
+    field = "mfa_required" if is_vhs else "require_mfa"
+    if bool(getattr(target, field)) == required_now:
+        return False
+    setattr(target, field, required_now)
+    audit.record("mfa_policy", vhs=target.slug if is_vhs else None,
+                 client=None if is_vhs else target.client_id, actor=actor,
+                 detail="required" if required_now else "optional")
+    return True
 
 
 def satisfied(amr) -> bool:

@@ -41,6 +41,7 @@ KINDS = {
     "access_request": _l("„Neuer Zugang“ angefragt"),
     "reset_request": _l("„Passwort vergessen“ angefragt"),
     "admin": _l("Einstellung geändert"),
+    "mfa_policy": _l("Regel für den zweiten Faktor geändert"),
 }
 
 REASONS = {
@@ -95,6 +96,8 @@ DETAILS = {
     "passkey_added": _l("Passkey hinzugefügt"),
     "passkey_removed": _l("Passkey entfernt"),
     "reset": _l("alle zurückgesetzt"),
+    "required": _l("jetzt verlangt"),
+    "optional": _l("jetzt freiwillig"),
 }
 
 # What an administrator did (the detail of an "admin" event: the act's name).

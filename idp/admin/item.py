@@ -15,7 +15,7 @@ from adapters import registry
 from adapters.address import clean
 from adapters.base import AdapterConfigError
 
-from .. import audit, clients, eligibility, mail, portals, reports, tenants
+from .. import audit, clients, eligibility, factors, mail, portals, reports, tenants
 from ..connectors.portal import PortalSettings
 from ..connectors.upstream import UpstreamSettings
 from ..models import Vhs, now
@@ -78,7 +78,7 @@ def set_vhs(vhs: Vhs):
         tenants.change(vhs, acts.text("name"), bool(request.form.get("onboarded")))
     except tenants.TenantError as error:
         return _refused(error, url_for("admin.item.settings", slug=vhs.slug))
-    vhs.mfa_required = bool(request.form.get("mfa_required"))
+    factors.set_policy(vhs, bool(request.form.get("mfa_required")), gate.clearance().actor)
     acts.record("vhs set", vhs=vhs.slug)
     return acts.done(SAVED, url_for("admin.item.settings", slug=vhs.slug))
 
@@ -234,7 +234,7 @@ def client_edit(client_id: str):
                         acts.text("initiate_login_uri") or None)
     except clients.RegistrationError as error:
         return _refused(error, here)
-    found.require_mfa = bool(request.form.get("require_mfa"))
+    factors.set_policy(found, bool(request.form.get("require_mfa")), gate.clearance().actor)
     acts.record("clients set", client=found.client_id)
     return acts.done(SAVED, here)
 

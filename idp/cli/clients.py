@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .. import clients
-from .base import Group, fail
+from .. import clients, factors
+from .base import Group, fail, operator
 
 
 @click.group("clients", cls=Group)
@@ -88,7 +88,7 @@ def clients_set(client_id, display_name, logo, home_uri, require_mfa,
     except clients.RegistrationError as error:
         fail(error)
     if require_mfa is not None:
-        client.require_mfa = require_mfa
+        factors.set_policy(client, require_mfa, f"cli:{operator()}")
     mfa = ", second factor required" if client.require_mfa else ""
     click.echo(f"client {client.client_id}: {client.name}{mfa}")
 

@@ -10,10 +10,10 @@ import click
 from adapters import directory, registry
 from adapters.base import AdapterConfigError, AdapterUnavailable
 
-from .. import eligibility, mail, notices, portals, tenants
+from .. import eligibility, factors, mail, notices, portals, tenants
 from ..connectors.portal import PortalSettings
 from ..connectors.upstream import UpstreamSettings
-from .base import Group, fail, read_secret
+from .base import Group, fail, operator, read_secret
 
 
 def _vhs(slug: str):
@@ -80,7 +80,7 @@ def vhs_set(slug: str, name: str | None, onboarded: bool | None) -> None:
 def vhs_set_mfa(slug: str, required: bool) -> None:
     """Require a second factor for a whole VHS, or not."""
     vhs = _vhs(slug)
-    vhs.mfa_required = required
+    factors.set_policy(vhs, required, f"cli:{operator()}")
     click.echo(f"VHS {vhs.slug}: second factor {'required' if required else 'optional'}")
 
 

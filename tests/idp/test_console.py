@@ -538,11 +538,16 @@ def test_every_operator_setting_is_audited_and_secrets_stay_sealed(app, world):
         assert spa.redirect_uris == ["http://127.0.0.1:9/cb", "http://127.0.0.1:9/cb2"]
         assert spa.name == "Die SPA" and spa.secret_hash is None and spa.require_mfa
     assert "zweiter Faktor verlangt" in page_text(client.get("/admin/clients/spa"))
+    with app.app_context():  # both policy changes through the one domain function
+        policy = [(e.vhs, e.client_id, e.detail, e.actor) for e in db.session().scalars(
+            select(AuditEvent).where(AuditEvent.kind == "mfa_policy"))]
+    assert policy == [("passau", None, "required", f"console:item/{OPS}"),
+                      (None, "spa", "required", f"console:item/{OPS}")]
     act(client, "/admin/keys", "/admin/keys/rotate")
     act(client, "/admin/vhs/straubing/program", "/admin/vhs/straubing/program/test")
     with app.app_context():
         done = sorted(e.detail for e in db.session().scalars(select(AuditEvent).where(
-            AuditEvent.actor == f"console:item/{OPS}")))
+            AuditEvent.actor == f"console:item/{OPS}", AuditEvent.kind == "admin")))
     assert done == sorted(["vhs set", "vhs set-portal", "vhs set-portal", "vhs set-upstream",
                            "vhs set-adapter", "vhs set-portal", "clients add", "clients set",
                            "keys rotate", "vhs test-program"])

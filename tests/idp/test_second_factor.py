@@ -250,7 +250,10 @@ def test_a_vhs_that_requires_a_factor_sends_its_people_to_set_one_up(app, runner
     assert first.headers["Location"] == "/account/zweiter-faktor"  # before anything else
     assert "vorgeschrieben" in text(client.get("/account/zweiter-faktor"))
     run(runner, "vhs", "set-mfa", "straubing", "--optional")
+    run(runner, "vhs", "set-mfa", "straubing", "--optional")  # no change: no event
     assert post_login(app.test_client()).headers["Location"] == "/"
+    changes = [(e.vhs, e.detail, e.actor.startswith("cli:")) for e in events(app, "mfa_policy")]
+    assert changes == [("straubing", "required", True), ("straubing", "optional", True)]
 
 
 @pytest.mark.e2e
