@@ -8,6 +8,7 @@ the variable at fault.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -19,11 +20,25 @@ from limits import parse_many
 
 @dataclass(frozen=True)
 class Setting:
-    """One configuration key: its default, its type and what it is for."""
+    """One configuration key, declared once: its default, its type, what it is for, the
+    range start-up enforces, whether it is a secret (``vhskoop-idp settings`` shows only
+    "set"/"not set"), and the default as the README's table writes it when it is not the
+    value itself."""
 
     default: object
     kind: type
     doc: str
+    low: float | None = None
+    high: float | None = None
+    secret: bool = False
+    written: str | None = None
+
+    @property
+    def written_default(self) -> str:
+        """The default as the README's configuration table shows it."""
+        if self.written is not None:
+            return self.written
+        return "empty" if self.default == "" else f"`{self.default}`"
 
 
 SETTINGS: dict[str, Setting] = {
@@ -44,39 +59,49 @@ SETTINGS: dict[str, Setting] = {
         str,
         "SQLAlchemy URL. Empty: a SQLite file `idp.sqlite3` in the instance folder. "
         "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+        secret=True, written="SQLite file `idp.sqlite3` in the instance folder"
     ),
     "KEYS_DIR": Setting(
-        "", str, "Signing-key folder. Empty: `signing-keys` in the instance folder."
+        "", str, "Signing-key folder. Empty: `signing-keys` in the instance folder.",
+        written="`signing-keys` in the instance folder"
     ),
     "KEYS_PASSPHRASE": Setting(
-        "", str, "When set, private signing keys are stored encrypted with it."
+        "", str, "When set, private signing keys are stored encrypted with it.",
+        secret=True
     ),
     "KEYS_RELOAD_SECONDS": Setting(
-        30, int, "How often a running instance looks for rotated keys on disk."
+        30, int, "How often a running instance looks for rotated keys on disk.",
+        low=1, high=60
     ),
     "SECRET_KEY": Setting(
         "",
         str,
         "Signs the browser session and CSRF tokens. Required outside development "
         "(at least 32 characters).",
+        secret=True, written="none"
     ),
-    "ACCESS_TOKEN_TTL": Setting(600, int, "Access-token lifetime in seconds."),
-    "ID_TOKEN_TTL": Setting(600, int, "ID-token lifetime in seconds."),
+    "ACCESS_TOKEN_TTL": Setting(600, int, "Access-token lifetime in seconds.", low=1),
+    "ID_TOKEN_TTL": Setting(600, int, "ID-token lifetime in seconds.", low=1),
     "REFRESH_TOKEN_TTL": Setting(
-        30 * 86400, int, "Lifetime of each refresh token in seconds (renewed at rotation)."
+        30 * 86400, int, "Lifetime of each refresh token in seconds (renewed at rotation).",
+        low=1
     ),
-    "CODE_TTL": Setting(60, int, "Authorization-code lifetime in seconds."),
+    "CODE_TTL": Setting(60, int, "Authorization-code lifetime in seconds.", low=1, high=600),
     "SESSION_TTL": Setting(
-        12 * 3600, int, "Lifetime of a single sign-on session without 'Angemeldet bleiben'."
+        12 * 3600, int, "Lifetime of a single sign-on session without 'Angemeldet bleiben'.",
+        low=1
     ),
     "REMEMBER_TTL": Setting(
-        30 * 86400, int, "Lifetime of a single sign-on session with 'Angemeldet bleiben'."
+        30 * 86400, int, "Lifetime of a single sign-on session with 'Angemeldet bleiben'.",
+        low=1
     ),
     "SESSION_IDLE_SECONDS": Setting(
-        2 * 3600, int, "A session without 'Angemeldet bleiben' ends after this idle time."
+        2 * 3600, int, "A session without 'Angemeldet bleiben' ends after this idle time.",
+        low=1
     ),
     "REMEMBER_IDLE_SECONDS": Setting(
-        14 * 86400, int, "A session with 'Angemeldet bleiben' ends after this idle time."
+        14 * 86400, int, "A session with 'Angemeldet bleiben' ends after this idle time.",
+        low=1
     ),
     "REFRESH_REUSE_GRACE_SECONDS": Setting(
         30,
@@ -84,6 +109,7 @@ SETTINGS: dict[str, Setting] = {
         "A rotated refresh token used again by the same client within this time gets a new "
         "token set (two tabs, a retry after a timeout); later reuse revokes the whole "
         "grant (RFC 9700 4.14.2). 0: any reuse revokes.",
+        low=0, high=300
     ),
     "THROTTLE_IP": Setting(
         "30 per minute; 200 per hour",
@@ -137,45 +163,55 @@ SETTINGS: dict[str, Setting] = {
         str,
         "Throttle and rate-limit counters in this Redis (shared by all instances); empty: "
         "in memory. While Redis cannot be reached, each instance counts in memory.",
+        secret=True
     ),
     "PROXIES": Setting(
-        0, int, "How many reverse proxies in front set X-Forwarded-For/-Proto (0: none)."
+        0, int, "How many reverse proxies in front set X-Forwarded-For/-Proto (0: none).",
+        low=0, high=5
     ),
     "ELIGIBILITY_CACHE_SECONDS": Setting(
-        60, int, "How long an adapter's answer for an address is reused at logins."
+        60, int, "How long an adapter's answer for an address is reused at logins.",
+        low=0
     ),
     "ELIGIBILITY_GRACE_SECONDS": Setting(
         86400,
         int,
         "While the Verwaltungsprogramm is unreachable, a person found eligible within this "
         "time may still log in (0: nobody).",
+        low=0
     ),
-    "ACTIVATION_TTL": Setting(72 * 3600, int, "How long an activation link is valid."),
-    "RESET_TTL": Setting(3600, int, "How long a password-reset link is valid."),
-    "PASSWORD_MIN_LENGTH": Setting(12, int, "The shortest password a person may set."),
+    "ACTIVATION_TTL": Setting(72 * 3600, int, "How long an activation link is valid.", low=1),
+    "RESET_TTL": Setting(3600, int, "How long a password-reset link is valid.", low=1),
+    "PASSWORD_MIN_LENGTH": Setting(12, int, "The shortest password a person may set.",
+                                   low=8, high=64),
     "SELFSERVICE_ANSWER_SECONDS": Setting(
         0.4,
         float,
         '"Neuer Zugang" and "Passwort vergessen" answer no earlier than this after the '
         "request arrived, so known and unknown addresses take the same time.",
+        low=0, high=5
     ),
     "MAIL_INTERVAL_SECONDS": Setting(
-        900, int, "At most one mail of each kind per address and VHS within this time."
+        900, int, "At most one mail of each kind per address and VHS within this time.",
+        low=0
     ),
     "MAIL_GIVE_UP_SECONDS": Setting(
-        2 * 86400, int, "After this time an undeliverable mail is given up (and logged)."
+        2 * 86400, int, "After this time an undeliverable mail is given up (and logged).",
+        low=1
     ),
-    "MAIL_TIMEOUT_SECONDS": Setting(20, int, "SMTP connect and read timeout."),
+    "MAIL_TIMEOUT_SECONDS": Setting(20, int, "SMTP connect and read timeout.", low=1),
     "PORTAL_GRACE_SECONDS": Setting(
         86400,
         int,
         "While the VHS's itm:PORTAL is unreachable, a local account whose address the portal "
         "said it did not know within this time signs in with its local password (0: nobody; "
         "portal users never).",
+        low=0
     ),
-    "AUDIT_DAYS": Setting(180, int, "Audit events older than this are removed by `purge`."),
+    "AUDIT_DAYS": Setting(180, int, "Audit events older than this are removed by `purge`.", low=1),
     "AUDIT_IP_DAYS": Setting(
-        7, int, "After this, `purge` shortens the IP addresses in audit events (to /24, /48)."
+        7, int, "After this, `purge` shortens the IP addresses in audit events (to /24, /48).",
+        low=1
     ),
     "DB_TIMEOUT_SECONDS": Setting(
         5,
@@ -183,6 +219,7 @@ SETTINGS: dict[str, Setting] = {
         "PostgreSQL: connect timeout, statement timeout, and the longest time one request "
         "waits for the database in all (its turn, a connection, every answer); a "
         "database that does not answer in time is a 503.",
+        low=1
     ),
     "DB_CONCURRENT_REQUESTS": Setting(
         3,
@@ -191,44 +228,30 @@ SETTINGS: dict[str, Setting] = {
         "for a turn, or get a 503 at once while the database hangs. Keep it below the "
         "server's threads per worker, so that a hung database leaves a thread for "
         "discovery, JWKS and /healthz.",
+        low=1, high=50
     ),
     "CLIENTS_RELOAD_SECONDS": Setting(
         10,
         int,
         "How long an instance reuses a relying party's registration before reading it again "
         "(a change made on another instance or by a command takes effect within this time).",
+        low=0, high=300
     ),
     "METRICS_TOKEN": Setting(
         "",
         str,
         "Bearer token for GET /metrics (Prometheus). Empty: /metrics answers loopback only.",
+        secret=True
     ),
     "LOG_FORMAT": Setting(
-        "", str, "`json` (one object a line) or `text`. Empty: json, text in development."
+        "", str, "`json` (one object a line) or `text`. Empty: json, text in development.",
+        written="`json` (`text` in development)"
     ),
-    "ARGON2_TIME_COST": Setting(3, int, "Argon2id iterations for password hashes."),
-    "ARGON2_MEMORY_COST": Setting(65536, int, "Argon2id memory in KiB for password hashes."),
-    "ARGON2_PARALLELISM": Setting(1, int, "Argon2id lanes for password hashes."),
+    "ARGON2_TIME_COST": Setting(3, int, "Argon2id iterations for password hashes.", low=1),
+    "ARGON2_MEMORY_COST": Setting(65536, int, "Argon2id memory in KiB for password hashes.",
+                                  low=8),
+    "ARGON2_PARALLELISM": Setting(1, int, "Argon2id lanes for password hashes.", low=1),
 }
-
-_LIFETIMES = (
-    "AUDIT_DAYS",
-    "AUDIT_IP_DAYS",
-    "DB_TIMEOUT_SECONDS",
-    "ACTIVATION_TTL",
-    "RESET_TTL",
-    "MAIL_GIVE_UP_SECONDS",
-    "MAIL_TIMEOUT_SECONDS",
-    "ACCESS_TOKEN_TTL",
-    "ID_TOKEN_TTL",
-    "REFRESH_TOKEN_TTL",
-    "CODE_TTL",
-    "SESSION_TTL",
-    "REMEMBER_TTL",
-    "SESSION_IDLE_SECONDS",
-    "REMEMBER_IDLE_SECONDS",
-)
-
 
 _LIMITS = ("THROTTLE_IP", "THROTTLE_ADDRESS_IP", "THROTTLE_ACCOUNT", "THROTTLE_SLOWED",
            "THROTTLE_CODE_ATTEMPT", "THROTTLE_CODE_ACCOUNT", "THROTTLE_CLIENT_IP",
@@ -269,15 +292,8 @@ def check(values: dict, instance_path: str) -> dict:
     if env not in ("production", "development"):
         raise ConfigError(f"IDP_ENV must be 'production' or 'development', not {env!r}.")
     _check_issuer(values["ISSUER"], development=env == "development")
-    for name in _LIFETIMES:
-        if not isinstance(values[name], int) or values[name] <= 0:
-            raise ConfigError(f"IDP_{name} must be a positive number of seconds.")
-    for name in ("ELIGIBILITY_CACHE_SECONDS", "ELIGIBILITY_GRACE_SECONDS",
-                 "PORTAL_GRACE_SECONDS", "REFRESH_REUSE_GRACE_SECONDS"):
-        if values[name] < 0:
-            raise ConfigError(f"IDP_{name} must not be negative.")
-    if values["REFRESH_REUSE_GRACE_SECONDS"] > 300:
-        raise ConfigError("IDP_REFRESH_REUSE_GRACE_SECONDS must be at most 300.")
+    for name, setting in SETTINGS.items():
+        _check_range(name, setting, values[name])
     for name in _LIMITS:
         try:
             if not parse_many(str(values[name])):
@@ -285,28 +301,12 @@ def check(values: dict, instance_path: str) -> dict:
         except ValueError:
             raise ConfigError(f"IDP_{name} must be rate limits like '5 per minute; 20 per "
                               f"hour', not {values[name]!r}.") from None
-    if not 8 <= values["PASSWORD_MIN_LENGTH"] <= 64:
-        raise ConfigError("IDP_PASSWORD_MIN_LENGTH must be between 8 and 64.")
-    if not 0 <= values["SELFSERVICE_ANSWER_SECONDS"] <= 5:
-        raise ConfigError("IDP_SELFSERVICE_ANSWER_SECONDS must be between 0 and 5.")
-    if values["MAIL_INTERVAL_SECONDS"] < 0:
-        raise ConfigError("IDP_MAIL_INTERVAL_SECONDS must not be negative.")
-    if values["CODE_TTL"] > 600:
-        raise ConfigError("IDP_CODE_TTL must be at most 600 seconds (RFC 6749 4.1.2).")
-    if values["KEYS_RELOAD_SECONDS"] <= 0 or values["KEYS_RELOAD_SECONDS"] > 60:
-        raise ConfigError("IDP_KEYS_RELOAD_SECONDS must be between 1 and 60.")
-    if not 1 <= values["DB_CONCURRENT_REQUESTS"] <= 50:
-        raise ConfigError("IDP_DB_CONCURRENT_REQUESTS must be between 1 and 50.")
-    if not 0 <= values["CLIENTS_RELOAD_SECONDS"] <= 300:
-        raise ConfigError("IDP_CLIENTS_RELOAD_SECONDS must be between 0 and 300.")
     if not values["LOG_FORMAT"]:
         values["LOG_FORMAT"] = "text" if env == "development" else "json"
     if values["LOG_FORMAT"] not in ("json", "text"):
         raise ConfigError("IDP_LOG_FORMAT must be 'json' or 'text'.")
     if values["METRICS_TOKEN"] and len(values["METRICS_TOKEN"]) < 16:
         raise ConfigError("IDP_METRICS_TOKEN must be at least 16 characters long.")
-    if not 0 <= values["PROXIES"] <= 5:
-        raise ConfigError("IDP_PROXIES must be between 0 and 5.")
     if values["REDIS_URL"] and not str(values["REDIS_URL"]).startswith(("redis://", "rediss://")):
         raise ConfigError("IDP_REDIS_URL must be a redis:// or rediss:// URL.")
     secret = values["SECRET_KEY"]
@@ -323,6 +323,21 @@ def check(values: dict, instance_path: str) -> dict:
     if not str(values["DATABASE_URL"]).startswith(("sqlite", "postgresql")):
         raise ConfigError("IDP_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL.")
     return values
+
+
+def _check_range(name: str, setting: Setting, value) -> None:
+    """A number within the declared range (a lifetime is at least 1 second, a code lives
+    at most 600, RFC 6749 4.1.2)."""
+    if setting.low is None and setting.high is None:
+        return
+    low = -math.inf if setting.low is None else setting.low
+    high = math.inf if setting.high is None else setting.high
+    if low <= value <= high:
+        return
+    if setting.high is None:
+        raise ConfigError(f"IDP_{name} must be at least {setting.low}, not {value!r}.")
+    raise ConfigError(f"IDP_{name} must be between {setting.low} and {setting.high}, "
+                      f"not {value!r}.")
 
 
 def _check_issuer(issuer: str, development: bool) -> None:

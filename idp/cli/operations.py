@@ -1,15 +1,18 @@
-"""``vhskoop-idp db ...``, ``diagnose`` and ``purge``: running an installation."""
+"""``vhskoop-idp db ...``, ``diagnose``, ``purge``, ``audit`` and ``settings``: running an
+installation."""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from flask_babel import force_locale
 
-from .. import audit, db, diagnose, retention
+from .. import audit, config, db, diagnose, retention
 from .base import Group, command
 
 
@@ -47,6 +50,19 @@ def diagnose_command(slug: str, email: str) -> int:
             click.echo(finding.line())
     click.echo("=> could get access" if access else "=> cannot get access")
     return 0 if access else 1
+
+
+@click.command("settings")
+@with_appcontext
+def settings_command() -> None:
+    """Every IDP_* setting: its default and the value in force (secrets only "set" or
+    "not set"); needs no database."""
+    for name, setting in config.SETTINGS.items():
+        value = current_app.config[name]
+        if setting.secret:
+            value = "set" if value and os.environ.get(f"IDP_{name}") else "not set"
+        shown = "" if setting.default == "" else setting.default
+        click.echo(f"IDP_{name}\t{shown}\t{value}")
 
 
 @command("purge")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,39 @@ def test_help_lists_every_command_on_a_machine_without_configuration(tmp_path):
     assert result.stderr == "" and not (tmp_path / "instance").exists()
 
 
-def test_the_readme_documents_every_setting():
+def test_the_readme_table_is_the_declaration():
+    """Each setting is declared once (idp.config.SETTINGS): the README's configuration
+    table has exactly its names, in its order, with its defaults."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert [name for name in SETTINGS if f"`IDP_{name}`" not in readme] == []
+    table = re.findall(r"^\| `IDP_(\w+)` \| (.*?) \| ", readme, re.M)
+    assert table == [(name, setting.written_default) for name, setting in SETTINGS.items()]
+
+
+def test_the_settings_command_lists_every_setting_and_hides_secrets(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from idp.cli import main
+
+    monkeypatch.setenv("IDP_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("IDP_ENV", "development")
+    monkeypatch.setenv("IDP_METRICS_TOKEN", "ein-geheimes-token-123")
+    monkeypatch.setenv("IDP_CODE_TTL", "90")
+    result = CliRunner().invoke(main, ["settings"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.output.splitlines()]
+    assert [row[0] for row in rows] == [f"IDP_{name}" for name in SETTINGS]
+    shown = {row[0]: row[2] for row in rows}
+    assert shown["IDP_CODE_TTL"] == "90" and shown["IDP_ENV"] == "development"
+    assert shown["IDP_METRICS_TOKEN"] == "set" and shown["IDP_KEYS_PASSPHRASE"] == "not set"
+    assert "ein-geheimes-token-123" not in result.output
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("CODE_TTL", "900", "IDP_CODE_TTL must be between 1 and 600"),
+    ("ACCESS_TOKEN_TTL", "0", "IDP_ACCESS_TOKEN_TTL must be at least 1"),
+    ("PROXIES", "9", "IDP_PROXIES must be between 0 and 5"),
+])
+def test_a_setting_out_of_its_declared_range_is_named(base, monkeypatch, name, value, words):
+    monkeypatch.setenv(f"IDP_{name}", value)
+    with pytest.raises(ConfigError, match=words):
+        create_app(base)
