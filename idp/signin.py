@@ -20,7 +20,6 @@ is https; persistent only with "Angemeldet bleiben".
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import asdict
 from urllib.parse import parse_qs, urlsplit
@@ -163,18 +162,6 @@ def refused(refusal: Refusal, next_url: str | None = None) -> None:
     """Record a refused sign-in."""
     audit.record("login_failed", vhs=refusal.vhs, address=refusal.address,
                  source=refusal.via, reason=refusal.reason, client=client_of(next_url))
-
-
-CONSOLE_PAGE = re.compile(r"^/admin(/[A-Za-z0-9._~%/-]*)?(\?[A-Za-z0-9._~%&=+-]*)?$")
-
-
-def console_page(value: str | None) -> str | None:
-    """A console page (``/admin...``) a login or a console form may return to: a path of
-    ours, never another site, no dot segments; else None."""
-    if (value and len(value) <= 2000 and CONSOLE_PAGE.match(value) and "//" not in value
-            and "/." not in value):
-        return value
-    return None
 
 
 def client_of(next_url: str | None) -> str | None:

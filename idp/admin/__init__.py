@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 
 from .. import labels, signin, tenants
+from ..views import pages
 from ..views.forms import ActionForm
 from . import gate, item, people, vhs
 
@@ -31,7 +32,7 @@ def _console() -> dict:
     return {"held": gate.held(), "console_fresh": gate.fresh(),
             "action_form": ActionForm(), "detail_label": labels.detail,
             "service_name": labels.service, "vhs_name": labels.vhs_name,
-            "here": signin.console_page(request.full_path.rstrip("?")) or url_for("admin.index")}
+            "here": pages.console_page(request.full_path.rstrip("?")) or url_for("admin.index")}
 
 
 @bp.errorhandler(403)

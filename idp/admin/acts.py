@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import flash, redirect, request
 
-from .. import audit, signin
+from .. import audit
+from ..views import pages
 from . import gate
 
 
@@ -17,7 +18,7 @@ def record(action: str, vhs: str | None = None, **values) -> None:
 def done(message, default: str, category: str = "notice"):
     """Say ``message`` on the page the form was on (303), else on ``default``."""
     flash(str(message), category)
-    return redirect(signin.console_page(request.form.get("back")) or default, 303)
+    return redirect(pages.console_page(request.form.get("back")) or default, 303)
 
 
 def before_id() -> int | None:

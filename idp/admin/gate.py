@@ -37,6 +37,7 @@ from .. import accounts, factors, roles, signin, tenants
 from ..models import SsoSession, Vhs, now
 from ..protocol import EXPIRED
 from ..roles import Clearance
+from ..views import pages
 
 FRESH_SECONDS = 15 * 60  # a change needs a login at most this old
 
@@ -44,8 +45,8 @@ FRESH_SECONDS = 15 * 60  # a change needs a login at most this old
 def _back() -> str:
     """Where a refused request comes back to after the login: the page it was on."""
     if request.method == "GET":
-        return signin.console_page(request.full_path.rstrip("?")) or url_for("admin.index")
-    return signin.console_page(request.form.get("back")) or url_for("admin.index")
+        return pages.console_page(request.full_path.rstrip("?")) or url_for("admin.index")
+    return pages.console_page(request.form.get("back")) or url_for("admin.index")
 
 
 def _to_login():

@@ -28,7 +28,7 @@ from .forms import (
     remember_vhs,
     vhs_field,
 )
-from .login import safe_next, wait_words
+from .pages import safe_next, wait_words
 
 bp = Blueprint("access", __name__)
 

@@ -31,7 +31,7 @@ from ..models import SsoSession, now
 from ..protocol import EXPIRED, allow_form_target
 from .account import signed_in
 from .forms import Problems
-from .login import safe_next
+from .pages import safe_next
 
 bp = Blueprint("factors", __name__, url_prefix="/account/zweiter-faktor")
 

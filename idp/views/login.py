@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, current_app, render_template, request, session, url_for
-from flask_babel import lazy_gettext, ngettext
+from flask import Blueprint, current_app, render_template, request, session
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, StringField
 
@@ -26,14 +26,12 @@ from .forms import (
     remember_vhs,
     vhs_field,
 )
+from .pages import TOO_MANY, console_page, safe_next, wait_words
 
 bp = Blueprint("views", __name__)
 
 FAILED = lazy_gettext("Die Anmeldung ist fehlgeschlagen. Bitte prüfen Sie die gewählte VHS, "
                       "die E-Mail-Adresse und das Passwort.")
-TOO_MANY = lazy_gettext("Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie "
-                        "%(wait)s und versuchen Sie es dann erneut. „Passwort vergessen“ "
-                        "geht jederzeit.")
 CHECK_UNAVAILABLE = lazy_gettext(
     "Ihre Berechtigung kann gerade nicht bei Ihrer VHS geprüft werden. Bitte versuchen Sie es "
     "später noch einmal.")
@@ -56,30 +54,12 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-def safe_next(value: str | None) -> str | None:
-    """Only a pending authorization request of ours may be resumed (no open redirect)."""
-    prefix = url_for("protocol.authorize") + "?"
-    if value and value.startswith(prefix) and "\\" not in value and len(value) <= 8192:
-        return value
-    if value in (url_for("account.page"), url_for("factors.page")) or signin.console_page(value):
-        return value
-    return None
-
-
 def from_request(next_url: str | None, name: str) -> str:
     """A parameter of the pending authorization request (login_hint, vhs)."""
     if not next_url:
         return ""
     values = parse_qs(urlsplit(next_url).query).get(name) or [""]
     return values[0][:320]
-
-
-def wait_words(seconds: int) -> str:
-    """A wait in words: "30 Sekunden", "2 Minuten"."""
-    if seconds < 90:
-        return ngettext("%(num)s Sekunde", "%(num)s Sekunden", seconds)
-    minutes = (seconds + 59) // 60
-    return ngettext("%(num)s Minute", "%(num)s Minuten", minutes)
 
 
 def _render(form: LoginForm, problems: Problems | None = None, status: int = 200):
@@ -107,7 +87,7 @@ def login():
     notice = session.pop("login_notice") if "login_notice" in session else None
     form.email.data = from_request(form.next.data, "login_hint")
     form.vhs.data = preselected(from_request(form.next.data, "vhs"))
-    if signin.console_page(form.next.data):  # the console asks to log in again
+    if console_page(form.next.data):  # the console asks to log in again
         sso = signin.current()
         if sso is not None:
             form.email.data, form.vhs.data = sso.account.address, sso.account.vhs.slug

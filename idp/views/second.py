@@ -23,7 +23,8 @@ from ..models import Account
 from ..protocol import EXPIRED, allow_form_target
 from ..throttle import account_key, throttle, trusted_device
 from .forms import Problems
-from .login import CHECK_UNAVAILABLE, TOO_MANY, safe_next, wait_words
+from .login import CHECK_UNAVAILABLE
+from .pages import TOO_MANY, safe_next, wait_words
 
 bp = Blueprint("second", __name__, url_prefix="/login")
 

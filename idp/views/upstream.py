@@ -16,7 +16,7 @@ from adapters.base import AdapterUnavailable
 from .. import authn, portals, signin, tenants
 from ..connectors import PortalUnavailable, UpstreamError
 from ..identity import Refusal
-from .login import safe_next
+from .pages import safe_next
 
 bp = Blueprint("upstream", __name__, url_prefix="/upstream")
 
