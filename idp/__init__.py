@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .packages import require_own
 
@@ -61,11 +62,20 @@ def create_app(overrides: dict | None = None) -> Flask:
     i18n.init_app(app)
     views.init_app(app)
     admin.init_app(app)
+    _trust_proxies(app)
     limits.init_app(app)
     throttle.init_app(app)
     health.init_app(app)
     front.init_app(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """X-Forwarded-For/-Proto are believed from IDP_PROXIES reverse proxies and no one
+    else: the client address the rate limits, the throttle and the audit trail use."""
+    if app.config["PROXIES"]:
+        count = app.config["PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
 class StartupError(Exception):

@@ -16,7 +16,6 @@ import time
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from adapters.address import clean
 
@@ -38,11 +37,8 @@ def retry_after() -> int:
 
 
 def init_app(app: Flask) -> None:
-    """Limit the self-service POSTs; trust X-Forwarded-* only from the configured proxies.
-    The store of the counters is kept for the throttle (``idp.counters``)."""
-    if app.config["PROXIES"]:
-        count = app.config["PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
+    """Limit the self-service POSTs. The store of the counters is kept for the throttle
+    (``idp.counters``)."""
     limiter = Limiter(
         get_remote_address,
         app=app,

@@ -13,14 +13,15 @@ import time
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from sqlalchemy import select
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from idp import create_app, db, logs, mail
 from idp.cli import runner as cli_runner
-from idp.models import Vhs
+from idp.models import AuditEvent, Vhs
 
-from ..helpers import PASSWORD, form_field, post_login, run, secret
+from ..helpers import PASSWORD, form_field, login_form, post_login, run, secret
 
 CALLBACK = "http://127.0.0.1:9/cb"
 
@@ -203,3 +204,21 @@ def test_the_mail_worker_logs_json_a_line_per_delivery(key_template, smtp, tmp_p
     assert message_id in delivery["message"] and "attempt 1" in delivery["message"]
     assert address not in result.stderr
     assert [m["To"] for m in smtp.messages] == [address]
+
+
+@pytest.mark.parametrize(("proxies", "seen"), [(0, "127.0.0.1"), (1, "203.0.113.5")])
+def test_x_forwarded_for_is_believed_only_from_the_configured_proxies(make_app, tenant,
+                                                                      proxies, seen):
+    """The client address of the throttle, the rate limits and the audit trail: the proxy's
+    X-Forwarded-For with IDP_PROXIES=1, the connection's address without."""
+    app = make_app(PROXIES=proxies)
+    client = app.test_client()
+    _, data = login_form(client)
+    data.update(tenant="straubing", email="anna.muster@vhs-straubing.de", password="falsch")
+    answer = client.post("/login", data=data, headers={"X-Forwarded-For": "203.0.113.5"},
+                         environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert answer.status_code == 401
+    with app.app_context():
+        [event] = db.session().scalars(select(AuditEvent).where(
+            AuditEvent.kind == "login_failed")).all()
+    assert event.ip == seen
