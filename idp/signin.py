@@ -21,7 +21,7 @@ is https; persistent only with "Angemeldet bleiben".
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Response, current_app, g, redirect, request, session, url_for
@@ -79,43 +79,66 @@ def _second_step(identity: Identity, remember: bool, next_url: str | None,
                  step_up: bool) -> Response:
     """Let ``identity`` wait in the browser's session for its second factor: a login
     attempt of its own (the throttle counts its wrong codes), for SECOND_STEP_SECONDS."""
-    session["second_step"] = {"identity": asdict(identity), "remember": remember,
-                              "next": next_url, "at": now(),
-                              "attempt": secrets.token_urlsafe(16), "step_up": step_up}
+    session["second_step"] = Pending(identity, remember, next_url, now(),
+                                     secrets.token_urlsafe(16), step_up).stored()
     return redirect(url_for("second.page"), 303)
 
 
-def waiting() -> dict | None:
+@dataclass(frozen=True)
+class Pending:
+    """A person between the first and the second step, as the browser's session keeps
+    them: who the first step confirmed, for which request, since when, under which login
+    attempt (the code throttle counts per attempt), and whether a session is stepping up."""
+
+    identity: Identity
+    remember: bool
+    next: str | None
+    at: int
+    attempt: str
+    step_up: bool
+
+    def stored(self) -> dict:
+        """As the (signed) session cookie holds it."""
+        return {"identity": asdict(self.identity), "remember": self.remember,
+                "next": self.next, "at": self.at, "attempt": self.attempt,
+                "step_up": self.step_up}
+
+    @classmethod
+    def read(cls, stored) -> Pending | None:
+        """Back from the session; None for anything else than what ``stored`` wrote."""
+        try:
+            values = dict(stored["identity"])
+            values["amr"] = tuple(values["amr"])
+            return cls(Identity(**values), bool(stored["remember"]), stored["next"],
+                       int(stored["at"]), str(stored["attempt"]), bool(stored["step_up"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def waiting() -> Pending | None:
     """The second step this browser is at, if it is still open."""
-    pending = session.get("second_step")
-    if not isinstance(pending, dict) or now() - pending.get("at", 0) > SECOND_STEP_SECONDS:
+    pending = Pending.read(session.get("second_step"))
+    if pending is None or now() - pending.at > SECOND_STEP_SECONDS:
         return None
     return pending
 
 
-def _waiting_identity(pending: dict) -> Identity:
-    """The person the first step confirmed."""
-    values = dict(pending["identity"])
-    values["amr"] = tuple(values["amr"])
-    return Identity(**values)
-
-
-def second_step_done(pending: dict, methods: tuple[str, ...], source: str,
+def second_step_done(pending: Pending, methods: tuple[str, ...], source: str,
                      first: str | None = None) -> Response:
     """The second step succeeded with ``methods`` (RFC 8176): sign in, or raise the session
     that stepped up (its tokens stay; its ``amr`` gains the factor). ``first``: a page of
     ours to see before going on."""
     session.pop("second_step", None)
-    identity = _waiting_identity(pending)
+    identity = pending.identity
     amr = tuple(factors.with_factor(identity.amr, methods))
-    if pending.get("step_up"):  # only the session that stepped up gains the factor
+    if pending.step_up:  # only the session that stepped up gains the factor
         sso = current()
         if sso is None or sso.account_id != identity.account_id:
-            return redirect(url_for("views.login", next=pending.get("next") or None), 303)
-        raise_session(sso, amr, pending.get("next"), source)
-        return redirect(first or pending.get("next") or url_for("account.page"), 303)
+            return redirect(url_for("views.login", next=pending.next or None), 303)
+        raise_session(sso, amr, pending.next, source)
+        return redirect(first or pending.next or url_for("account.page"), 303)
     identity = Identity(**{**asdict(identity), "amr": amr})
-    return finish(identity, remember=bool(pending.get("remember")), next_url=pending.get("next"),
+    return finish(identity, remember=bool(pending.remember), next_url=pending.next,
                   source=source, first=first)
 
 

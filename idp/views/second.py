@@ -69,7 +69,7 @@ def _ceremony(name: str, allowed: list | None) -> str:
 
 
 def _render(pending: dict, method: str, problems: Problems | None = None, status: int = 200):
-    account = db.session().get(Account, pending["identity"]["account_id"])
+    account = db.session().get(Account, pending.identity.account_id)
     if account is None:  # removed meanwhile
         session.pop("second_step", None)
         return redirect(url_for("views.login"), 303)
@@ -80,11 +80,11 @@ def _render(pending: dict, method: str, problems: Problems | None = None, status
     if method not in available:
         method = available[0] if available else "recovery"
     options = _ceremony("second_ceremony", have.passkeys) if method == "passkey" else None
-    allow_form_target(pending.get("next"))
+    allow_form_target(pending.next)
     page = render_template("second_step.html", method=method, available=available,
                            form=CodeForm(formdata=None, method=method),
                            passkey_form=PasskeyForm(formdata=None), options=options,
-                           problems=problems or Problems(), step_up=pending.get("step_up"))
+                           problems=problems or Problems(), step_up=pending.step_up)
     return current_app.make_response((page, status))
 
 
@@ -108,8 +108,8 @@ def code():
     method = form.method.data if form.method.data in ("totp", "recovery") else "totp"
     if not form.validate_on_submit():
         return _render(pending, method, Problems().add(None, EXPIRED), 400)
-    identity = pending["identity"]
-    account, attempt = account_key(identity["vhs"], identity["address"]), pending["attempt"]
+    identity = pending.identity
+    account, attempt = account_key(identity.vhs, identity.address), pending.attempt
     trusted = trusted_device(account)
     typed = (form.code.data or "").strip()[:64]
     if not typed:
@@ -118,23 +118,23 @@ def code():
         return _attempt_over(identity)
     wait = throttle().code_wait(account, trusted)
     if wait:
-        audit.record("throttled", vhs=identity["vhs"], sub=identity["sub"], reason="second_step")
+        audit.record("throttled", vhs=identity.vhs, sub=identity.sub, reason="second_step")
         response = _render(pending, method, Problems().add(
             None, TOO_MANY % {"wait": wait_words(wait)}), 429)
         response.headers["Retry-After"] = str(wait)
         return response
-    if method == "totp" and factors.check_totp(identity["account_id"], typed):
+    if method == "totp" and factors.check_totp(identity.account_id, typed):
         throttle().code_succeeded(account)
         return signin.second_step_done(pending, ("otp",), "totp")
-    left = factors.use_recovery_code(identity["account_id"], typed) \
+    left = factors.use_recovery_code(identity.account_id, typed) \
         if method == "recovery" else None
     if left is not None:
         throttle().code_succeeded(account)
         return signin.second_step_done(pending, ("otp",), "recovery_code", first=url_for(
-            "second.recovery_used", next=pending.get("next") or None))
+            "second.recovery_used", next=pending.next or None))
     throttle().code_failed(account, attempt, trusted)
-    signin.refused(Refusal(reason=Reason.WRONG_CODE, via=method, vhs=identity["vhs"],
-                           address=identity["address"]), pending.get("next"))
+    signin.refused(Refusal(reason=Reason.WRONG_CODE, via=method, vhs=identity.vhs,
+                           address=identity.address), pending.next)
     if throttle().code_attempt_over(attempt):
         return _attempt_over(identity)
     return _render(pending, method, Problems().add("code", WRONG_CODE), 401)
@@ -143,8 +143,8 @@ def code():
 def _attempt_over(identity: dict):
     """The attempt had all its wrong codes: back to the password, and the person is told
     that someone knows it (at most once a day)."""
-    audit.record("throttled", vhs=identity["vhs"], sub=identity["sub"], reason="second_step")
-    account = db.session().get(Account, identity["account_id"])
+    audit.record("throttled", vhs=identity.vhs, sub=identity.sub, reason="second_step")
+    account = db.session().get(Account, identity.account_id)
     if account is not None:
         notices.wrong_codes(account)
     session.pop("second_step", None)
@@ -161,15 +161,15 @@ def passkey():
         return redirect(_login_with(EXPIRED_STEP), 303)
     if not form.validate_on_submit():
         return _render(pending, "passkey", Problems().add(None, EXPIRED), 400)
-    identity = pending["identity"]
+    identity = pending.identity
     try:
         _, amr = passkeys.authenticate(form.credential.data or "", ceremony.get("challenge", ""),
-                                       ceremony.get("at"), identity["account_id"])
+                                       ceremony.get("at"), identity.account_id)
     except passkeys.PasskeyError as error:
         current_app.logger.info("second step with a passkey refused: %s", error)
         signin.refused(Refusal(reason=Reason.PASSKEY_REFUSED, via="passkey",
-                               vhs=identity["vhs"], address=identity["address"]),
-                       pending.get("next"))
+                               vhs=identity.vhs, address=identity.address),
+                       pending.next)
         return _render(pending, "passkey", Problems().add(None, PASSKEY_FAILED), 401)
     return signin.second_step_done(pending, amr, "passkey")
 
