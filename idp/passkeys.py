@@ -53,6 +53,11 @@ class PasskeyError(Exception):
     """A ceremony that failed: a wrong origin, a stale challenge, an unknown credential."""
 
 
+class UnknownCredential(PasskeyError):
+    """The browser offered a passkey no account here has (or not this account's): the
+    page says so instead of "try again"."""
+
+
 @dataclass(frozen=True)
 class Ceremony:
     """What the browser is asked for (``options``, JSON) and what the server keeps."""
@@ -146,7 +151,7 @@ def authenticate(credential: str, challenge: str, at: int,
     passkey = db.session().scalar(select(Passkey).where(
         Passkey.credential_id == str(parsed.get("id", ""))[:1400]))
     if passkey is None or (account_id is not None and passkey.account_id != account_id):
-        raise PasskeyError("sign-in refused: unknown credential")
+        raise UnknownCredential("sign-in refused: unknown credential")
     try:
         verified = verify_authentication_response(
             credential=parsed, expected_challenge=base64url_to_bytes(challenge),

@@ -205,7 +205,7 @@ def passkey_login():
     except passkeys.PasskeyError as error:
         current_app.logger.info("passkey sign-in refused: %s", error)
         audit.record("login_failed", source="passkey", reason=Reason.PASSKEY_REFUSED)
-        unknown = "unknown credential" in str(error)
+        unknown = isinstance(error, passkeys.UnknownCredential)
         return _passkey_page(form, Problems().add(
             None, PASSKEY_UNKNOWN if unknown else PASSKEY_FAILED), 401)
     try:
