@@ -18,6 +18,8 @@ from urllib.parse import urlencode, urlsplit
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from keys import ALGORITHMS
+
 from . import db
 from .claims import SCOPES
 from .kept import Kept
@@ -27,7 +29,6 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,100}$")
 LOGO = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.(svg|png)$")
 LOGOS = Path(__file__).parent / "static" / "logos"
 GRANTS = ("authorization_code", "refresh_token", "client_credentials")
-ALGORITHMS = ("RS256", "ES256")
 MIN_SECRET_LENGTH = 32
 
 

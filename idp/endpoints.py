@@ -14,10 +14,11 @@ from authlib.oidc.core import UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as AuthlibEndSessionEndpoint
 from flask import current_app
 
-from . import audit, claims, signin, tokens
-from .signing import signing
+from keys import ALGORITHMS
 
-ALGORITHMS = ("RS256", "ES256")
+from . import audit, claims, signin, tokens
+from .models import Client
+from .signing import signing
 
 
 class HintIgnored:
@@ -32,7 +33,7 @@ class HintIgnored:
 class Revocation(HintIgnored, RevocationEndpoint):
     """RFC 7009. Revoking a refresh token revokes its whole grant."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    CLIENT_AUTH_METHODS = list(Client.AUTH_METHODS)
 
     def query_token(self, token_string, token_type_hint):
         return tokens.find(token_string, token_type_hint)
@@ -51,7 +52,7 @@ class Revocation(HintIgnored, RevocationEndpoint):
 class Introspection(HintIgnored, IntrospectionEndpoint):
     """RFC 7662 for confidential clients, about the tokens issued to themselves."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = list(Client.SECRET_METHODS)
 
     def query_token(self, token_string, token_type_hint):
         return tokens.find(token_string, token_type_hint)

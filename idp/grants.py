@@ -24,7 +24,7 @@ from flask import request as flask_request
 from adapters.base import AdapterUnavailable
 
 from . import audit, claims, db, eligibility, tokens
-from .models import Account, SsoSession, new_secret, now
+from .models import Account, Client, SsoSession, new_secret, now
 from .signing import signing
 
 RESPONSE_MODES = ("query", "form_post")
@@ -44,7 +44,7 @@ ALREADY_USED = "The refresh token was already used."
 OWN_DESCRIPTIONS = frozenset({S256_ONLY, PKCE_REQUIRED, BAD_MODE, BAD_MAX_AGE, NO_VERIFIER,
                               VERIFIER_UNEXPECTED, VERIFIER_MISMATCH, CANNOT_CHECK,
                               NOT_ALLOWED, ALREADY_USED, *TOO_LONG.values()})
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+AUTH_METHODS = list(Client.AUTH_METHODS)
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """RFC 6749 4.4 for confidential clients registered with the grant."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = list(Client.SECRET_METHODS)
 
 
 class OpenIDCode(oidc_grants.OpenIDCode):

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from flask import Flask, current_app, jsonify
 
+from keys import ALGORITHMS
+
 from . import db
 from .counters import Counters
-from .endpoints import ALGORITHMS
 from .signing import KeyStoreError, signing
 
 

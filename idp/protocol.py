@@ -28,10 +28,11 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import SubmitField
 
+from keys import ALGORITHMS
+
 from . import audit, claims, db, factors, signin
-from .endpoints import ALGORITHMS
 from .grants import RESPONSE_MODES, SignedIn
-from .models import Consent, now
+from .models import Client, Consent, now
 from .oauth import server
 from .signing import signing
 from .throttle import throttle
@@ -283,7 +284,7 @@ def end_session_confirm():
 def discovery():
     """OIDC Discovery 1.0 section 3 and RFC 8414 metadata."""
     issuer = current_app.config["ISSUER"]
-    auth_methods = ["client_secret_basic", "client_secret_post", "none"]
+    auth_methods = list(Client.AUTH_METHODS)
     metadata = {
         "issuer": issuer,
         "authorization_endpoint": issuer + "/authorize",

@@ -27,6 +27,11 @@ from .people import Account
 class Client(Base, ClientMixin):
     """A relying party registered with ``vhskoop-idp clients add``."""
 
+    # How clients authenticate: a confidential one with its secret (RFC 6749 2.3.1), a
+    # public one not at all (PKCE instead); what discovery advertises and endpoints accept.
+    SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+    AUTH_METHODS = (*SECRET_METHODS, "none")
+
     __tablename__ = "clients"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -80,7 +85,7 @@ class Client(Base, ClientMixin):
     def check_endpoint_auth_method(self, method, endpoint):
         if self.public:
             return method == "none"
-        return method in ("client_secret_basic", "client_secret_post")
+        return method in self.SECRET_METHODS
 
     def check_response_type(self, response_type):
         return response_type == "code" and "authorization_code" in self.grant_types
