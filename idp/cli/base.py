@@ -33,7 +33,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         ) from None
 
 
-READ_ONLY = ("list", "adapters", "current", "audit")
+READ_ONLY = ("list", "adapters", "current", "audit", "settings")
 
 
 def _unreachable(error: Exception) -> MissingConfiguration:
