@@ -30,16 +30,14 @@ from flask import Flask
 from werkzeug.http import parse_etags
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from . import endpoints, metrics, turns
+from . import endpoints, metrics, paths, turns
 from .guard import B64TOKEN, HEADER_FORBIDDEN
 from .logs import HEADER as REQUEST_ID_HEADER
 from .logs import REQUEST_ID
 from .signing import signing
 
-DISCOVERY = "/.well-known/openid-configuration"
-JWKS = "/jwks.json"
+DISCOVERY, JWKS, USERINFO = paths.DISCOVERY, paths.JWKS, paths.USERINFO
 PATHS = (DISCOVERY, JWKS)
-USERINFO = "/userinfo"
 BEARER = re.compile(r"^[Bb][Ee][Aa][Rr][Ee][Rr] +(\S+)$")
 LEARNED_WITHOUT = ("content-length", "x-request-id", "set-cookie")
 NOT_MODIFIED_HEADERS = ("etag", "cache-control", "vary", "access-control-allow-origin")

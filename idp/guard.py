@@ -26,6 +26,8 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Flask, abort, current_app, jsonify, request
 
+from . import paths
+
 MAX_QUERY = 16 * 1024
 MAX_FIELDS = 100
 MAX_FIELD = 10 * 1024
@@ -36,9 +38,9 @@ FORBIDDEN_IN_LINES = re.compile("[\x00-\x09\x0b\x0c\x0e-\x1f\x7f\ufffd]")
 MULTI_LINE = ("/admin/",)  # forms with text areas
 HEADER_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 B64TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
-CLIENT_AUTHENTICATION = ("/token", "/revoke", "/introspect")  # where clients authenticate
-BEARER = ("/userinfo",)  # where a bearer token is read
-OWN_FORMATS = ("/api/",)  # the push API reads JSON or CSV
+CLIENT_AUTHENTICATION = paths.CLIENT_AUTHENTICATION  # where clients authenticate
+BEARER = paths.BEARER  # where a bearer token is read
+OWN_FORMATS = (paths.API,)  # the push API reads JSON or CSV
 
 
 def check_request():

@@ -30,7 +30,7 @@ from wtforms import SubmitField
 
 from keys import ALGORITHMS
 
-from . import audit, claims, db, factors, signin
+from . import audit, claims, db, factors, paths, signin
 from .grants import RESPONSE_MODES, SignedIn
 from .models import Client, Consent, now
 from .oauth import server
@@ -124,7 +124,7 @@ def allow_form_target(next_url: str | None) -> None:
         g.form_targets = [*g.get("form_targets", []), redirect_uri]
 
 
-@bp.route("/authorize", methods=["GET", "POST"])
+@bp.route(paths.AUTHORIZE, methods=["GET", "POST"])
 def authorize():
     """OIDC Core 3.1.2: validate, then login, then consent, then the code."""
     sso = signin.current()
@@ -222,7 +222,7 @@ def client_throttled(endpoint):
     return limited
 
 
-@bp.post("/token")
+@bp.post(paths.TOKEN)
 @client_throttled
 def token():
     """RFC 6749 3.2. A refusal still commits what it must keep (a spent code, a revoked
@@ -230,27 +230,27 @@ def token():
     return server().create_token_response()
 
 
-@bp.route("/userinfo", methods=["GET", "POST"])
+@bp.route(paths.USERINFO, methods=["GET", "POST"])
 def userinfo():
     """OIDC Core 5.3."""
     return server().create_endpoint_response("userinfo")
 
 
-@bp.post("/revoke")
+@bp.post(paths.REVOKE)
 @client_throttled
 def revoke():
     """RFC 7009."""
     return server().create_endpoint_response("revocation")
 
 
-@bp.post("/introspect")
+@bp.post(paths.INTROSPECT)
 @client_throttled
 def introspect():
     """RFC 7662."""
     return server().create_endpoint_response("introspection")
 
 
-@bp.route("/end_session", methods=["GET", "POST"])
+@bp.route(paths.END_SESSION, methods=["GET", "POST"])
 def end_session():
     """OIDC RP-Initiated Logout 1.0; without a valid id_token_hint the person confirms."""
     sso = signin.current()
@@ -280,20 +280,20 @@ def end_session_confirm():
     return signin.sign_out(current_app.make_response(render_template("logged_out.html")))
 
 
-@bp.get("/.well-known/openid-configuration")
+@bp.get(paths.DISCOVERY)
 def discovery():
     """OIDC Discovery 1.0 section 3 and RFC 8414 metadata."""
     issuer = current_app.config["ISSUER"]
     auth_methods = list(Client.AUTH_METHODS)
     metadata = {
         "issuer": issuer,
-        "authorization_endpoint": issuer + "/authorize",
-        "token_endpoint": issuer + "/token",
-        "userinfo_endpoint": issuer + "/userinfo",
-        "jwks_uri": issuer + "/jwks.json",
-        "revocation_endpoint": issuer + "/revoke",
-        "introspection_endpoint": issuer + "/introspect",
-        "end_session_endpoint": issuer + "/end_session",
+        "authorization_endpoint": issuer + paths.AUTHORIZE,
+        "token_endpoint": issuer + paths.TOKEN,
+        "userinfo_endpoint": issuer + paths.USERINFO,
+        "jwks_uri": issuer + paths.JWKS,
+        "revocation_endpoint": issuer + paths.REVOKE,
+        "introspection_endpoint": issuer + paths.INTROSPECT,
+        "end_session_endpoint": issuer + paths.END_SESSION,
         "scopes_supported": list(claims.SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": list(RESPONSE_MODES),
@@ -321,7 +321,7 @@ def discovery():
     return response.make_conditional(request)
 
 
-@bp.get("/jwks.json")
+@bp.get(paths.JWKS)
 def jwks():
     """Every published key: next, current and retired (RFC 7517 5)."""
     response = jsonify(signing().keyring().jwks(now()))

@@ -18,12 +18,10 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from .. import db, oauth
+from .. import db, oauth, paths
 from ..limits import SELF_SERVICE, retry_after
 from . import access, account, display, factors, login, second, upstream
 
-JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/", "/jwks",
-              "/api/")
 RETRY_SECONDS = 30  # how long a client should wait while the database is down
 
 MESSAGES = {
@@ -100,7 +98,7 @@ def _security_headers(response):
 
 def _answer(code: int, error: str | None = None, headers: dict | None = None):
     """The error page, or on protocol endpoints the JSON error, of ``code``."""
-    if request.path.startswith(JSON_PATHS):
+    if request.path.startswith(paths.JSON):
         error = error or JSON_ERRORS.get(code) or (
             "invalid_request" if code < 500 else "server_error")
         response = jsonify(error=error, error_description=oauth.DESCRIPTIONS.get(

@@ -1,0 +1,18 @@
+"""Where each protocol endpoint is, once: the routes, discovery, the input guard, the front
+door (answered before Flask) and the error pages read these paths."""
+
+from __future__ import annotations
+
+AUTHORIZE = "/authorize"
+TOKEN = "/token"
+USERINFO = "/userinfo"
+REVOKE = "/revoke"
+INTROSPECT = "/introspect"
+END_SESSION = "/end_session"
+DISCOVERY = "/.well-known/openid-configuration"
+JWKS = "/jwks.json"
+API = "/api/"  # the directory push of the Verwaltungsprogramme
+
+CLIENT_AUTHENTICATION = (TOKEN, REVOKE, INTROSPECT)  # where clients authenticate
+BEARER = (USERINFO,)  # where a bearer token is read
+JSON = (TOKEN, USERINFO, REVOKE, INTROSPECT, DISCOVERY, JWKS, API)  # errors in JSON too
