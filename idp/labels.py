@@ -228,15 +228,22 @@ def moment(seconds: int | None) -> str:
     return format_datetime(at, TIME_PATTERNS.get(str(get_locale()), TIME_PATTERNS["de"]))
 
 
+def _once(key: tuple, read):
+    """``read()``, once per request (or command) for ``key``: a page of 50 events by the
+    same administrator asks the database once, not 50 times."""
+    found = g.setdefault("idp_labels_read", {})
+    if key not in found:
+        found[key] = read()
+    return found[key]
+
+
 def _named(model, key, column, value: str | None) -> str:
     """The name of a VHS or service stored by its id, read once per request."""
     if not value:
         return ""
-    names = g.setdefault("idp_labels_names", {})
-    if (model, value) not in names:
-        row = db.session().execute(select(model).where(key == value)).scalar()
-        names[model, value] = getattr(row, column) if row is not None else value
-    return names[model, value]
+    row = _once((model, value), lambda: db.session().execute(
+        select(model).where(key == value)).scalar())
+    return getattr(row, column) if row is not None else value
 
 
 def service(client_id: str | None) -> str:
@@ -259,11 +266,11 @@ def actor(value: str | None) -> str:
     if not value.startswith("console:"):
         return _words(value)
     slug, _, address = value[len("console:"):].partition("/")
-    row = db.session().execute(
+    row = _once(("actor", value), lambda: db.session().execute(
         select(Account.display_name, Vhs.name, ConsoleRole.role)
         .join(Vhs, Account.vhs_id == Vhs.id)
         .outerjoin(ConsoleRole, ConsoleRole.account_id == Account.id)
-        .where(Vhs.slug == slug, Account.address == address)).first()
+        .where(Vhs.slug == slug, Account.address == address)).first())
     if row is None:
         return str(_l("eine Administratorin oder ein Administrator (%(address)s)",
                       address=address))
