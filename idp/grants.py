@@ -18,13 +18,13 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
-from flask import current_app, g, render_template
+from flask import current_app
 from flask import request as flask_request
 
 from adapters.base import AdapterUnavailable
 
 from . import audit, claims, db, eligibility, tokens
-from .models import Account, Client, SsoSession, new_secret, now
+from .models import Account, Client, SsoSession, now
 from .signing import signing
 
 RESPONSE_MODES = ("query", "form_post")
@@ -58,17 +58,20 @@ class SignedIn:
     acr: str | None = None
 
 
+@dataclass(frozen=True)
+class FormPost:
+    """An authorization response in the form_post mode: the page that posts ``params`` to
+    ``action`` is the protocol pages' to draw (``oauth.AuthorizationServer.pages``)."""
+
+    action: str
+    params: tuple[tuple[str, str], ...]
+
+
 def authorization_redirect(redirect_uri: str, params: list[tuple[str, str]]):
     """Send parameters to the client in its response mode, with ``iss`` (RFC 9207)."""
     params = [*params, ("iss", current_app.config["ISSUER"])]
     if flask_request.values.get("response_mode") == "form_post":
-        g.csp_nonce = g.get("csp_nonce") or new_secret()
-        g.form_targets = [redirect_uri]  # the page's CSP form-action must allow the client
-        html = render_template("form_post.html", action=redirect_uri, params=params)
-        return 200, html, [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Cache-Control", "no-store"),
-        ]
+        return 200, FormPost(redirect_uri, tuple(params)), [("Cache-Control", "no-store")]
     return 302, "", [("Location", add_params_to_uri(redirect_uri, params))]
 
 
@@ -224,12 +227,14 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         return client.id_token_signed_response_alg
 
     def get_encode_header(self, client):
-        # The header and the signature must come from one key, even across a reload.
-        g.idp_signing_key = signing().keyring().current(self.get_client_algorithm(client))
-        return {"alg": g.idp_signing_key.alg, "kid": g.idp_signing_key.kid, "typ": "JWT"}
+        key = signing().keyring().current(self.get_client_algorithm(client))
+        return {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
 
     def resolve_client_private_key(self, client):
-        return g.idp_signing_key.jwk
+        """The whole key set: joserfc signs with the key the header's ``kid`` names. A
+        rotation between the two hooks changes nothing: the key it retires stays in the
+        keyring (published and loadable) long after this request."""
+        return signing().keyring().key_set
 
     def get_client_claims(self, client):
         issued = now()

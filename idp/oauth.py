@@ -60,7 +60,21 @@ def malformed(error: ValueError) -> InvalidRequestError:
 
 
 class AuthorizationServer(FlaskAuthorizationServer):
-    """The server, answering Authlib's questions from the database."""
+    """The server, answering Authlib's questions from the database.
+
+    A grant answers in data, never in HTML: a form_post response is a ``grants.FormPost``
+    that the page registered by the protocol endpoints (``pages["form_post"]``) draws.
+    """
+
+    def __init__(self, app=None):
+        super().__init__(app)
+        self.pages = {}
+
+    def handle_response(self, status_code, payload, headers):
+        if isinstance(payload, grants.FormPost):
+            payload = self.pages["form_post"](payload)
+            headers = [*headers, ("Content-Type", "text/html; charset=utf-8")]
+        return super().handle_response(status_code, payload, headers)
 
     def query_client(self, client_id):
         if not client_id or len(client_id) > 100:
@@ -161,6 +175,6 @@ def init_app(app: Flask) -> None:
     app.extensions["idp.oauth"] = server
 
 
-def server() -> AuthorizationServer:
+def server(app: Flask | None = None) -> AuthorizationServer:
     """The app's authorization server."""
-    return current_app.extensions["idp.oauth"]
+    return (app or current_app).extensions["idp.oauth"]

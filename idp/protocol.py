@@ -31,7 +31,7 @@ from wtforms import SubmitField
 from keys import ALGORITHMS
 
 from . import audit, claims, db, factors, paths, signin
-from .grants import RESPONSE_MODES, SignedIn
+from .grants import RESPONSE_MODES, FormPost, SignedIn
 from .models import Client, Consent, now
 from .oauth import server
 from .signing import signing
@@ -344,6 +344,14 @@ def _cors(response):
     return response
 
 
+def _form_post_page(post: FormPost) -> str:
+    """The page that posts an authorization response to the client (Form Post Response
+    Mode); its CSP form-action allows that client."""
+    g.form_targets = [post.action]
+    return render_template("form_post.html", action=post.action, params=post.params)
+
+
 def init_app(app: Flask) -> None:
-    """Register the protocol endpoints."""
+    """Register the protocol endpoints and the page of the form_post response mode."""
     app.register_blueprint(bp)
+    server(app).pages["form_post"] = _form_post_page

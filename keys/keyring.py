@@ -17,7 +17,7 @@ from typing import Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from joserfc.jwk import ECKey, RSAKey
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
 ALGORITHMS = ("RS256", "ES256")
 RSA_BITS = 3072
@@ -75,6 +75,12 @@ class Keyring:
     def find(self, alg: str, state: str) -> SigningKey | None:
         """The key of ``alg`` in ``state``, if any."""
         return next((k for k in self.keys if k.alg == alg and k.state == state), None)
+
+    @cached_property
+    def key_set(self) -> KeySet:
+        """Every key (private) as one joserfc key set, built once per keyring: a signer
+        names its key by ``kid`` in the header and joserfc picks that key from the set."""
+        return KeySet([key.jwk for key in self.keys])
 
     def jwks(self, now: int | None = None) -> dict:
         """The published keys as a JWK Set: next, current, and retired ones not yet expired."""

@@ -109,8 +109,23 @@ def test_form_post_response_mode(live, browser):
     assert f'action="{CALLBACK}"' in response.text
     fields = dict(re.findall(r'name="([a-z_]+)" value="([^"]*)"', response.text))
     assert set(fields) == {"code", "state", "iss"} and fields["iss"] == live.url
-    nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"]).group(1)
+    policy = response.headers["Content-Security-Policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
     assert f'nonce="{nonce}"' in response.text
+    # The page may post to this client and nowhere else; the code is never cached.
+    assert re.search(r"form-action ([^;]*)", policy).group(1) == "'self' http://127.0.0.1:8765"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_a_refusal_in_form_post_mode_is_posted_too(live, browser):
+    add_client(live, "spa", "--public")
+    rp = RelyingParty(live.url, "spa")
+    response = browser.get(rp.authorization_url(response_mode="form_post", prompt="none"))
+    assert response.status_code == 200 and f'action="{CALLBACK}"' in response.text
+    fields = dict(re.findall(r'name="([a-z_]+)" value="([^"]*)"', response.text))
+    assert fields["error"] == "login_required" and fields["iss"] == live.url
+    assert "http://127.0.0.1:8765" in response.headers["Content-Security-Policy"]
 
 
 def test_unsupported_response_mode_and_request_objects_are_errors_to_the_client(live, browser):

@@ -9,6 +9,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from keys import Keyring, Policy, SigningKey, generate, prune, rotate
 
@@ -126,3 +128,16 @@ def test_signing_key_imports_its_own_pem():
                                 serialization.NoEncryption())
     key = SigningKey(alg="RS256", state="current", created_at=0, private_pem=pem)
     assert key.public_jwk()["kid"] == key.kid
+
+
+def test_a_header_signed_before_a_rotation_is_signed_by_its_key_after_it():
+    """The ID token's header names the current key; the signature comes from the key set
+    of whatever keyring is loaded a moment later: a rotation in between changes nothing."""
+    before = prune(Keyring(), 1000, POLICY)
+    header = {"alg": "ES256", "kid": before.current("ES256").kid}
+    after = rotate(before, 2000, POLICY)
+    token = jwt.encode(header, {"sub": "x"}, after.key_set, ["ES256"])
+    published = KeySet.import_key_set(after.jwks(2000))
+    decoded = jwt.decode(token, published, ["ES256"])
+    assert decoded.header["kid"] == before.current("ES256").kid
+    assert after.key_set is after.key_set  # built once per keyring
