@@ -1,45 +1,32 @@
 """The protocol endpoints: /authorize /token /userinfo /revoke /introspect /end_session,
 discovery (OIDC Discovery 1.0, RFC 8414) and the JWKS (RFC 7517).
 
-Authlib validates and answers; these views decide only what the person must do first
-(log in, consent) and turn errors that cannot go back to a client into a page.
+Authlib validates and answers; /authorize asks the person what ``idp.prompts`` finds
+needed first (log in, a second factor, consent) and turns errors that cannot go back to
+a client into a page.
 """
 
 from __future__ import annotations
 
 import functools
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from flask import (
-    Blueprint,
-    Flask,
-    current_app,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request
 from flask_babel import lazy_gettext
-from flask_wtf import FlaskForm
-from sqlalchemy import select
-from wtforms import SubmitField
 
 from keys import ALGORITHMS
 
-from . import audit, claims, db, factors, paths, signin
+from . import audit, claims, factors, paths, prompts, signin
 from .grants import RESPONSE_MODES, FormPost, SignedIn
-from .models import Client, Consent, now
+from .models import Client, now
 from .oauth import server
 from .signing import signing
 from .throttle import throttle
+from .views.forms import LogoutForm
+from .views.pages import EXPIRED
 
 bp = Blueprint("protocol", __name__)
 
-EXPIRED = lazy_gettext("Das Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.")
 PAGE_TEXTS = {
     "invalid_client": lazy_gettext("Die Anwendung, von der Sie kommen, ist beim Anmeldedienst "
                                    "nicht bekannt."),
@@ -54,54 +41,6 @@ PAGE_TEXTS = {
 }
 
 
-class ConsentForm(FlaskForm):
-    """Allow or deny a relying party the requested scopes."""
-
-    allow = SubmitField("Zulassen")
-    deny = SubmitField("Ablehnen")
-
-
-class LogoutForm(FlaskForm):
-    """Confirm a logout that no valid id_token_hint vouches for."""
-
-    submit = SubmitField("Abmelden")
-
-
-def authorize_url(endpoint: str = "protocol.authorize") -> str:
-    """This authorization request as a GET URL on ``endpoint`` (to resume it later)."""
-    params = [(k, v) for k, v in request.values.items(multi=True)
-              if k not in ("csrf_token", "allow", "deny")]
-    return url_for(endpoint) + "?" + urlencode(params)
-
-
-def _login_needed(sso, prompts: list[str], max_age: str | None, vhs: str | None) -> bool:
-    if sso is None or "login" in prompts:
-        return True
-    if vhs and vhs != sso.account.vhs.slug:
-        return True  # the relying party asks for another VHS than the session's
-    return max_age is not None and now() - sso.auth_time > int(max_age)
-
-
-def _consent_needed(client, account, scope: str, prompts: list[str]) -> bool:
-    if "consent" in prompts:
-        return True
-    if client.first_party:
-        return False
-    consent = db.session().scalar(
-        select(Consent).where(Consent.account_id == account.id,
-                              Consent.client_id == client.client_id)
-    )
-    return consent is None or not consent.covers(scope)
-
-
-def _acr(grant, account) -> str | None:
-    """The multi-factor ``acr`` when the VHS, the client or the request asks for it."""
-    data = grant.request.payload.data
-    if factors.required(account, grant.client, data.get("acr_values")):
-        return factors.MULTI_FACTOR
-    return None
-
-
 def _error(error: OAuth2Error):
     """Back to the client when its redirect URI is proven, else a page, never a redirect."""
     if getattr(error, "redirect_uri", None):
@@ -112,94 +51,63 @@ def _error(error: OAuth2Error):
         error.error, PAGE_TEXTS["invalid_request"])), error.status_code or 400
 
 
-def allow_form_target(next_url: str | None) -> None:
-    """Let this page's forms end at the client that ``next_url`` (a pending authorization)
-    returns to, once that client and its redirect URI are known to be registered."""
-    if not next_url:
-        return
-    query = parse_qs(urlsplit(next_url).query)
-    client = server().query_client((query.get("client_id") or [""])[0])
-    redirect_uri = (query.get("redirect_uri") or [""])[0]
-    if client is not None and client.check_redirect_uri(redirect_uri):
-        g.form_targets = [*g.get("form_targets", []), redirect_uri]
+def _grant(sso):
+    """Authlib's validated authorization request (raises OAuth2Error)."""
+    return server().get_consent_grant(end_user=SignedIn(sso.account, sso) if sso else None)
+
+
+def _interact(it: prompts.Interaction, order: tuple[prompts.Prompt, ...]):
+    """The first needed prompt asks the person (or, under prompt=none, answers the client);
+    with none needed, the code goes out."""
+    prompt = prompts.first_needed(it, order)
+    if prompt is None:
+        return server().create_authorization_response(grant=it.grant,
+                                                      grant_user=it.signed_in())
+    if "none" in it.asked:
+        return _error(it.refusal(prompt.unattended))
+    return prompt.ask(it)
 
 
 @bp.route(paths.AUTHORIZE, methods=["GET", "POST"])
 def authorize():
-    """OIDC Core 3.1.2: validate, then login, then consent, then the code."""
+    """OIDC Core 3.1.2: validate, then the prompts in order (``idp.prompts``), then the
+    code."""
     sso = signin.current()
-    account = sso.account if sso else None
-    signed_in = SignedIn(account, sso) if sso else None
     try:
-        grant = server().get_consent_grant(end_user=signed_in)
+        grant = _grant(sso)
     except OAuth2Error as error:
         return _error(error)
-    data = grant.request.payload.data
-    prompts = (data.get("prompt") or "").split()
-    state = grant.request.payload.state
-    fresh = signin.was_fresh_login(authorize_url())
-    if (not fresh and _login_needed(sso, prompts, data.get("max_age"), data.get("vhs"))) or (
-            fresh and data.get("vhs") and data["vhs"] != sso.account.vhs.slug):
-        if "none" in prompts:
-            return _error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=state))
-        return redirect(url_for("views.login", next=authorize_url()))
-    acr = _acr(grant, account)
-    if acr and not factors.satisfied(sso.amr):
-        if "none" in prompts:
-            return _error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=state))
-        return signin.step_up(sso, authorize_url())
-    signed_in = SignedIn(account, sso, acr)
-    if _consent_needed(grant.client, account, grant.request.scope, prompts):
-        if "none" in prompts:
-            return _error(ConsentRequiredError(redirect_uri=grant.redirect_uri, state=state))
-        g.form_targets = [grant.redirect_uri]
-        return render_template(
-            "consent.html", form=ConsentForm(), client=grant.client,
-            scopes=(grant.request.scope or "").split(), account=account,
-            action=authorize_url("protocol.consent"),
-        )
-    return server().create_authorization_response(grant=grant, grant_user=signed_in)
+    fresh = signin.was_fresh_login(prompts.authorize_url())
+    return _interact(prompts.Interaction(grant, sso, login_settled=fresh), prompts.PROMPTS)
 
 
 @bp.post("/authorize/consent")
 def consent():
-    """The consent page's answer; the authorization request rides in the query string."""
-    form = ConsentForm()
-    sso = signin.current()
-    if sso is None:
-        return redirect(url_for("views.login", next=authorize_url()))
+    """The consent page's answer; the authorization request rides in the query string.
+    Its login was settled when the page was shown; the prompts before consent are asked
+    again (a session may have ended or changed since)."""
+    form = prompts.ConsentForm()
     if not form.validate_on_submit():
         return render_template("error.html", error="csrf", description=EXPIRED), 400
-    signed_in = SignedIn(sso.account, sso)
+    sso = signin.current()
     try:
-        grant = server().get_consent_grant(end_user=signed_in)
+        grant = _grant(sso)
     except OAuth2Error as error:
         return _error(error)
-    acr = _acr(grant, sso.account)
-    if acr and not factors.satisfied(sso.amr):
-        return signin.step_up(sso, authorize_url())
-    signed_in = SignedIn(sso.account, sso, acr)
+    it = prompts.Interaction(grant, sso, login_settled=True)
+    before = prompts.first_needed(it, prompts.BEFORE_CONSENT)
+    if before is not None:
+        return before.ask(it)
     g.form_targets = [grant.redirect_uri]
+    account = sso.account
     if not form.allow.data:
-        audit.record("consent", vhs=sso.account.vhs.slug, sub=sso.account.sub,
+        audit.record("consent", vhs=account.vhs.slug, sub=account.sub,
                      client=grant.client.client_id, reason="denied")
         return server().create_authorization_response(grant=grant, grant_user=None)
-    _remember_consent(sso.account, grant.client, grant.request.scope or "")
-    audit.record("consent", vhs=sso.account.vhs.slug, sub=sso.account.sub,
+    prompts.remember_consent(account, grant.client, grant.request.scope or "")
+    audit.record("consent", vhs=account.vhs.slug, sub=account.sub,
                  client=grant.client.client_id, detail=grant.request.scope)
-    return server().create_authorization_response(grant=grant, grant_user=signed_in)
-
-
-def _remember_consent(account, client, scope: str) -> None:
-    record = db.session().scalar(
-        select(Consent).where(Consent.account_id == account.id,
-                              Consent.client_id == client.client_id)
-    )
-    if record is None:
-        record = Consent(account_id=account.id, client_id=client.client_id, scope="")
-        db.session().add(record)
-    record.scope = " ".join(sorted(set(record.scope.split()) | set(scope.split())))
-    record.granted_at = now()
+    return server().create_authorization_response(grant=grant, grant_user=it.signed_in())
 
 
 def client_throttled(endpoint):

@@ -35,7 +35,6 @@ from wtforms import ValidationError
 
 from .. import accounts, factors, roles, signin, tenants
 from ..models import SsoSession, Vhs, now
-from ..protocol import EXPIRED
 from ..roles import Clearance
 from ..views import pages
 
@@ -76,7 +75,7 @@ def _fresh_for_changes(sso: SsoSession | None, clearance: Clearance | None):
         validate_csrf(request.form.get("csrf_token"))
     except (ValidationError, CSRFError):
         return make_response(render_template("error.html", error="csrf",
-                                             description=EXPIRED), 400)
+                                             description=pages.EXPIRED), 400)
     return None
 
 

@@ -19,7 +19,6 @@ from ..connectors import PortalUnavailable
 from ..identity import Refusal
 from ..models import Purpose, digest
 from ..password_policy import refusals
-from ..protocol import EXPIRED, allow_form_target
 from .forms import (
     Problems,
     check_address,
@@ -28,7 +27,7 @@ from .forms import (
     remember_vhs,
     vhs_field,
 )
-from .pages import safe_next, wait_words
+from .pages import EXPIRED, allow_form_target, safe_next, wait_words
 
 bp = Blueprint("access", __name__)
 

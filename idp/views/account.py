@@ -12,8 +12,8 @@ from .. import audit, backchannel, db, factors, sessions, signin, tokens
 from ..models import Client, Consent, Source, SsoSession, now
 from ..password_policy import refusals
 from ..passwords import passwords
-from ..protocol import EXPIRED
 from .forms import ActionForm, Problems
+from .pages import EXPIRED
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

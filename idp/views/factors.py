@@ -28,10 +28,9 @@ from wtforms import HiddenField, StringField
 
 from .. import factors, passkeys, signin
 from ..models import SsoSession, now
-from ..protocol import EXPIRED, allow_form_target
 from .account import signed_in
 from .forms import Problems
-from .pages import safe_next
+from .pages import EXPIRED, allow_form_target, safe_next
 
 bp = Blueprint("factors", __name__, url_prefix="/account/zweiter-faktor")
 

@@ -7,7 +7,7 @@ from flask import Response, current_app, request
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import SelectField
+from wtforms import SelectField, SubmitField
 from wtforms.fields.choices import Choice
 from wtforms.widgets import Select, html_params
 
@@ -41,6 +41,13 @@ ADDRESS_MESSAGES = {
 
 class ActionForm(FlaskForm):
     """A button with a CSRF token (the account page's, the console's)."""
+
+
+class LogoutForm(FlaskForm):
+    """Confirm a logout that no valid id_token_hint vouches for (and the start page's
+    "Abmelden")."""
+
+    submit = SubmitField("Abmelden")
 
 
 class Problems:

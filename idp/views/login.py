@@ -15,9 +15,9 @@ from adapters.base import AdapterUnavailable
 from .. import audit, passkeys, signin, tenants
 from ..authn import authenticate
 from ..identity import Reason, Refusal
-from ..protocol import EXPIRED, LogoutForm, allow_form_target
 from ..throttle import account_key, throttle, trusted_device
 from .forms import (
+    LogoutForm,
     Problems,
     check_address,
     check_password,
@@ -26,7 +26,7 @@ from .forms import (
     remember_vhs,
     vhs_field,
 )
-from .pages import TOO_MANY, console_page, safe_next, wait_words
+from .pages import EXPIRED, TOO_MANY, allow_form_target, console_page, safe_next, wait_words
 
 bp = Blueprint("views", __name__)
 

@@ -20,11 +20,10 @@ from .. import audit, db, factors, notices, passkeys, signin
 from ..authn import by_passkey
 from ..identity import Reason, Refusal
 from ..models import Account
-from ..protocol import EXPIRED, allow_form_target
 from ..throttle import account_key, throttle, trusted_device
 from .forms import Problems
 from .login import CHECK_UNAVAILABLE
-from .pages import TOO_MANY, safe_next, wait_words
+from .pages import EXPIRED, TOO_MANY, allow_form_target, safe_next, wait_words
 
 bp = Blueprint("second", __name__, url_prefix="/login")
 

@@ -173,3 +173,19 @@ def test_end_session_without_hint_asks_the_person(live, browser):
     assert done.status_code == 200 and "Sie sind abgemeldet" in done.text
     again = browser.get(RelyingParty(live.url, "spa").authorization_url())
     assert "/login?" in again.headers["Location"]
+
+
+def test_the_consent_answer_of_a_session_that_ended_meanwhile_asks_for_the_login(live,
+                                                                                browser):
+    """The consent page's answer meets the prompts before consent again: a session ended
+    in another tab gives the login (coming back to the request), no code, no consent."""
+    rp, action, csrf = consent_page(live, browser)
+    browser.http.cookies.clear(domain="127.0.0.1", path="/", name="idp_sso")
+    answer = browser.post(action, {"csrf_token": csrf, "allow": "Zulassen"})
+    assert answer.status_code == 302 and "/login?" in answer.headers["Location"]
+    assert "code=" not in answer.headers["Location"]
+    resumed = query(query(answer.headers["Location"])["next"])
+    assert resumed["client_id"] == "partner" and resumed["state"] == rp.state
+    again = browser.authorize(RelyingParty(live.url, "partner").authorization_url(),
+                              "straubing", "anna.muster@vhs-straubing.de", PASSWORD)
+    assert "Zugriff erlauben?" in again.text  # nothing was allowed
