@@ -19,7 +19,7 @@ import time
 
 from inprocess import csrf_token, fresh_app
 
-from idp import db, eligibility
+from idp import db, directory
 from idp.cli import runner as cli_runner
 from idp.models import Vhs
 
@@ -39,7 +39,7 @@ def main() -> None:
                         "--password-stdin"], input=PASSWORD + "\n")
     with app.app_context():
         vhs = db.session().query(Vhs).one()
-        eligibility.replace_directory(vhs, [
+        directory.replace_directory(vhs, [
             {"email": a, "id": a, "name": None, "active": True, "released": True}
             for a in ("new@vhs-t.de", "active@vhs-t.de")])
     client = app.test_client()

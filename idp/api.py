@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, jsonify, request
 
 from adapters.directory import DirectoryFormatError
 
-from . import eligibility, tenants
+from . import directory, tenants
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_LIST_BYTES = 10 * 1024 * 1024
@@ -37,7 +37,7 @@ def put_directory(slug: str):
         return _error(415, "invalid_request", "send application/json or text/csv")
     request.max_content_length = MAX_LIST_BYTES
     try:
-        count = eligibility.import_directory(vhs, request.get_data(cache=False), kind)
+        count = directory.import_directory(vhs, request.get_data(cache=False), kind)
     except (DirectoryFormatError, UnicodeDecodeError) as error:
         return _error(400, "invalid_request", str(error)[:300])
     return jsonify({"vhs": vhs.slug, "entries": count})

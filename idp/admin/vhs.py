@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from adapters.address import clean, is_plausible
 from adapters.base import AdapterUnavailable
 
-from .. import audit, diagnose, eligibility, labels, mail, notices, reports
+from .. import audit, diagnose, directory, labels, mail, notices, programs, reports
 from ..models import Vhs, now
 from . import acts, gate
 
@@ -65,7 +65,7 @@ def requests(vhs: Vhs):
 def kma(vhs: Vhs):
     """The Kursmanagement-APP links of the VHS."""
     return render_template("admin/kma.html", vhs=vhs,
-                           links=[address for _, address in eligibility.links(vhs.slug)])
+                           links=[address for _, address in directory.links(vhs.slug)])
 
 
 def _address(name: str = "address") -> str | None:
@@ -81,7 +81,7 @@ def kma_link(vhs: Vhs):
     default = url_for("admin.vhs.kma", slug=vhs.slug)
     if address is None:
         return acts.done(NOT_AN_ADDRESS, default, "error")
-    eligibility.link(vhs, address)
+    directory.link(vhs, address)
     acts.record("kma link", vhs=vhs.slug, address=address)
     return acts.done(LINKED % {"address": address}, default)
 
@@ -91,7 +91,7 @@ def kma_unlink(vhs: Vhs):
     """Remove a link."""
     address = _address()
     default = url_for("admin.vhs.kma", slug=vhs.slug)
-    if address is None or not eligibility.unlink(vhs, address):
+    if address is None or not directory.unlink(vhs, address):
         return acts.done(NOT_LINKED % {"address": address or "?"}, default, "error")
     acts.record("kma unlink", vhs=vhs.slug, address=address)
     return acts.done(UNLINKED % {"address": address}, default)
@@ -128,7 +128,7 @@ def test_mail(vhs: Vhs):
 @bp.get("/program")
 def program(vhs: Vhs):
     """Which adapter, whether it answered in the last hour, how fast."""
-    health = eligibility.health(vhs, now() - 3600) if vhs.adapter else None
+    health = programs.health(vhs, now() - 3600) if vhs.adapter else None
     return render_template("admin/program.html", vhs=vhs, health=health)
 
 
@@ -140,7 +140,7 @@ def program_test(vhs: Vhs):
         return acts.done(NO_ADAPTER, default, "error")
     acts.record("vhs test-program", vhs=vhs.slug)
     try:
-        _, milliseconds = eligibility.probe(vhs)
+        _, milliseconds = programs.probe(vhs)
     except AdapterUnavailable as error:
         return acts.done(PROBE_FAILED % {"adapter": labels.program(vhs.adapter),
                                          "error": error}, default, "error")

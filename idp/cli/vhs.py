@@ -7,10 +7,11 @@ import tomllib
 
 import click
 
-from adapters import directory, registry
+from adapters import registry
 from adapters.base import AdapterConfigError, AdapterUnavailable
+from adapters.directory import DirectoryFormatError
 
-from .. import eligibility, factors, mail, notices, portals, tenants
+from .. import directory, eligibility, factors, mail, notices, portals, programs, tenants
 from ..connectors.portal import PortalSettings
 from ..connectors.upstream import UpstreamSettings
 from .base import Group, fail, operator, read_secret
@@ -118,9 +119,9 @@ def vhs_import_directory(slug: str, path: str) -> None:
     with open(path, "rb") as handle:
         data = handle.read()
     try:
-        count = eligibility.import_directory(vhs, data, "csv" if path.endswith(".csv")
+        count = directory.import_directory(vhs, data, "csv" if path.endswith(".csv")
                                              else "json")
-    except (directory.DirectoryFormatError, UnicodeDecodeError) as error:
+    except (DirectoryFormatError, UnicodeDecodeError) as error:
         fail(error)
     click.echo(f"VHS {slug}: {count} entries")
 
@@ -185,7 +186,7 @@ def vhs_test_program(slug: str) -> None:
     """Ask the VHS's Verwaltungsprogramm about an address nobody has, and time it."""
     vhs = _vhs(slug)
     try:
-        decision, milliseconds = eligibility.probe(vhs)
+        decision, milliseconds = programs.probe(vhs)
     except LookupError as error:
         fail(error)
     except AdapterUnavailable as error:
@@ -247,7 +248,7 @@ def kma_group() -> None:
 @click.option("--email", required=True)
 def kma_link(slug: str, email: str) -> None:
     """Record that ITEM linked this user for the VHS."""
-    click.echo(f"linked {eligibility.link(_vhs(slug), email)} at {slug}")
+    click.echo(f"linked {directory.link(_vhs(slug), email)} at {slug}")
 
 
 @kma_group.command("unlink")
@@ -255,7 +256,7 @@ def kma_link(slug: str, email: str) -> None:
 @click.option("--email", required=True)
 def kma_unlink(slug: str, email: str) -> None:
     """Remove a link."""
-    if not eligibility.unlink(_vhs(slug), email):
+    if not directory.unlink(_vhs(slug), email):
         fail(f"{email} had no link at {slug}")
     click.echo(f"unlinked {email} at {slug}")
 
@@ -264,5 +265,5 @@ def kma_unlink(slug: str, email: str) -> None:
 @click.option("--vhs", "slug", default=None)
 def kma_list(slug: str | None) -> None:
     """List the links."""
-    for vhs_slug, address in eligibility.links(slug):
+    for vhs_slug, address in directory.links(slug):
         click.echo(f"{vhs_slug}\t{address}")

@@ -45,6 +45,7 @@ from .. import (
     accounts,
     clients,
     db,
+    directory,
     eligibility,
     factors,
     labels,
@@ -128,7 +129,7 @@ class Demo:
         for vhs in world.VHS:
             self._seed_vhs(vhs, known)
         for slug, address in world.LINKED:
-            eligibility.link(tenants.find(slug), address)
+            directory.link(tenants.find(slug), address)
         for person in (world.MUSTERSTADT.people[0], world.ADMIN):
             if accounts.find(tenants.find("musterstadt"), person.address) is None:
                 accounts.add_local("musterstadt", person.address, PASSWORD,
