@@ -9,9 +9,10 @@
    within IDP_PORTAL_GRACE_SECONDS: one system that is not ours must not take the whole
    VHS offline. Every address costs the same Argon2id verification then, and every
    refusal is the same, so only the right password tells, and only its owner.
-3. Otherwise the local account must be active and its Argon2id hash must match. Every
-   refusal on this path costs one Argon2id verification, so the answer's timing does not
-   tell an unknown address from a wrong password.
+3. Otherwise the local account must be active and its Argon2id hash must match (or, for
+   an account imported from the old login, its imported hash, replaced by Argon2id on
+   success). Every refusal on this path costs at least one Argon2id verification, so the
+   answer's timing does not tell an unknown address from a wrong password.
 4. The VHS's Verwaltungsprogramm must still say "eligible" (``idp.eligibility``; an
    unreachable program raises ``AdapterUnavailable`` unless its grace period applies).
 ``admit`` does steps 4 and the account for a person the itm:PORTAL confirmed through its
@@ -23,17 +24,20 @@ The answer is an ``Identity`` tied to the account (same ``sub`` whichever source
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 
 from flask import current_app
 
 from adapters.address import clean, is_plausible
 
-from . import accounts, audit, db, eligibility, notices, portals, tenants
+from . import accounts, audit, db, eligibility, legacy, notices, portals, tenants
 from .connectors import PortalUnavailable
 from .identity import Identity, Reason, Refusal, Via
 from .models import Account, Source, Status, Vhs, now
 from .passwords import MAX_LENGTH, passwords
+
+OLD_LOGIN = "old login"
 
 
 def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity | Refusal:
@@ -57,8 +61,8 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
             current_app.logger.warning("sign-in at vhs %r: itm:PORTAL unavailable: %s",
                                        vhs_slug[:63], error)
             portal_down = True
-    stored = account.password_hash if account is not None else None
-    matches = passwords().verify(stored, password[:MAX_LENGTH])
+    checked = _check_password(vhs, account, address, password[:MAX_LENGTH])
+    matches = checked.matches
     if vhs is None:
         return _refused(Reason.MALFORMED, Via.PASSWORD, vhs_slug, address)
     if portal_down:
@@ -69,15 +73,62 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
     if account is None:
         return _refused(Reason.UNKNOWN, Via.PASSWORD, vhs_slug, address)
     if not matches:
-        return _refused(Reason.WRONG_PASSWORD, Via.PASSWORD, vhs_slug, address)
+        reason = Reason.LEGACY_UNAVAILABLE if checked.unavailable else Reason.WRONG_PASSWORD
+        return _refused(reason, Via.PASSWORD, vhs_slug, address)
     if not account.active:
         reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
         return _refused(reason, Via.PASSWORD, vhs_slug, address)
     if not eligibility.allows(vhs, address):
         return _refused(Reason.NOT_ELIGIBLE, Via.PASSWORD, vhs_slug, address)
-    if passwords().needs_rehash(account.password_hash):
+    if checked.confirmed_by:
+        _upgrade(account, password, checked.confirmed_by)
+    elif passwords().needs_rehash(account.password_hash):
         account.password_hash = passwords().hash(password)
     return _confirmed(account, Via.PASSWORD, ("pwd",))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A password check: whether it matched, what confirmed it when that was not our own
+    Argon2id hash (an imported hash's format, or the old login), and whether the old login
+    could not answer."""
+
+    matches: bool
+    confirmed_by: str | None = None
+    unavailable: bool = False
+
+
+def _check_password(vhs: Vhs | None, account: Account | None, address: str,
+                    password: str) -> Checked:
+    """Our Argon2id hash; for an imported account without one its imported hash, or else
+    the old login (once). Every way costs at least one Argon2id verification."""
+    if account is None or account.password_hash or account.imported_at is None:
+        stored = account.password_hash if account is not None else None
+        return Checked(passwords().verify(stored, password))
+    if account.legacy_hash:
+        return Checked(passwords().verify_imported(account.legacy_hash, password),
+                       legacy.format_of(account.legacy_hash))
+    old_login = portals.legacy_login_for(vhs)
+    if old_login is None:
+        return Checked(passwords().verify(None, password))
+    started = time.perf_counter()
+    try:
+        return Checked(old_login.login(address, password) is not None, OLD_LOGIN)
+    except PortalUnavailable as error:
+        current_app.logger.warning("sign-in at vhs %r: the old login is unavailable: %s",
+                                   vhs.slug, error)
+        return Checked(False, unavailable=True)
+    finally:
+        passwords().floor.pad(started)
+
+
+def _upgrade(account: Account, password: str, confirmed_by: str) -> None:
+    """Store the password as Argon2id in place of the imported hash (or after the old
+    login confirmed it), in this sign-in's transaction; the old login is not asked again."""
+    account.password_hash = passwords().hash(password)
+    account.legacy_hash = None
+    audit.record("password_upgraded", vhs=account.vhs.slug, sub=account.sub,
+                 detail=confirmed_by)
 
 
 def _on_portal(portal, account: Account | None, address: str) -> bool:

@@ -2,6 +2,8 @@
 
 ``sub`` is an opaque random value per (VHS, address), never the address. ``vhs`` (the VHS
 slug) is always released with ``openid``: every relying party needs the tenant.
+``legacy_id`` (the person's id in the login this provider replaced) only to a client
+registered with ``--release-legacy-id``, and only for an imported person.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from authlib.oidc.core import UserInfo
 from .models import Account
 
 SCOPE_CLAIMS = {
-    "openid": ("sub", "vhs"),
+    "openid": ("sub", "vhs", "legacy_id"),
     "profile": ("name",),
     "email": ("email", "email_verified"),
 }
@@ -31,12 +33,15 @@ class Holder:
     address: str
     email_verified: bool
     name: str | None
+    legacy_id: str | None = None  # only when the client asking may have it
 
     @classmethod
-    def of(cls, account: Account) -> Holder:
-        """The holder facts of a loaded account."""
+    def of(cls, account: Account, client=None) -> Holder:
+        """The holder facts of a loaded account, as ``client`` may see them."""
+        released = client is not None and client.release_legacy_id
         return cls(account.sub, account.vhs.slug, account.address,
-                   bool(account.email_verified), account.display_name)
+                   bool(account.email_verified), account.display_name,
+                   account.legacy_id if released else None)
 
 
 def all_claims(who: Account | Holder) -> dict:
@@ -50,6 +55,8 @@ def all_claims(who: Account | Holder) -> dict:
     }
     if holder.name:
         claims["name"] = holder.name
+    if holder.legacy_id:
+        claims["legacy_id"] = holder.legacy_id
     return claims
 
 

@@ -55,6 +55,7 @@ class Registration:
     client_uri: str | None = None
     require_mfa: bool = False  # every sign-in for it needs a second factor
     initiate_login_uri: str | None = None  # OIDC Core 4: where the service starts a sign-in
+    release_legacy_id: bool = False  # the ``legacy_id`` claim (the id in the old login)
 
 
 def check_redirect_uri(uri: str) -> None:
@@ -153,10 +154,19 @@ def register(reg: Registration) -> tuple[Client, str | None]:
         client_uri=reg.client_uri or None,
         require_mfa=reg.require_mfa,
         initiate_login_uri=reg.initiate_login_uri or None,
+        release_legacy_id=reg.release_legacy_id,
     )
     db.session().add(client)
     db.session().flush()
     return client, generated
+
+
+def release_legacy_id(client: Client, release: bool) -> bool:
+    """Whether ``client`` gets the ``legacy_id`` claim (the person's id in the login this
+    provider replaced) in ID tokens and at userinfo; whether that changed."""
+    changed = client.release_legacy_id != release
+    client.release_legacy_id = release
+    return changed
 
 
 def _check_presentation(name: str | None, logo: str | None, home: str | None,

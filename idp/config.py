@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 
+from .connectors.portal import PortalSettings
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -208,6 +210,13 @@ SETTINGS: dict[str, Setting] = {
         "portal users never).",
         low=0
     ),
+    "LEGACY_LOGIN_URL": Setting("", str, "The old login, asked once to confirm the password "
+                                "of an imported account that came without a hash (its "
+                                "itm:PORTAL-style `/api/idp/v1/verify`); https, http only on "
+                                "loopback. A VHS's own (`vhs set-legacy-login`) comes first."),
+    "LEGACY_LOGIN_CREDENTIAL": Setting("", str, "The bearer credential for "
+                                       "`IDP_LEGACY_LOGIN_URL` (16 characters or more).",
+                                       secret=True),
     "AUDIT_DAYS": Setting(180, int, "Audit events older than this are removed by `purge`.", low=1),
     "AUDIT_IP_DAYS": Setting(
         7, int, "After this, `purge` shortens the IP addresses in audit events (to /24, /48).",
@@ -305,6 +314,11 @@ def check(values: dict, instance_path: str) -> dict:
         values["LOG_FORMAT"] = "text" if env == "development" else "json"
     if values["LOG_FORMAT"] not in ("json", "text"):
         raise ConfigError("IDP_LOG_FORMAT must be 'json' or 'text'.")
+    if values["LEGACY_LOGIN_URL"]:
+        try:
+            PortalSettings(values["LEGACY_LOGIN_URL"], values["LEGACY_LOGIN_CREDENTIAL"]).check()
+        except ValueError as error:
+            raise ConfigError(f"IDP_LEGACY_LOGIN_URL: {error}") from None
     if values["METRICS_TOKEN"] and len(values["METRICS_TOKEN"]) < 16:
         raise ConfigError("IDP_METRICS_TOKEN must be at least 16 characters long.")
     if values["REDIS_URL"] and not str(values["REDIS_URL"]).startswith(("redis://", "rediss://")):

@@ -33,6 +33,7 @@ LOOKALIKES = {"а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", 
 
 TYPED = _l("der eingegebenen Adresse")
 STORED = _l("der gespeicherten Adresse")
+IMPORTED = _l("der Adresse in der Datei")
 STATES = {Status.ACTIVE: _l("aktiv"), Status.PENDING: _l("wartet auf die Aktivierung"),
           Status.DISABLED: _l("gesperrt")}
 
@@ -81,6 +82,12 @@ def _odd(cleaned: CleanAddress, original: str, which) -> list:
                 "code": f"U+{ord(char):04X}", "name": unicodedata.name(char, "?"),
                 "latin": LOOKALIKES[char], "position": position, "which": which})
     return parts
+
+
+def odd_characters(text: str, which) -> list:
+    """Every invisible, control or look-alike character of ``text``, in the diagnosis's
+    words (``which`` says where the text stood: "in der Eingabe", "in der Datei")."""
+    return _odd(clean(text), text, which)
 
 
 def marked(address: str) -> str:

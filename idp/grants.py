@@ -245,6 +245,12 @@ class OpenIDCode(oidc_grants.OpenIDCode):
             "exp": issued + current_app.config["ID_TOKEN_TTL"],
         }
 
+    def get_compatible_claims(self, request):
+        result = super().get_compatible_claims(request)
+        result.update(claims.for_scope(claims.Holder.of(request.user, request.client),
+                                       "openid"))
+        return result
+
     def get_authorization_code_claims(self, authorization_code):
         result = super().get_authorization_code_claims(authorization_code)
         if authorization_code.sid:

@@ -59,5 +59,8 @@ class Reason:
     DISABLED = "account_disabled"
     NOT_ELIGIBLE = "not_eligible"  # the Verwaltungsprogramm said no
     PORTAL_UNAVAILABLE = "portal_unavailable"  # the VHS's itm:PORTAL cannot answer now
+    # the old login could not confirm an imported account without a hash (said like a
+    # wrong password: only such accounts ask it)
+    LEGACY_UNAVAILABLE = "legacy_login_unavailable"
     WRONG_CODE = "wrong_code"  # a wrong or spent TOTP or recovery code at the second step
     PASSKEY_REFUSED = "passkey_refused"  # a WebAuthn assertion that did not verify

@@ -42,6 +42,8 @@ KINDS = {
     "reset_request": _l("„Passwort vergessen“ angefragt"),
     "admin": _l("Einstellung geändert"),
     "mfa_policy": _l("Regel für den zweiten Faktor geändert"),
+    "accounts_import": _l("Zugänge aus dem alten Login übernommen"),
+    "password_upgraded": _l("Passwort aus dem alten Login übernommen"),
 }
 
 REASONS = {
@@ -53,6 +55,7 @@ REASONS = {
     "account_disabled": _l("Zugang gesperrt"),
     "not_eligible": _l("vom Verwaltungsprogramm nicht freigegeben"),
     "portal_unavailable": _l("itm:PORTAL nicht erreichbar"),
+    "legacy_login_unavailable": _l("alter Login nicht erreichbar"),
     "wrong_code": _l("falscher Code beim zweiten Schritt"),
     "passkey_refused": _l("Passkey nicht angenommen"),
     # what the Verwaltungsprogramm answered ("Neuer Zugang")
@@ -89,6 +92,7 @@ SOURCES = {
 
 DETAILS = {
     "another device": _l("auf einem anderen Gerät"),
+    "old login": _l("vom alten Login bestätigt"),
     "everywhere": _l("überall"),
     "by the person": _l("durch die Person selbst"),
     "totp_added": _l("Authenticator-App eingerichtet"),
@@ -123,6 +127,7 @@ ACTS = {
     "accounts disable": _l("Zugang gesperrt"),
     "accounts enable": _l("Zugang entsperrt"),
     "accounts reset-mfa": _l("zweiten Faktor zurückgesetzt"),
+    "accounts import": _l("Zugänge aus dem alten Login übernommen"),
     "people disable": _l("Zugang gesperrt"),
     "people enable": _l("Zugang entsperrt"),
     "people end-sessions": _l("Anmeldungen beendet"),
@@ -150,6 +155,7 @@ MAILS = {
     "wrong_codes": _l("Warnung: falsche Codes"),
     "source_switched": _l("Hinweis: Anmeldung jetzt über das itm:PORTAL"),
     "test": _l("Testmail"),
+    "welcome": _l("Willkommen: Zugang aus dem alten Login übernommen"),
 }
 
 PROGRAMS = {"kufersql": "KuferSQL", "itm_manager": "itm:MANAGER",

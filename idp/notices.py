@@ -34,6 +34,7 @@ SUBJECTS = {
                                     "geändert"),
     "wrong_codes": lazy_gettext("Kooperationsportal vhsKOOP: Anmeldeversuch mit Ihrem "
                                 "Passwort"),
+    "welcome": lazy_gettext("Kooperationsportal vhsKOOP: Ihre Anmeldung zieht um"),
 }
 FACTOR_CHANGES = {
     "totp_added": lazy_gettext("Eine Authenticator-App wurde als zweiter Faktor eingerichtet."),

@@ -2,14 +2,19 @@
 
 ``verify`` always spends the time of one Argon2id verification, also when there is no
 hash to check (unknown address, account without password): the login answer must not tell
-known from unknown addresses by its timing.
+known from unknown addresses by its timing. ``verify_imported`` checks a hash imported
+from the login this provider replaced (``idp.legacy``) and takes at least as long.
 """
 
 from __future__ import annotations
 
+import time
+
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import Flask, current_app
+
+from . import legacy
 
 MAX_LENGTH = 1024  # longer input is refused before hashing (a cheap request must not cost seconds)
 
@@ -22,6 +27,9 @@ class Passwords:
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
         )
         self._dummy = self.hasher.hash("dummy password, never matches a real one")
+        started = time.perf_counter()
+        self.hasher.verify(self._dummy, "dummy password, never matches a real one")
+        self.floor = legacy.Floor(time.perf_counter() - started)
 
     def hash(self, password: str) -> str:
         """A new Argon2id hash of ``password``."""
@@ -29,10 +37,22 @@ class Passwords:
 
     def verify(self, stored: str | None, password: str) -> bool:
         """Whether ``password`` matches ``stored``; the same cost when ``stored`` is None."""
+        started = time.perf_counter()
         try:
             return self.hasher.verify(stored or self._dummy, password) and stored is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
+        finally:
+            self.floor.timed(time.perf_counter() - started)
+
+    def verify_imported(self, stored: str, password: str) -> bool:
+        """Whether ``password`` matches an imported hash, in the time of at least one
+        Argon2id verification (whatever the hash's format would take alone)."""
+        started = time.perf_counter()
+        try:
+            return legacy.matches(stored, password)
+        finally:
+            self.floor.pad(started)
 
     def needs_rehash(self, stored: str) -> bool:
         """Whether ``stored`` was made with other parameters than the configured ones."""

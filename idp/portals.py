@@ -57,7 +57,33 @@ def upstream_for(vhs: Vhs) -> OpenIdUpstream | None:
             current_app.config["ISSUER"] + CALLBACK_PATH))
 
 
+def configure_legacy_login(vhs: Vhs, settings: PortalSettings | None) -> None:
+    """Set (checked) or remove the VHS's own old login (``legacy_login_for``)."""
+    if settings is not None:
+        settings.check()
+    vhs.legacy_login_config = (seal(asdict(settings), "legacy-login-config") if settings
+                               else None)
+    vhs.portal_changed_at = time.time_ns() // 1000
+
+
+def legacy_login_for(vhs: Vhs) -> HttpPortalConnector | None:
+    """The old login that confirms, once, the password of an imported account that came
+    without a hash: the VHS's own, else IDP_LEGACY_LOGIN_URL, else None. It speaks the
+    itm:PORTAL password API (only ``verify`` is asked), with its timeouts and breaker."""
+    built = current_app.extensions["idp.legacy_logins"]
+    if vhs.legacy_login_config:
+        return built.get(vhs.id, vhs.portal_changed_at, lambda: HttpPortalConnector(
+            PortalSettings(**unseal(vhs.legacy_login_config, "legacy-login-config")),
+            vhs.slug))
+    url = current_app.config["LEGACY_LOGIN_URL"]
+    if not url:
+        return None
+    return built.get(0, url, lambda: HttpPortalConnector(
+        PortalSettings(url, current_app.config["LEGACY_LOGIN_CREDENTIAL"]), "*"))
+
+
 def init_app(app: Flask) -> None:
     """Per-app caches of built connectors."""
     app.extensions["idp.portals"] = PerVhs()
+    app.extensions["idp.legacy_logins"] = PerVhs()  # key 0: the global one
     app.extensions["idp.upstreams"] = PerVhs()

@@ -12,6 +12,7 @@ once a day. When the Verwaltungsprogramm or the portal cannot be asked,
 from __future__ import annotations
 
 from flask_babel import lazy_gettext
+from sqlalchemy import select
 
 from adapters.address import clean, is_plausible
 from adapters.base import ELIGIBLE, NOT_LINKED, NOT_RELEASED, Decision
@@ -140,3 +141,24 @@ def set_password(token: AccountToken, password: str, locale: str) -> Account | N
     audit.record("activation" if token.purpose == Purpose.ACTIVATE else "password_reset",
                  vhs=account.vhs.slug, sub=account.sub)
     return account
+
+
+def welcome_imported(vhs: Vhs, locale: str) -> int:
+    """Mail every active imported person of ``vhs`` not welcomed yet, once: what changes,
+    where to sign in; with a link to set a password when the import brought none and the
+    old login cannot confirm it (``portals.legacy_login_for``). How many were queued."""
+    checked_by_old_login = portals.legacy_login_for(vhs) is not None
+    query = (select(Account).where(Account.vhs_id == vhs.id, Account.imported_at.is_not(None),
+                                   Account.welcomed_at.is_(None),
+                                   Account.status == Status.ACTIVE)
+             .order_by(Account.id).execution_options(yield_per=500))
+    count = 0
+    for account in db.session().scalars(query):
+        values = {"login": notices.issuer_link("/")}
+        if not (account.password_hash or account.legacy_hash or checked_by_old_login):
+            seconds = links.lifetime(Purpose.ACTIVATE)
+            values.update(link=links.new(account, Purpose.ACTIVATE), hours=seconds // 3600)
+        notices.send(vhs, account.address, "welcome", locale, interval=0, **values)
+        account.welcomed_at = now()
+        count += 1
+    return count

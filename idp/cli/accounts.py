@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import sys
+
 import click
 from flask_babel import force_locale
 
 from adapters.address import clean
 
-from .. import accounts, factors, tenants
+from .. import accounts, audit, factors, imports, selfservice, tenants
 from .base import Group, fail, operator, read_secret
 
 
@@ -82,3 +86,66 @@ def accounts_reset_mfa(vhs_slug: str, email: str) -> None:
     if not factors.reset(account, f"cli:{operator()}"):
         fail(f"{account.address} at {vhs_slug} has no second factor")
     click.echo(f"reset the second factors of {account.address} at {vhs_slug}")
+
+
+@accounts_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--dry-run", is_flag=True, help="Check and report; change nothing.")
+@click.option("--notify", is_flag=True,
+              help="Mail each imported person once, from their VHS's server.")
+@click.option("--locale", type=click.Choice(["de", "en"]), default="de", show_default=True,
+              help="The language of the mails.")
+@click.option("--format", "kind", type=click.Choice(["csv", "jsonl"]), default=None,
+              help="csv or jsonl (default: from the file name; .csv is CSV).")
+def accounts_import(path: str, dry_run: bool, notify: bool, locale: str,
+                    kind: str | None) -> None:
+    """Import the accounts of the login this provider replaces (CSV with a header row,
+    or JSON lines; fields vhs, email, name, legacy_id, password_hash, state, and
+    optionally created_at, last_login_at). Prints per VHS how many are new, updated,
+    unchanged and refused, and every refusal with its line and reason."""
+    kind = kind or ("csv" if path.lower().endswith(".csv") else "jsonl")
+    stream = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+              if path == "-" else open(path, encoding="utf-8-sig", newline=""))  # noqa: SIM115
+    try:
+        with stream:
+            report = imports.run(imports.lines(stream, kind), dry_run)
+    except (imports.ImportFormatError, UnicodeDecodeError) as error:
+        fail(f"{path}: {error}")
+    for slug in sorted(report.counts):
+        click.echo(f"{slug or '(no VHS)'}: {report.summary(slug)}")
+    for number, slug, email, reason in report.refusals:
+        click.echo(f"refused line {number} ({slug or '-'}, {email or '-'}): {reason}")
+    for number, slug, address, what in report.changes:
+        click.echo(f"updated line {number} ({slug}, {address}): {what}")
+    if dry_run:
+        click.echo("dry run: nothing was changed")
+        return
+    for slug, vhs in sorted(report.touched.items()):
+        audit.record("accounts_import", vhs=slug, actor=f"cli:{operator()}",
+                     detail=report.summary(slug))
+        if notify:
+            sent = selfservice.welcome_imported(vhs, locale)
+            click.echo(f"{slug}: {sent} welcome mails queued")
+
+
+@accounts_group.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
+@click.option("--vhs", "vhs_slug", default=None)
+@click.option("--all", "everyone", is_flag=True,
+              help="Every account, not only those that changed here since their import.")
+def accounts_export(path: str, vhs_slug: str | None, everyone: bool) -> None:
+    """Write accounts in the import's CSV format: by default those made or used here
+    since the import (the way back to the old login), with their Argon2id hashes."""
+    try:
+        vhs = tenants.find(vhs_slug) if vhs_slug else None
+    except tenants.TenantError as error:
+        fail(error)
+    count = 0
+    with (open(path, "w", encoding="utf-8", newline="") if path != "-"  # noqa: SIM115
+          else io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")) as stream:
+        writer = csv.DictWriter(stream, fieldnames=imports.FIELDS + imports.OPTIONAL)
+        writer.writeheader()
+        for row in imports.export(vhs, changed_only=not everyone):
+            writer.writerow(row)
+            count += 1
+    click.echo(f"exported {count} accounts", err=path == "-")

@@ -33,7 +33,7 @@ def build_app(overrides: dict | None = None) -> Flask:
         ) from None
 
 
-READ_ONLY = ("list", "adapters", "current", "audit", "settings")
+READ_ONLY = ("list", "adapters", "current", "audit", "settings", "export")
 
 
 def _unreachable(error: Exception) -> MissingConfiguration:
@@ -67,7 +67,7 @@ def in_app(command: Callable) -> Callable:
 
 
 def _record(context: click.Context) -> None:
-    if context.info_name in READ_ONLY:
+    if context.info_name in READ_ONLY or context.params.get("dry_run"):
         return
     params = context.params
     vhs = params.get("slug") or params.get("vhs_slug")

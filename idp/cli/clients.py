@@ -37,9 +37,12 @@ def clients_group() -> None:
 @click.option("--initiate-login-uri", default=None,
               help="Where the service starts a sign-in itself (OIDC third-party initiated "
                    "login): used after an activation in another browser and by links to it.")
+@click.option("--release-legacy-id", is_flag=True,
+              help="Release the claim legacy_id (the person's id in the login this provider "
+                   "replaced) in ID tokens and at userinfo.")
 def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party, secret,
                 grants, scope, id_token_alg, backchannel_logout_uri, display_name, logo,
-                home_uri, require_mfa, initiate_login_uri) -> None:
+                home_uri, require_mfa, initiate_login_uri, release_legacy_id) -> None:
     """Register a client. A generated secret is printed once; only its hash is stored."""
     registration = clients.Registration(
         client_id=client_id,
@@ -57,6 +60,7 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
         client_uri=home_uri,
         require_mfa=require_mfa,
         initiate_login_uri=initiate_login_uri,
+        release_legacy_id=release_legacy_id,
     )
     try:
         client, generated = clients.register(registration)
@@ -78,8 +82,10 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
 @click.option("--initiate-login-uri", default=None,
               help="Where the service starts a sign-in itself (OIDC third-party initiated "
                    "login).")
+@click.option("--release-legacy-id/--no-release-legacy-id", default=None,
+              help="Release the claim legacy_id to this client, or not.")
 def clients_set(client_id, display_name, logo, home_uri, require_mfa,
-                initiate_login_uri) -> None:
+                initiate_login_uri, release_legacy_id) -> None:
     """Change what people see of a client (name, logo, home page, where it starts a
     sign-in) and its MFA policy."""
     try:
@@ -89,8 +95,11 @@ def clients_set(client_id, display_name, logo, home_uri, require_mfa,
         fail(error)
     if require_mfa is not None:
         factors.set_policy(client, require_mfa, f"cli:{operator()}")
+    if release_legacy_id is not None:
+        clients.release_legacy_id(client, release_legacy_id)
     mfa = ", second factor required" if client.require_mfa else ""
-    click.echo(f"client {client.client_id}: {client.name}{mfa}")
+    legacy_id = ", gets legacy_id" if client.release_legacy_id else ""
+    click.echo(f"client {client.client_id}: {client.name}{mfa}{legacy_id}")
 
 
 clients_group.add_command(clients_set, "edit")  # the same command under its other name

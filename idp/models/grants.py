@@ -53,6 +53,9 @@ class Client(Base, ClientMixin):
     initiate_login_uri: Mapped[str | None] = mapped_column(Text)
     # every sign-in for this relying party needs a second factor (``clients add --require-mfa``)
     require_mfa: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the ``legacy_id`` claim: the person's id in the login this provider replaced
+    release_legacy_id: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=false())
 
     @property
     def name(self) -> str:

@@ -57,6 +57,8 @@ class Vhs(Base):
     portal_config: Mapped[str | None] = mapped_column(Text)  # sealed itm:PORTAL settings
     portal_changed_at: Mapped[int | None] = mapped_column(BigInteger)
     upstream_config: Mapped[str | None] = mapped_column(Text)  # sealed OIDC client settings
+    # sealed settings of the old login that confirms imported people without a hash
+    legacy_login_config: Mapped[str | None] = mapped_column(Text)
     # every account of this VHS needs a second factor (``vhskoop-idp vhs set-mfa``)
     mfa_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
@@ -83,6 +85,14 @@ class Account(Base):
     # then does not lock a local account out: IDP_PORTAL_GRACE_SECONDS)
     portal_unknown_at: Mapped[int | None] = mapped_column(BigInteger)
     last_login_at: Mapped[int | None] = mapped_column(BigInteger)  # the last signin.finish
+    # Imported from the login this provider replaced (``vhskoop-idp accounts import``):
+    # the person's id there (released to clients registered with --release-legacy-id),
+    # the password hash as it was exported (until the first sign-in here replaces it by
+    # Argon2id), when an import last wrote the account, and when it was welcomed by mail.
+    legacy_id: Mapped[str | None] = mapped_column(String(200))
+    legacy_hash: Mapped[str | None] = mapped_column(String(255))
+    imported_at: Mapped[int | None] = mapped_column(BigInteger)
+    welcomed_at: Mapped[int | None] = mapped_column(BigInteger)
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
 

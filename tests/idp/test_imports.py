@@ -1,0 +1,270 @@
+"""The cut-over: vhsKOOP's accounts imported with their hashes, verified in their own format
+at the first sign-in and replaced by Argon2id; the services keep their user ids."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+
+import pytest
+import requests
+from passlib import hash as formats
+from sqlalchemy import func, select
+
+from idp import db
+from idp.cli import runner as cli_runner
+from idp.dev.portal_sim import PortalSimulator
+from idp.models import Account, AuditEvent, OutboxMail
+from idp.passwords import passwords
+
+from ..helpers import (
+    CALLBACK,
+    RelyingParty,
+    account_of,
+    add_client,
+    post_login,
+    query,
+    run,
+    secret,
+)
+
+OLD = secret("Altes-Passwort-2019!")
+FORMATS = {  # one person per format, with the cheapest parameters each allows
+    "bcrypt-2a": formats.bcrypt.using(rounds=4, ident="2a").hash(OLD),
+    "bcrypt-2b": formats.bcrypt.using(rounds=4, ident="2b").hash(OLD),
+    "bcrypt-2y": formats.bcrypt.using(rounds=4, ident="2y").hash(OLD),
+    "argon2i": formats.argon2.using(type="i", rounds=1, memory_cost=64, parallelism=1).hash(OLD),
+    "argon2id": formats.argon2.using(type="id", rounds=1, memory_cost=64, parallelism=1).hash(OLD),
+    "django": formats.django_pbkdf2_sha256.using(rounds=1000).hash(OLD),
+    "pbkdf2": formats.pbkdf2_sha256.using(rounds=1000).hash(OLD),
+    "sha512-crypt": formats.sha512_crypt.using(rounds=1000).hash(OLD),
+    "sha256-crypt": formats.sha256_crypt.using(rounds=1000).hash(OLD),
+}
+FIELDS = ["vhs", "email", "name", "legacy_id", "password_hash", "state", "created_at",
+          "last_login_at"]
+
+
+def person(who: str, **extra) -> dict:
+    row = {"vhs": "altstadt", "email": f"{who}@vhs-altstadt.de", "name": f"Person {who}",
+           "legacy_id": f"koop-{who}", "password_hash": FORMATS.get(who, ""),
+           "state": "active", "created_at": "2019-03-01T10:00:00Z",
+           "last_login_at": "1700000000"}
+    row.update(extra)
+    return row
+
+
+def write_csv(path, rows) -> str:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+@pytest.fixture
+def altstadt(runner, tenant):
+    run(runner, "vhs", "add", "altstadt", "--name", "vhs Altstadt", "--onboarded")
+    run(runner, "vhs", "add", "neustadt", "--name", "vhs Neustadt")  # not onboarded
+    return "altstadt"
+
+
+def every_person():
+    return [person(name) for name in FORMATS] + [person("ohne-hash")]
+
+
+REFUSED = [
+    (person("md5", password_hash="5f4dcc3b5aa765d61d8327deb882cf99"), "unsalted hash (MD5)"),
+    (person("md5crypt", password_hash="$1$abc$Xz0H3d5S2wYqz1m2m7eR01"), "MD5-crypt"),
+    (person("strange", password_hash="{CRYPT}hm"), "unsupported hash format"),
+    (person("x", vhs="nirgendwo"), "unknown VHS"),
+    (person("y", vhs="neustadt"), "VHS not onboarded"),
+    (person("z", email="z\u200b@vhs-altstadt.de"), "U+200B (ZERO WIDTH SPACE)"),
+    (person("w", email="w@vhs-\u0430ltstadt.de"), "CYRILLIC SMALL LETTER A, looks like"),
+    (person("v", email="v.vhs-altstadt.de"), "not a well-formed address (no_at)"),
+    (person("bcrypt-2a", name="Doppelt"), "the same address as line 2"),
+    (person("u", state="gesperrt"), "state must be active or disabled"),
+]
+
+
+def counts(app) -> dict:
+    with app.app_context():
+        return {"accounts": db.session().scalar(select(func.count()).select_from(Account)),
+                "events": db.session().scalar(select(func.count()).select_from(AuditEvent))}
+
+
+def test_a_dry_run_reports_every_line_and_changes_nothing(app, runner, altstadt, tmp_path):
+    path = write_csv(tmp_path / "koop.csv", every_person() + [row for row, _ in REFUSED])
+    before = counts(app)
+    output = run(runner, "accounts", "import", path, "--dry-run")
+    assert "altstadt: new 10, updated 0, unchanged 0, refused 8" in output
+    for number, (_, reason) in enumerate(REFUSED, start=len(every_person()) + 2):
+        line = next(text for text in output.splitlines() if text.startswith(
+            f"refused line {number} "))
+        assert reason in line, (reason, line)
+    assert "dry run: nothing was changed" in output
+    assert counts(app) == before
+    client = app.test_client()
+    assert post_login(client, "altstadt", "argon2id@vhs-altstadt.de", OLD).status_code == 401
+
+
+def test_imported_people_sign_in_with_their_old_passwords_then_on_argon2id(
+        app, runner, altstadt, tmp_path):
+    path = write_csv(tmp_path / "koop.csv", every_person())
+    output = run(runner, "accounts", "import", path)
+    assert "altstadt: new 10, updated 0, unchanged 0, refused 0" in output
+    for name in FORMATS:
+        client = app.test_client()
+        wrong = post_login(client, "altstadt", f"{name}@vhs-altstadt.de", "falsch-falsch")
+        assert wrong.status_code == 401, name
+        assert post_login(client, "altstadt", f"{name}@vhs-altstadt.de", OLD).status_code \
+            == 303, name
+        account = account_of(app, f"{name}@vhs-altstadt.de")
+        assert account.legacy_hash is None and account.password_hash.startswith("$argon2id$")
+        again = app.test_client()  # the second sign-in works on the Argon2id hash
+        assert post_login(again, "altstadt", f"{name}@vhs-altstadt.de", OLD).status_code == 303
+    with app.app_context():
+        stored = " ".join(str(value) for row in db.session().execute(select(Account))
+                          for value in vars(row[0]).values())
+        upgraded = db.session().scalars(select(AuditEvent.detail).where(
+            AuditEvent.kind == "password_upgraded")).all()
+    assert not any(old in stored for old in FORMATS.values())  # no trace of the old hashes
+    assert sorted(set(upgraded)) == sorted(
+        {"bcrypt", "Argon2", "PBKDF2-SHA256 (Django)", "PBKDF2-SHA256", "SHA-512-crypt",
+         "SHA-256-crypt"})
+    # The person without a hash cannot sign in (no old login here): said like a wrong one.
+    assert post_login(app.test_client(), "altstadt", "ohne-hash@vhs-altstadt.de",
+                      OLD).status_code == 401
+
+
+def test_a_second_run_changes_nothing_and_a_later_export_updates_who_did_not_sign_in(
+        app, runner, altstadt, tmp_path):
+    rows = every_person()
+    path = write_csv(tmp_path / "koop.csv", rows)
+    run(runner, "accounts", "import", path)
+    assert "new 0, updated 0, unchanged 10, refused 0" in run(runner, "accounts", "import", path)
+    assert post_login(app.test_client(), "altstadt", "django@vhs-altstadt.de",
+                      OLD).status_code == 303
+    later = [dict(row, name="Neu " + row["name"], state="disabled") for row in rows]
+    output = run(runner, "accounts", "import", write_csv(tmp_path / "later.csv", later))
+    assert "new 0, updated 9, unchanged 1, refused 0" in output
+    assert "(altstadt, pbkdf2@vhs-altstadt.de): name, state" in output
+    assert account_of(app, "pbkdf2@vhs-altstadt.de").status == "disabled"
+    kept = account_of(app, "django@vhs-altstadt.de")  # signed in here since: kept
+    assert kept.status == "active" and kept.display_name == "Person django"
+
+
+def test_an_account_made_here_takes_only_the_legacy_id(app, runner, altstadt, tmp_path):
+    row = person("anna", vhs="straubing", email="anna.muster@vhs-straubing.de",
+                 password_hash=FORMATS["bcrypt-2y"], name="Jemand Anders")
+    output = run(runner, "accounts", "import", write_csv(tmp_path / "a.csv", [row]))
+    assert "straubing: new 0, updated 1" in output
+    anna = account_of(app, "anna.muster@vhs-straubing.de")
+    assert anna.legacy_id == "koop-anna" and anna.display_name == "Anna Muster"
+    assert anna.legacy_hash is None and anna.password_hash.startswith("$argon2id$")
+
+
+def test_json_lines_and_a_broken_file(app, runner, altstadt, tmp_path):
+    path = tmp_path / "koop.jsonl"
+    path.write_text(json.dumps(person("argon2id")) + "\nnot json\n" + json.dumps(
+        {"vhs": "altstadt"}) + "\n")
+    output = run(runner, "accounts", "import", str(path))
+    assert "altstadt: new 1, updated 0, unchanged 0, refused 1" in output
+    assert "refused line 2 (-, -): not a line of the format" in output
+    assert "refused line 3 (altstadt, -): fields missing: email, name" in output
+    broken = tmp_path / "broken.csv"
+    broken.write_text("vhs,email\naltstadt,a@b.de\n")
+    assert "the header row lacks name, legacy_id, password_hash, state" in run(
+        runner, "accounts", "import", str(broken), code=1)
+
+
+def test_an_address_the_portal_owns_is_refused(app, runner, altstadt, tmp_path):
+    portal = PortalSimulator([{"email": "bcrypt-2b@vhs-altstadt.de", "id": "7",
+                               "password_hash": passwords_hash(app)}],
+                             "portal-credential-0123456789").start()
+    try:
+        run(runner, "vhs", "set-portal", "altstadt", "--base-url", portal.url,
+            "--credential-stdin", input="portal-credential-0123456789\n")
+        output = run(runner, "accounts", "import", write_csv(
+            tmp_path / "p.csv", [person("bcrypt-2b"), person("sha256-crypt")]))
+    finally:
+        portal.stop()
+    assert "altstadt: new 1, updated 0, unchanged 0, refused 1" in output
+    assert "itm:PORTAL has a login for this address (the person keeps it)" in output
+
+
+def passwords_hash(app) -> str:
+    with app.app_context():
+        return passwords().hash("anything-else-123")
+
+
+def test_the_old_login_confirms_an_account_without_hash_once(make_app, tmp_path):
+    old_login = PortalSimulator([{"email": "ohne-hash@vhs-altstadt.de", "id": "koop-1",
+                                  "password_hash": formats.argon2.hash(OLD)}],
+                                "old-login-credential-0123").start()
+    try:
+        app = make_app(LEGACY_LOGIN_URL=old_login.url,
+                       LEGACY_LOGIN_CREDENTIAL="old-login-credential-0123")
+        runner = cli_runner(app)
+        run(runner, "vhs", "add", "altstadt", "--name", "vhs Altstadt", "--onboarded")
+        run(runner, "accounts", "import", write_csv(tmp_path / "o.csv", [person("ohne-hash")]))
+        client = app.test_client()
+        assert post_login(client, "altstadt", "ohne-hash@vhs-altstadt.de",
+                          "falsch-falsch").status_code == 401
+        asked = old_login.requests
+        assert post_login(client, "altstadt", "ohne-hash@vhs-altstadt.de", OLD).status_code == 303
+        assert old_login.requests == asked + 1
+        assert account_of(app, "ohne-hash@vhs-altstadt.de").password_hash.startswith(
+            "$argon2id$")
+        old_login.mode = "error"  # never asked again: the password is ours now
+        assert post_login(app.test_client(), "altstadt", "ohne-hash@vhs-altstadt.de",
+                          OLD).status_code == 303
+        assert old_login.requests == asked + 1
+    finally:
+        old_login.stop()
+
+
+def test_welcome_mails_go_once_with_a_link_for_who_has_no_hash(app, runner, altstadt,
+                                                                tmp_path):
+    path = write_csv(tmp_path / "koop.csv", [person("argon2id"), person("ohne-hash")])
+    output = run(runner, "accounts", "import", path, "--notify")
+    assert "altstadt: 2 welcome mails queued" in output
+    assert "altstadt: 0 welcome mails queued" in run(runner, "accounts", "import", path,
+                                                      "--notify")
+    with app.app_context():
+        mails = {m.recipient: m for m in db.session().scalars(
+            select(OutboxMail).where(OutboxMail.kind == "welcome"))}
+    assert set(mails) == {"argon2id@vhs-altstadt.de", "ohne-hash@vhs-altstadt.de"}
+    with_hash, without = (mails[f"{n}@vhs-altstadt.de"].text_body
+                          for n in ("argon2id", "ohne-hash"))
+    assert "Ihr Passwort bleibt dasselbe" in with_hash and "/zugang/aktivieren" not in with_hash
+    assert "/zugang/aktivieren" in without and "Ihr Passwort bleibt dasselbe" not in without
+
+
+def test_legacy_id_reaches_only_the_clients_registered_for_it(live, browser, tmp_path):
+    live.cli("vhs", "add", "altstadt", "--name", "vhs Altstadt", "--onboarded")
+    path = write_csv(tmp_path / "koop.csv", [person("bcrypt-2y")])
+    live.cli("accounts", "import", path)
+    add_client(live, "vhskoop", "--public", "--first-party", "--release-legacy-id")
+    add_client(live, "feedback", "--public", "--first-party")
+    for client_id, expected in (("vhskoop", "koop-bcrypt-2y"), ("feedback", None)):
+        rp = RelyingParty(live.url, client_id)
+        response = browser.authorize(rp.authorization_url(), "altstadt",
+                                     "bcrypt-2y@vhs-altstadt.de", OLD)
+        assert response.headers["Location"].startswith(CALLBACK), response.text
+        assert "code" in query(response.headers["Location"])
+        token = rp.fetch_token(response.headers["Location"])
+        assert rp.verify_id_token(token).get("legacy_id") == expected
+        info = requests.get(rp.metadata["userinfo_endpoint"], timeout=10, headers={
+            "Authorization": f"Bearer {token['access_token']}"}).json()
+        assert info.get("legacy_id") == expected and info["sub"]
+
+
+def test_a_wrong_password_for_an_imported_hash_takes_at_least_an_argon2id_check(app):
+    with app.app_context():
+        hasher = passwords()
+        cheap = formats.sha256_crypt.using(rounds=1000).hash(OLD)
+        floor = hasher.floor.seconds()
+        started = time.perf_counter()
+        assert hasher.verify_imported(cheap, "falsch") is False
+        assert time.perf_counter() - started >= floor
