@@ -119,6 +119,7 @@ ACTS = {
     "vhs set-adapter": _l("Verwaltungsprogramm eingetragen"),
     "vhs set-mail": _l("Mailserver eingetragen"),
     "vhs set-portal": _l("itm:PORTAL eingetragen"),
+    "vhs set-legacy-login": _l("alten Login für übernommene Zugänge eingetragen"),
     "vhs set-upstream": _l("Anmeldung über das itm:PORTAL eingetragen"),
     "vhs set-mfa": _l("zweiten Faktor für die VHS festgelegt"),
     "vhs test-mail": _l("Testmail gesendet"),

@@ -218,6 +218,26 @@ def vhs_set_portal(slug, base_url, credential_stdin, connect_timeout, read_timeo
                else f"VHS {slug}: no itm:PORTAL")
 
 
+@vhs_group.command("set-legacy-login")
+@click.argument("slug")
+@click.option("--base-url", help="The old login's base URL (it answers /api/idp/v1/verify).")
+@click.option("--credential-stdin", is_flag=True, help="Read its API credential.")
+@click.option("--none", "remove", is_flag=True, help="Use IDP_LEGACY_LOGIN_URL, if set.")
+def vhs_set_legacy_login(slug, base_url, credential_stdin, remove) -> None:
+    """Let the VHS's old login confirm, once, the password of an imported account that
+    came without a hash (the credential is encrypted); before IDP_LEGACY_LOGIN_URL."""
+    if not remove and not (base_url and credential_stdin):
+        fail("give --base-url and --credential-stdin (or --none)")
+    settings = None if remove else PortalSettings(
+        base_url=base_url, credential=read_secret(True).strip())
+    try:
+        portals.configure_legacy_login(_vhs(slug), settings)
+    except ValueError as error:
+        fail(error)
+    click.echo(f"VHS {slug}: old login at {settings.base_url}" if settings
+               else f"VHS {slug}: no old login of its own")
+
+
 @vhs_group.command("set-upstream")
 @click.argument("slug")
 @click.option("--issuer", help="The portal's OpenID Connect issuer URL.")

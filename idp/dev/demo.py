@@ -58,7 +58,7 @@ from .. import (
 from ..connectors.portal import PortalSettings
 from ..models import Account, Role, Status, Vhs, now
 from ..passwords import passwords
-from . import world
+from . import cutover, world
 from .portal_sim import PortalSimulator
 from .relying_party import relying_party
 
@@ -108,6 +108,7 @@ class Demo:
         self.issuer = app.config["ISSUER"]
         self.mailbox = DemoMailbox()
         self.portal = PortalSimulator(self._portal_users(), secrets.token_urlsafe(24)).start()
+        self.old_login = cutover.OldLogin()
         app.extensions["idp.demo"] = self
         app.register_blueprint(bp)
 
@@ -142,6 +143,8 @@ class Demo:
                                  announce=False)
         for key, title, logo in SERVICES:
             self._register(key, title, logo)
+        self.old_login.seed(self.mailbox.port)
+        clients.release_legacy_id(clients.find("vhskoop"), True)  # it knows its old ids
 
     def program_url(self, slug: str) -> str:
         """The SQLAlchemy URL of a demo VHS's program database."""
@@ -222,6 +225,9 @@ class Demo:
             f"  itm:PORTAL login: vhs Portalstadt, {world.PORTALSTADT.people[0].address}, "
             f"password {json.dumps(PORTAL_PASSWORD, ensure_ascii=False)}",
             f"  Neuer Zugang: {world.MUSTERSTADT.people[1].address} (vhs Musterstadt)",
+            f"  imported from the old vhsKOOP login: vhs Altstadt, "
+            f"{cutover.address(cutover.PEOPLE[0][0])} (and {issuer}/demo/ for the others), "
+            f"old password {json.dumps(cutover.PASSWORD)}",
             f"  commands against this instance: IDP_ENV=development "
             f"IDP_INSTANCE_PATH={self.app.instance_path} {idp} ...",
         ]
@@ -230,6 +236,7 @@ class Demo:
         """Stop the mail server and the portal simulator."""
         self.mailbox.stop()
         self.portal.stop()
+        self.old_login.stop()
 
 
 def reset(app: Flask, folder: Path, database: bool = True) -> None:
@@ -286,9 +293,13 @@ def home():
         select(Account.address, Account.status).where(Account.address.in_(addresses)))}
     unchanged = {address for address in (world.MUSTERSTADT.people[0].address,
                                          world.ADMIN.address) if _unchanged(address)}
+    imported = {address: hashed is None for address, hashed in db.session().execute(
+        select(Account.address, Account.password_hash).where(Account.address.in_(
+            [cutover.address(local) for local, _, _ in cutover.PEOPLE])))}
     return render_template("demo/index.html", vhs=world.VHS, services=SERVICES,
                            password=PASSWORD, unchanged=unchanged, state=now_state,
-                           states=STATES, portal_password=PORTAL_PASSWORD, admin=world.ADMIN)
+                           states=STATES, portal_password=PORTAL_PASSWORD, admin=world.ADMIN,
+                           cutover=cutover, imported=imported)
 
 
 @bp.get("/mails")

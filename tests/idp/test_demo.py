@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from idp import backchannel, db, mail, roles
-from idp.dev import demo, world
+from idp.dev import cutover, demo, world
 from idp.models import Account, Client, Role, Vhs
 from idp.passwords import passwords
 
@@ -39,7 +39,7 @@ def test_the_world_has_its_size_and_every_case(story):
         banner = told.banner()
         db.transaction(told.seed)()  # a second start changes nothing
         assert told.banner() == banner
-        assert db.session().scalar(select(func.count()).select_from(Vhs)) == 853
+        assert db.session().scalar(select(func.count()).select_from(Vhs)) == 854
     page = Browser(live.url).get("/demo/").text
     for spec in world.VHS:
         for person in spec.people:
@@ -177,3 +177,20 @@ def test_the_demo_page_says_what_each_account_is_now(story):
     after = html.unescape(Browser(live.url).get("/demo/").text)
     assert (f"{nora.address}</code> – kann einen Zugang anfordern (Neuer Zugang)<br>"
             "<strong>Jetzt:</strong> hat jetzt einen aktiven Zugang") in after
+
+
+@pytest.mark.parametrize("local", ["bcrypt", "ohne-hash"])
+def test_vhs_altstadts_imported_people_sign_in_with_their_old_password(story, local):
+    """One with an imported bcrypt hash, one without a hash (the old login confirms it)."""
+    live, _ = story
+    browser = Browser(live.url)
+    assert cutover.address(local) in browser.get("/demo/").text
+    page = browser.authorize("/demo/vhskoop/login", "altstadt", cutover.address(local),
+                             cutover.PASSWORD, until="/demo/vhskoop/")
+    assert page.headers["Location"].endswith("/demo/vhskoop/")
+    assert f"Angemeldet als {local.title()} Altstadt" in browser.get("/demo/vhskoop/").text
+    with live.app.app_context():
+        account = db.session().scalar(select(Account).where(
+            Account.address == cutover.address(local)))
+        assert account.password_hash.startswith("$argon2id$") and account.legacy_hash is None
+    assert "Passwort als Argon2id gespeichert" in browser.get("/demo/").text

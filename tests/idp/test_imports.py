@@ -198,15 +198,20 @@ def passwords_hash(app) -> str:
         return passwords().hash("anything-else-123")
 
 
-def test_the_old_login_confirms_an_account_without_hash_once(make_app, tmp_path):
+@pytest.mark.parametrize("configured", ["globally", "for the VHS"])
+def test_the_old_login_confirms_an_account_without_hash_once(make_app, tmp_path, configured):
     old_login = PortalSimulator([{"email": "ohne-hash@vhs-altstadt.de", "id": "koop-1",
                                   "password_hash": formats.argon2.hash(OLD)}],
                                 "old-login-credential-0123").start()
     try:
         app = make_app(LEGACY_LOGIN_URL=old_login.url,
-                       LEGACY_LOGIN_CREDENTIAL="old-login-credential-0123")
+                       LEGACY_LOGIN_CREDENTIAL="old-login-credential-0123") \
+            if configured == "globally" else make_app()
         runner = cli_runner(app)
         run(runner, "vhs", "add", "altstadt", "--name", "vhs Altstadt", "--onboarded")
+        if configured == "for the VHS":
+            run(runner, "vhs", "set-legacy-login", "altstadt", "--base-url", old_login.url,
+                "--credential-stdin", input="old-login-credential-0123\n")
         run(runner, "accounts", "import", write_csv(tmp_path / "o.csv", [person("ohne-hash")]))
         client = app.test_client()
         assert post_login(client, "altstadt", "ohne-hash@vhs-altstadt.de",
@@ -268,3 +273,22 @@ def test_a_wrong_password_for_an_imported_hash_takes_at_least_an_argon2id_check(
         started = time.perf_counter()
         assert hasher.verify_imported(cheap, "falsch") is False
         assert time.perf_counter() - started >= floor
+
+
+def test_the_way_back_exports_who_changed_here_in_the_import_format(app, runner, altstadt,
+                                                                      tmp_path):
+    run(runner, "accounts", "import", write_csv(tmp_path / "koop.csv", every_person()))
+    assert post_login(app.test_client(), "altstadt", "sha512-crypt@vhs-altstadt.de",
+                      OLD).status_code == 303
+    out = tmp_path / "back.csv"
+    assert "exported 1 accounts" in run(runner, "accounts", "export", str(out),
+                                        "--vhs", "altstadt")
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert list(rows[0]) == FIELDS
+    assert [row["email"] for row in rows] == ["sha512-crypt@vhs-altstadt.de"]
+    assert rows[0]["legacy_id"] == "koop-sha512-crypt"
+    assert rows[0]["password_hash"].startswith("$argon2id$")
+    # the export imports again as it is: the account is unchanged
+    assert "unchanged 1, refused 0" in run(runner, "accounts", "import", str(out))
+    everyone = tmp_path / "all.csv"
+    assert "exported 11 accounts" in run(runner, "accounts", "export", str(everyone), "--all")
