@@ -2,8 +2,10 @@
 format by libpass (the maintained passlib) and replaced by Argon2id at the first sign-in.
 
 Accepted: bcrypt (``$2a$``, ``$2b$``, ``$2y$`` as PHP's ``password_hash`` writes it),
-Argon2i and Argon2id (PHC strings), PBKDF2-SHA256 (Django's ``pbkdf2_sha256$...`` and
-passlib's ``$pbkdf2-sha256$...``), SHA-512-crypt and SHA-256-crypt (``$6$``, ``$5$``).
+Argon2i and Argon2id (PHC strings), PBKDF2-SHA256 (Django's ``pbkdf2_sha256$...``,
+passlib's ``$pbkdf2-sha256$ROUNDS$...`` and the PHC form ``$pbkdf2-sha256$i=N,l=32$...``,
+which no maintained library parses: checked here with hashlib), SHA-512-crypt and
+SHA-256-crypt (``$6$``, ``$5$``).
 Refused at the import, with the reason: unsalted digests (hex MD5, SHA-1, SHA-256,
 SHA-512, LDAP ``{MD5}``/``{SHA}``), MD5-crypt (``$1$``) and anything unknown.
 
@@ -15,6 +17,10 @@ a refusal for an imported account is never faster than one for any other address
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import re
 import threading
 import time
@@ -43,6 +49,32 @@ UNSALTED = (
 )
 
 
+PHC_PBKDF2 = re.compile(r"^\$pbkdf2-sha256\$i=(\d{1,8})(?:,l=(\d{1,3}))?\$([A-Za-z0-9+/.]+)"
+                        r"\$([A-Za-z0-9+/.]+)$")
+PHC_PBKDF2_NAME = "PBKDF2-SHA256 (PHC)"
+
+
+def _b64(text: str) -> bytes:
+    """PHC's base64: standard alphabet, no padding (some writers use '.' for '+')."""
+    text = text.replace(".", "+")
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+
+
+def _phc_pbkdf2(stored: str) -> tuple[int, bytes, bytes] | None:
+    """Iterations, salt and digest of a PHC-form PBKDF2-SHA256 string, or None."""
+    found = PHC_PBKDF2.match(stored)
+    if not found:
+        return None
+    try:
+        salt, digest = _b64(found.group(3)), _b64(found.group(4))
+    except (binascii.Error, ValueError):
+        return None
+    rounds = int(found.group(1))
+    if not (1000 <= rounds <= 10_000_000 and len(salt) >= 8 and 16 <= len(digest) <= 64):
+        return None
+    return rounds, salt, digest
+
+
 def refusal(stored: str) -> str | None:
     """Why the import refuses the hash ``stored``, or None when it can be checked here."""
     for pattern, name in UNSALTED:
@@ -52,6 +84,8 @@ def refusal(stored: str) -> str | None:
         return "MD5-crypt ($1$) is broken: not accepted"
     if len(stored) > 255:
         return "hash longer than 255 characters"
+    if stored.startswith("$pbkdf2-sha256$i="):
+        return None if _phc_pbkdf2(stored) else "unsupported hash format"
     try:
         CONTEXT.identify(stored, required=True)
         CONTEXT.needs_update(stored)  # parses the whole string: a damaged one raises
@@ -62,11 +96,18 @@ def refusal(stored: str) -> str | None:
 
 def format_of(stored: str) -> str:
     """The format's name as the import reports it ("bcrypt", "SHA-512-crypt", ...)."""
+    if _phc_pbkdf2(stored):
+        return PHC_PBKDF2_NAME
     return FORMATS.get(CONTEXT.identify(stored, required=False) or "", "unknown")
 
 
 def matches(stored: str, password: str) -> bool:
     """Whether ``password`` matches the imported hash ``stored`` (False when damaged)."""
+    phc = _phc_pbkdf2(stored)
+    if phc is not None:
+        rounds, salt, digest = phc
+        return hmac.compare_digest(hashlib.pbkdf2_hmac(
+            "sha256", password.encode(), salt, rounds, len(digest)), digest)
     if CONTEXT.identify(stored, required=False) == "bcrypt":
         password = password.encode()[:BCRYPT_BYTES].decode(errors="ignore")
     try:

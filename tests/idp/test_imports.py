@@ -3,7 +3,9 @@ at the first sign-in and replaced by Argon2id; the services keep their user ids.
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import json
 import time
 
@@ -41,6 +43,10 @@ FORMATS = {  # one person per format, with the cheapest parameters each allows
     "pbkdf2": formats.pbkdf2_sha256.using(rounds=1000).hash(OLD),
     "sha512-crypt": formats.sha512_crypt.using(rounds=1000).hash(OLD),
     "sha256-crypt": formats.sha256_crypt.using(rounds=1000).hash(OLD),
+    "pbkdf2-phc": "$pbkdf2-sha256$i=1000,l=32${}${}".format(*(
+        base64.b64encode(part).decode().rstrip("=") for part in (
+            b"phc-salt-16bytes", hashlib.pbkdf2_hmac("sha256", OLD.encode(),
+                                                     b"phc-salt-16bytes", 1000)))),
 }
 FIELDS = ["vhs", "email", "name", "legacy_id", "password_hash", "state", "created_at",
           "last_login_at"]
@@ -98,7 +104,7 @@ def test_a_dry_run_reports_every_line_and_changes_nothing(app, runner, altstadt,
     path = write_csv(tmp_path / "koop.csv", every_person() + [row for row, _ in REFUSED])
     before = counts(app)
     output = run(runner, "accounts", "import", path, "--dry-run")
-    assert "altstadt: new 10, updated 0, unchanged 0, refused 8" in output
+    assert "altstadt: new 11, updated 0, unchanged 0, refused 8" in output
     for number, (_, reason) in enumerate(REFUSED, start=len(every_person()) + 2):
         line = next(text for text in output.splitlines() if text.startswith(
             f"refused line {number} "))
@@ -113,7 +119,7 @@ def test_a_dry_run_reports_every_line_and_changes_nothing(app, runner, altstadt,
 def test_imported_people_sign_in_with_their_old_passwords_then_on_argon2id(live, tmp_path):
     live.cli("vhs", "add", "altstadt", "--name", "vhs Altstadt", "--onboarded")
     output = live.cli("accounts", "import", write_csv(tmp_path / "koop.csv", every_person()))
-    assert "altstadt: new 10, updated 0, unchanged 0, refused 0" in output
+    assert "altstadt: new 11, updated 0, unchanged 0, refused 0" in output
     add_client(live, "vhskoop", "--public", "--first-party")
     for name in FORMATS:
         address = f"{name}@vhs-altstadt.de"
@@ -138,7 +144,8 @@ def test_imported_people_sign_in_with_their_old_passwords_then_on_argon2id(live,
             AuditEvent.kind == "password_upgraded")).all()
     assert not any(old in stored for old in FORMATS.values())  # no trace of the old hashes
     assert sorted(upgraded) == sorted(["bcrypt"] * 3 + ["Argon2"] * 2 + [
-        "PBKDF2-SHA256 (Django)", "PBKDF2-SHA256", "SHA-512-crypt", "SHA-256-crypt"])
+        "PBKDF2-SHA256 (Django)", "PBKDF2-SHA256", "PBKDF2-SHA256 (PHC)", "SHA-512-crypt",
+        "SHA-256-crypt"])
     # The person without a hash cannot sign in (no old login here): said like a wrong one.
     page = Browser(live.url).authorize(RelyingParty(live.url, "vhskoop").authorization_url(),
                                        "altstadt", "ohne-hash@vhs-altstadt.de", OLD)
@@ -150,12 +157,12 @@ def test_a_second_run_changes_nothing_and_a_later_export_updates_who_did_not_sig
     rows = every_person()
     path = write_csv(tmp_path / "koop.csv", rows)
     run(runner, "accounts", "import", path)
-    assert "new 0, updated 0, unchanged 10, refused 0" in run(runner, "accounts", "import", path)
+    assert "new 0, updated 0, unchanged 11, refused 0" in run(runner, "accounts", "import", path)
     assert post_login(app.test_client(), "altstadt", "django@vhs-altstadt.de",
                       OLD).status_code == 303
     later = [dict(row, name="Neu " + row["name"], state="disabled") for row in rows]
     output = run(runner, "accounts", "import", write_csv(tmp_path / "later.csv", later))
-    assert "new 0, updated 9, unchanged 1, refused 0" in output
+    assert "new 0, updated 10, unchanged 1, refused 0" in output
     assert "(altstadt, pbkdf2@vhs-altstadt.de): name, state" in output
     assert account_of(app, "pbkdf2@vhs-altstadt.de").status == "disabled"
     kept = account_of(app, "django@vhs-altstadt.de")  # signed in here since: kept
@@ -299,4 +306,4 @@ def test_the_way_back_exports_who_changed_here_in_the_import_format(app, runner,
     # the export imports again as it is: the account is unchanged
     assert "unchanged 1, refused 0" in run(runner, "accounts", "import", str(out))
     everyone = tmp_path / "all.csv"
-    assert "exported 11 accounts" in run(runner, "accounts", "export", str(everyone), "--all")
+    assert "exported 12 accounts" in run(runner, "accounts", "export", str(everyone), "--all")
