@@ -139,6 +139,7 @@ class Checker:
     def __init__(self):
         self.vhs: dict[str, Vhs | str] = {}
         self.seen: dict[tuple[int, str], int] = {}
+        self.ids: dict[str, int] = {}
 
     def _vhs(self, slug: str) -> Vhs | str:
         if slug not in self.vhs:
@@ -173,6 +174,9 @@ class Checker:
         legacy_id = values["legacy_id"].strip()
         if not legacy_id or len(legacy_id) > 200:
             return "legacy_id missing or longer than 200 characters"
+        earlier = self.ids.setdefault(legacy_id, line.number)
+        if earlier != line.number:
+            return f"the same legacy_id as line {earlier}"
         status = STATES.get(values["state"].strip().lower())
         if status is None:
             return "state must be active or disabled"

@@ -8,6 +8,7 @@ import sys
 
 import click
 from flask_babel import force_locale
+from sqlalchemy.exc import IntegrityError
 
 from adapters.address import clean
 
@@ -111,6 +112,8 @@ def accounts_import(path: str, dry_run: bool, notify: bool, locale: str,
             report = imports.run(imports.lines(stream, kind), dry_run)
     except (imports.ImportFormatError, UnicodeDecodeError) as error:
         fail(f"{path}: {error}")
+    except IntegrityError:  # an account was made meanwhile (Neuer Zugang): nothing kept
+        fail("an account of this file was made meanwhile; nothing was imported, run it again")
     for slug in sorted(report.counts):
         click.echo(f"{slug or '(no VHS)'}: {report.summary(slug)}")
     for number, slug, email, reason in report.refusals:

@@ -91,6 +91,7 @@ REFUSED = [
     (person("v", email="v.vhs-altstadt.de"), "not a well-formed address (no_at)"),
     (person("bcrypt-2a", name="Doppelt"), "the same address as line 2"),
     (person("u", state="gesperrt"), "state must be active or disabled"),
+    (person("t", legacy_id="koop-argon2i"), "the same legacy_id as line 5"),
 ]
 
 
@@ -104,7 +105,7 @@ def test_a_dry_run_reports_every_line_and_changes_nothing(app, runner, altstadt,
     path = write_csv(tmp_path / "koop.csv", every_person() + [row for row, _ in REFUSED])
     before = counts(app)
     output = run(runner, "accounts", "import", path, "--dry-run")
-    assert "altstadt: new 11, updated 0, unchanged 0, refused 8" in output
+    assert "altstadt: new 11, updated 0, unchanged 0, refused 9" in output
     for number, (_, reason) in enumerate(REFUSED, start=len(every_person()) + 2):
         line = next(text for text in output.splitlines() if text.startswith(
             f"refused line {number} "))
