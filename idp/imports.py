@@ -34,7 +34,7 @@ from adapters.address import clean
 
 from . import addresses, db, diagnose, legacy, portals
 from .connectors import PortalUnavailable
-from .models import Account, Source, Status, Vhs, now
+from .models import Account, Source, Status, Vhs, new_secret, now
 
 FIELDS = ("vhs", "email", "name", "legacy_id", "password_hash", "state")
 OPTIONAL = ("created_at", "last_login_at")
@@ -251,6 +251,7 @@ def _decide(batch: list[Candidate], report: Report, dry_run: bool, moment: int) 
                     "display_name": candidate.name, "legacy_id": candidate.legacy_id,
                     "legacy_hash": candidate.password_hash, "status": candidate.status,
                     "source": Source.LOCAL, "email_verified": True, "imported_at": moment,
+                    "sub": new_secret(),
                     "created_at": candidate.created_at or moment,
                     "last_login_at": candidate.last_login_at})
                 continue
@@ -265,8 +266,8 @@ def _decide(batch: list[Candidate], report: Report, dry_run: bool, moment: int) 
                 stamp = {"imported_at": moment} if row.imported_at is not None else {}
                 db.session().execute(update(Account).where(Account.id == row.id)
                                      .values(**changes, **stamp))
-    if new and not dry_run:
-        db.session().execute(insert(Account), new)
+    if new and not dry_run:  # one executemany of the table (the ORM would split it)
+        db.session().execute(insert(Account.__table__), new)
 
 
 def _word(column: str) -> str:
