@@ -253,7 +253,9 @@ def _decide(batch: list[Candidate], report: Report, dry_run: bool, moment: int) 
                     "source": Source.LOCAL, "email_verified": True, "imported_at": moment,
                     "sub": new_secret(),
                     "created_at": candidate.created_at or moment,
-                    "last_login_at": candidate.last_login_at})
+                    # never after now: a sign-in here is one later than the import
+                    "last_login_at": candidate.last_login_at and min(
+                        candidate.last_login_at, moment - 1)})
                 continue
             changes = _differences(row, candidate)
             if not changes:

@@ -308,3 +308,13 @@ def test_the_way_back_exports_who_changed_here_in_the_import_format(app, runner,
     assert "unchanged 1, refused 0" in run(runner, "accounts", "import", str(out))
     everyone = tmp_path / "all.csv"
     assert "exported 12 accounts" in run(runner, "accounts", "export", str(everyone), "--all")
+
+
+def test_a_last_login_in_the_future_does_not_count_as_a_sign_in_here(app, runner, altstadt,
+                                                                      tmp_path):
+    row = person("argon2id", last_login_at="2099-01-01T00:00:00Z")
+    run(runner, "accounts", "import", write_csv(tmp_path / "a.csv", [row]))
+    output = run(runner, "accounts", "import", write_csv(tmp_path / "b.csv", [
+        dict(row, name="Neuer Name")]))
+    assert "altstadt: new 0, updated 1" in output
+    assert account_of(app, "argon2id@vhs-altstadt.de").display_name == "Neuer Name"
