@@ -210,12 +210,17 @@ def vhs_set_portal(slug, base_url, credential_stdin, connect_timeout, read_timeo
         base_url=base_url or f"https://{slug}.meine-vhs.de",
         credential=read_secret(True).strip(), connect_timeout=connect_timeout,
         read_timeout=read_timeout)
+    _connect(slug, portals.configure, settings, "itm:PORTAL")
+
+
+def _connect(slug: str, configure, settings: PortalSettings | None, what: str) -> None:
+    """Give the VHS a password API (``configure`` checks the settings) and say so."""
     try:
-        portals.configure(_vhs(slug), settings)
+        configure(_vhs(slug), settings)
     except ValueError as error:
         fail(error)
-    click.echo(f"VHS {slug}: itm:PORTAL at {settings.base_url}" if settings
-               else f"VHS {slug}: no itm:PORTAL")
+    click.echo(f"VHS {slug}: {what} at {settings.base_url}" if settings
+               else f"VHS {slug}: no {what}")
 
 
 @vhs_group.command("set-legacy-login")
@@ -230,12 +235,7 @@ def vhs_set_legacy_login(slug, base_url, credential_stdin, remove) -> None:
         fail("give --base-url and --credential-stdin (or --none)")
     settings = None if remove else PortalSettings(
         base_url=base_url, credential=read_secret(True).strip())
-    try:
-        portals.configure_legacy_login(_vhs(slug), settings)
-    except ValueError as error:
-        fail(error)
-    click.echo(f"VHS {slug}: old login at {settings.base_url}" if settings
-               else f"VHS {slug}: no old login of its own")
+    _connect(slug, portals.configure_legacy_login, settings, "old login of its own")
 
 
 @vhs_group.command("set-upstream")
