@@ -44,6 +44,8 @@ KINDS = {
     "mfa_policy": _l("Regel für den zweiten Faktor geändert"),
     "accounts_import": _l("Zugänge aus dem alten Login übernommen"),
     "password_upgraded": _l("Passwort aus dem alten Login übernommen"),
+    "help_request": _l("um Hilfe gebeten"),
+    "help_closed": _l("Hilfe-Anfrage abgeschlossen"),
 }
 
 REASONS = {
@@ -56,6 +58,10 @@ REASONS = {
     "not_eligible": _l("vom Verwaltungsprogramm nicht freigegeben"),
     "portal_unavailable": _l("itm:PORTAL nicht erreichbar"),
     "legacy_login_unavailable": _l("alter Login nicht erreichbar"),
+    "solved": _l("gelöst: die E-Mail zum Passwort ging von selbst hinaus"),
+    "done": _l("erledigt"),
+    "rejected": _l("abgelehnt"),
+    "expired": _l("nach sieben Tagen ohne Änderung geschlossen"),
     "wrong_code": _l("falscher Code beim zweiten Schritt"),
     "passkey_refused": _l("Passkey nicht angenommen"),
     # what the Verwaltungsprogramm answered ("Neuer Zugang")
@@ -93,6 +99,7 @@ SOURCES = {
 DETAILS = {
     "another device": _l("auf einem anderen Gerät"),
     "old login": _l("vom alten Login bestätigt"),
+    "re-check": _l("die regelmäßige Prüfung des Anmeldedienstes"),
     "everywhere": _l("überall"),
     "by the person": _l("durch die Person selbst"),
     "totp_added": _l("Authenticator-App eingerichtet"),
@@ -157,6 +164,7 @@ MAILS = {
     "source_switched": _l("Hinweis: Anmeldung jetzt über das itm:PORTAL"),
     "test": _l("Testmail"),
     "welcome": _l("Willkommen: Zugang aus dem alten Login übernommen"),
+    "help_rejected": _l("Hilfe-Anfrage abgelehnt, mit Begründung"),
 }
 
 PROGRAMS = {"kufersql": "KuferSQL", "itm_manager": "itm:MANAGER",
@@ -271,7 +279,7 @@ def actor(value: str | None) -> str:
     if value.startswith("cli:"):
         return str(_l("Kommandozeile"))
     if not value.startswith("console:"):
-        return _words(value)
+        return of(DETAILS, value)
     slug, _, address = value[len("console:"):].partition("/")
     row = _once(("actor", value), lambda: db.session().execute(
         select(Account.display_name, Vhs.name, ConsoleRole.role)

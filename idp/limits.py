@@ -23,6 +23,7 @@ from . import counters
 from .throttle import account_key
 
 SELF_SERVICE = ("access.new_access_submit", "access.forgot_password_submit")
+HELP_REQUEST = "help_request.send"
 
 
 def _address_key() -> str:
@@ -56,6 +57,10 @@ def init_app(app: Flask) -> None:
     # The decorated views check their own limits. Flask-Limiter's hook for default limits
     # (there are none) would walk its machinery on every request: 0.15 ms of each
     # userinfo or token request.
+    view = app.view_functions[HELP_REQUEST]  # a proven mailbox: limited by network only
+    app.view_functions[HELP_REQUEST] = limiter.limit(
+        app.config["RATELIMIT_SELFSERVICE_IP"], key_func=get_remote_address,
+        scope=HELP_REQUEST)(view)
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     app.extensions["idp.limiter"] = limiter
     app.extensions["idp.counters"] = limiter.storage

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from flask import current_app
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select, update
 
 from . import db
@@ -15,6 +17,8 @@ from .models import Account, AccountToken, Purpose, digest, now
 
 PATHS = {Purpose.ACTIVATE: "/zugang/aktivieren", Purpose.RESET: "/passwort-neu"}
 LIFETIMES = {Purpose.ACTIVATE: "ACTIVATION_TTL", Purpose.RESET: "RESET_TTL"}
+HELP_PATH = "/hilfe/anfrage"
+HELP_SECONDS = 7 * 86400  # a help link works this long; a request is re-checked as long
 
 
 @dataclass(frozen=True)
@@ -70,3 +74,25 @@ def void(account_id: int, purpose: str) -> None:
         AccountToken.account_id == account_id, AccountToken.purpose == purpose,
         AccountToken.used_at.is_(None), AccountToken.voided_at.is_(None)
     ).values(voided_at=now()))
+
+
+def _help_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="help-request")
+
+
+def help_url(vhs_slug: str, address: str) -> str:
+    """The "Meine VHS um Hilfe bitten" link of a mail to ``address``: following it proves
+    the mailbox. Signed (IDP_SECRET_KEY), valid HELP_SECONDS; nothing is stored."""
+    token = _help_signer().dumps([vhs_slug, address])
+    return f"{current_app.config['ISSUER']}{HELP_PATH}?{urlencode({'t': token})}"
+
+
+def help_of(token: str | None) -> tuple[str, str] | None:
+    """The (VHS slug, address) of a help link's token; None when forged or expired."""
+    if not token or len(token) > 1000:
+        return None
+    try:
+        slug, address = _help_signer().loads(token, max_age=HELP_SECONDS)
+    except (BadData, TypeError, ValueError):
+        return None
+    return (slug, address) if isinstance(slug, str) and isinstance(address, str) else None

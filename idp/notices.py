@@ -35,6 +35,7 @@ SUBJECTS = {
     "wrong_codes": lazy_gettext("Kooperationsportal vhsKOOP: Anmeldeversuch mit Ihrem "
                                 "Passwort"),
     "welcome": lazy_gettext("Kooperationsportal vhsKOOP: Ihre Anmeldung zieht um"),
+    "help_rejected": lazy_gettext("Ihre Hilfe-Anfrage zum Kooperationsportal vhsKOOP"),
 }
 FACTOR_CHANGES = {
     "totp_added": lazy_gettext("Eine Authenticator-App wurde als zweiter Faktor eingerichtet."),
@@ -58,11 +59,11 @@ def send(vhs: Vhs, address: str, kind: str, locale: str = "de", expires_at: int 
                         **values)
 
 
-def not_registered(vhs: Vhs, address: str, locale: str) -> None:
+def not_registered(vhs: Vhs, address: str, locale: str, help_link: str | None = None) -> None:
     """Tell the mailbox owner that the program does not know the address for access here,
     with the help page's checklist: at most once a day per VHS and address. Nothing of the
     request goes into it (the address is where it goes)."""
-    send(vhs, address, "not_registered", locale, interval=86400,
+    send(vhs, address, "not_registered", locale, interval=86400, help_link=help_link,
          link=issuer_link("/hilfe"), link_label=lazy_gettext("Hilfe bei der Anmeldung"))
 
 

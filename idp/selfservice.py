@@ -57,9 +57,11 @@ def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None)
             return _activation(vhs, account, address, decision, locale, next_url)
         return "disabled"  # no mail: an administrator disabled it on purpose
     if decision.status in (NOT_RELEASED, NOT_LINKED):
-        notices.send(vhs, address, decision.status, locale)
+        notices.send(vhs, address, decision.status, locale,
+                     help_link=links.help_url(vhs.slug, address))
         return decision.status
-    notices.not_registered(vhs, address, locale)  # unknown to the program, or not active
+    # unknown to the program, or not active
+    notices.not_registered(vhs, address, locale, links.help_url(vhs.slug, address))
     return "not_registered"
 
 

@@ -1,4 +1,5 @@
-"""The delivery worker: mails from the outbox and back-channel logout notices.
+"""The delivery worker: mails from the outbox, back-channel logout notices, and the
+re-checks of open help requests (``idp.help``).
 
 ``vhskoop-idp mail-worker`` runs it (one or more per installation); the development
 server of the demo runs it in a thread. Each round is its own edge: the outbox claims
@@ -11,9 +12,10 @@ import threading
 
 from flask import Flask, current_app
 
-from . import backchannel, db, mail
+from . import backchannel, db, help, mail
 
-DELIVERIES = (("mails", mail.deliver_due), ("logouts", backchannel.deliver_due))
+DELIVERIES = (("mails", mail.deliver_due), ("logouts", backchannel.deliver_due),
+              ("help requests", help.recheck_due))
 
 
 def deliver_round() -> dict[str, dict[str, int]]:

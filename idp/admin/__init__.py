@@ -16,12 +16,13 @@ from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from .. import labels, signin, tenants
 from ..views import pages
 from ..views.forms import ActionForm
-from . import gate, item, people, vhs
+from . import gate, help, item, people, vhs
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(gate.admit)
 bp.register_blueprint(people.bp)
 bp.register_blueprint(vhs.bp)
+bp.register_blueprint(help.bp)
 bp.register_blueprint(item.bp)
 
 

@@ -11,7 +11,8 @@ A request passes ``REQUIREMENTS`` in order; the first that is not met answers:
 Then the page's scope is resolved from its address, once, here: a view under
 ``/vhs/<slug>`` receives ``vhs`` (a VHS in the role's reach: 404 for an unknown one, 403
 for another VHS's), one under ``.../people/<account_id>`` also ``account`` (a person of
-that VHS, else 404); it never sees a slug or an id, so it cannot forget the check.
+that VHS, else 404), one under ``.../hilfe/<request_id>`` ``help_request`` (that VHS's,
+else 404); it never sees a slug or an id, so it cannot forget the check.
 ITEM's own pages ask ``operator()``.
 """
 
@@ -33,7 +34,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
-from .. import accounts, factors, roles, signin, tenants
+from .. import accounts, factors, help, roles, signin, tenants
 from ..models import SsoSession, Vhs, now
 from ..roles import Clearance
 from ..views import pages
@@ -118,6 +119,11 @@ def _scope(args: dict | None) -> None:
         if account is None:
             abort(404)
         args["account"] = account
+    if "request_id" in args:
+        asked = help.of_vhs_by_id(args["vhs"], args.pop("request_id"))
+        if asked is None:
+            abort(404)
+        args["help_request"] = asked
 
 
 def held() -> Clearance | None:

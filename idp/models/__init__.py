@@ -5,6 +5,7 @@ from .base import Base, digest, new_secret, now
 from .delivery import Deliverable, LogoutDelivery, OutboxMail
 from .factors import Passkey, RecoveryCode, TotpFactor
 from .grants import AuthorizationCode, Client, Consent, SsoSession, Token
+from .help import HelpRequest, HelpState
 from .people import (
     Account,
     AccountToken,
@@ -21,7 +22,8 @@ from .people import (
 
 __all__ = [
     "Account", "AccountToken", "AuditEvent", "AuthorizationCode", "Base", "Client",
-    "ConsoleRole", "Consent", "Deliverable", "DirectoryEntry", "EligibilityCheck", "KmaLink",
+    "ConsoleRole", "Consent", "Deliverable", "DirectoryEntry", "EligibilityCheck",
+    "HelpRequest", "HelpState", "KmaLink",
     "LogoutDelivery", "OutboxMail", "Passkey", "Purpose", "RecoveryCode", "Role", "Source",
     "SsoSession", "Status", "Token", "TotpFactor", "Vhs", "digest", "new_secret", "now",
 ]

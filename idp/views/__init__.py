@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import db, oauth, paths
 from ..limits import SELF_SERVICE, retry_after
-from . import access, account, display, factors, login, second, upstream
+from . import access, account, display, factors, help_request, login, second, upstream
 
 RETRY_SECONDS = 30  # how long a client should wait while the database is down
 
@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(account.bp)
     app.register_blueprint(second.bp)
     app.register_blueprint(factors.bp)
+    app.register_blueprint(help_request.bp)
     display.init_app(app)
     app.register_error_handler(HTTPException, _http_error)
     for error in db.UNAVAILABLE:

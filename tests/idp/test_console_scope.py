@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from idp import clients, db
-from idp.models import Account, Base
+from idp.models import Account, Base, HelpRequest
 
 from ..helpers import form_field
 from .test_console import ANNA, PAUL, signed_in, world  # noqa: F401 - the fixture
@@ -46,8 +46,11 @@ def test_every_console_route_refuses_another_vhs_and_changes_nothing(app, world)
     with app.app_context():
         clients.register(clients.Registration(client_id="fremd-dienst",
                                               redirect_uris=["https://x.example/cb"]))
-        db.session().commit()
         paul = db.session().scalar(select(Account).where(Account.address == PAUL))
+        asked = HelpRequest(vhs_id=paul.vhs_id, address=PAUL, diagnosis="-", state="open",
+                            checks=0, created_at=1)  # passau's help request
+        db.session().add(asked)
+        db.session().commit()
     anna = signed_in(app, ANNA)  # administrator of straubing
     token = form_field(anna.get("/admin/vhs/straubing/people").get_data(as_text=True),
                        "csrf_token")
@@ -55,9 +58,12 @@ def test_every_console_route_refuses_another_vhs_and_changes_nothing(app, world)
     answers, routes = {}, 0
     for rule, method in console_routes(app):
         routes += 1
-        scopes = [{"slug": "passau", "account_id": paul.id, "client_id": "fremd-dienst"}]
+        scopes = [{"slug": "passau", "account_id": paul.id, "client_id": "fremd-dienst",
+                   "request_id": asked.id}]
         if "account_id" in rule.arguments:  # their own VHS's page, another VHS's person
             scopes.append({"slug": "straubing", "account_id": paul.id})
+        if "request_id" in rule.arguments:  # ... and another VHS's help request
+            scopes.append({"slug": "straubing", "request_id": asked.id})
         for values in scopes:
             path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
             if method == "GET":
