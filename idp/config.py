@@ -218,10 +218,10 @@ SETTINGS: dict[str, Setting] = {
                                        "`IDP_LEGACY_LOGIN_URL` (16 characters or more).",
                                        secret=True),
     "AUDIT_DAYS": Setting(180, int, "Audit events older than this are removed by `purge`.", low=1),
-    "AUDIT_IP_DAYS": Setting(
-        7, int, "After this, `purge` shortens the IP addresses in audit events (to /24, /48).",
-        low=1
-    ),
+    "AUDIT_IP_DAYS": Setting(7, int, "After this, `purge` shortens the IP addresses in audit "
+                             "events (to /24, /48).", low=1),
+    "HELP_REQUEST_DAYS": Setting(90, int, "`purge` removes help requests closed longer ago "
+                                 "than this.", low=1),
     "DB_TIMEOUT_SECONDS": Setting(
         5,
         int,

@@ -12,22 +12,28 @@ provider finishes the job.
   request a Kursmanagement-APP link would solve, or whose program has not answered for a
   day, needs ITEM (``needs_item``).
 - ``close``: an administrator marks it done, or refuses it with a reason (mailed).
+- ``queue`` and ``link_kma``: ITEM's operators see the requests that need ITEM and link a
+  Kursmanagement-APP user with one click (the re-check then sends the activation mail).
+- ``purge``: closed requests go after IDP_HELP_REQUEST_DAYS.
 """
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from adapters.address import clean, is_plausible
 from adapters.base import NOT_LINKED, AdapterUnavailable
 
-from . import audit, db, diagnose, eligibility, links, notices, selfservice, tenants
+from . import audit, db, diagnose, directory, eligibility, links, notices, selfservice, tenants
 from .models import EligibilityCheck, HelpRequest, HelpState, Vhs, now
 
 MAX_MESSAGE = 1000  # characters of the person's message
 FIRST_DAY = 86400
 EARLY, LATER = 600, 3600  # re-check intervals: the first day, then
+# The demo re-checks every few seconds (app.config["HELP_RECHECK_SECONDS"]), so that a fix
+# in its program is seen while one watches; an installation keeps the schedule above.
 PER_ROUND = 20  # requests re-checked by one worker round at most
 
 
@@ -56,7 +62,7 @@ def ask(vhs_slug: str, typed: str, message: str | None) -> HelpRequest | None:
     request = HelpRequest(vhs_id=vhs.id, vhs=vhs, address=address, message=message,
                           diagnosis=diagnosis, state=HelpState.OPEN, checks=0,
                           needs_item=_program_said(vhs, address) == NOT_LINKED,
-                          created_at=now(), next_check_at=now() + EARLY)
+                          created_at=now(), next_check_at=now() + _interval(0))
     db.session().add(request)
     db.session().flush()
     audit.record("help_request", vhs=vhs.slug, address=address)
@@ -80,7 +86,8 @@ def recheck(request: HelpRequest, actor: str | None = None) -> str:
     except AdapterUnavailable:
         decision = None
     if decision is not None and decision.eligible:
-        outcome = selfservice.request_access(vhs.slug, request.address, "de", None)
+        outcome = selfservice.request_access(vhs.slug, request.address, "de", None,
+                                             decision=decision)
         close(request, HelpState.SOLVED, actor or "re-check", detail=outcome)
         return HelpState.SOLVED
     age = moment - request.created_at
@@ -91,8 +98,14 @@ def recheck(request: HelpRequest, actor: str | None = None) -> str:
     if age >= links.HELP_SECONDS:
         close(request, HelpState.EXPIRED, actor or "re-check")
         return HelpState.EXPIRED
-    request.next_check_at = moment + (EARLY if age < FIRST_DAY else LATER)
+    request.next_check_at = moment + _interval(age)
     return decision.status if decision is not None else "unavailable"
+
+
+def _interval(age: int) -> int:
+    """Seconds to the next re-check of a request ``age`` seconds old."""
+    return current_app.config.get("HELP_RECHECK_SECONDS") or (
+        EARLY if age < FIRST_DAY else LATER)
 
 
 def recheck_due() -> dict[str, int]:
@@ -104,11 +117,22 @@ def recheck_due() -> dict[str, int]:
     db.discard()
     counts = {"checked": 0, "solved": 0}
     for request_id in due:
-        outcome = db.transaction(lambda rid=request_id: recheck(
-            db.session().get(HelpRequest, rid)))()
+        try:
+            outcome = db.transaction(lambda rid=request_id: recheck(
+                db.session().get(HelpRequest, rid)))()
+        except db.UNAVAILABLE:
+            raise  # the database itself: the worker's round ends and waits for it
+        except Exception:  # something unexpected: try this one again later, not every round
+            current_app.logger.exception("re-check of help request %s failed", request_id)
+            db.transaction(lambda rid=request_id: _later(rid))()
+            outcome = "failed"
         counts["checked"] += 1
         counts["solved"] += outcome == HelpState.SOLVED
     return counts
+
+
+def _later(request_id: int) -> None:
+    db.session().get(HelpRequest, request_id).next_check_at = now() + LATER
 
 
 def close(request: HelpRequest, state: str, actor: str, reason: str | None = None,
@@ -138,3 +162,28 @@ def of_vhs_by_id(vhs: Vhs, request_id: int) -> HelpRequest | None:
     """A request of ``vhs`` by its id (None for another VHS's)."""
     request = db.session().get(HelpRequest, request_id)
     return request if request is not None and request.vhs_id == vhs.id else None
+
+
+def by_id(request_id: int) -> HelpRequest | None:
+    """Any VHS's request by its id (ITEM's queue)."""
+    return db.session().get(HelpRequest, request_id)
+
+
+def queue(limit: int = 200) -> list[HelpRequest]:
+    """ITEM's operator queue: the open requests that need ITEM, oldest first."""
+    return list(db.session().scalars(select(HelpRequest).where(
+        HelpRequest.state == HelpState.OPEN, HelpRequest.needs_item)
+        .order_by(HelpRequest.created_at).limit(limit)))
+
+
+def link_kma(request: HelpRequest, actor: str) -> str:
+    """Link the person in the Kursmanagement-APP (what ITEM did there) and re-check at
+    once: the activation mail goes out when the program now agrees."""
+    directory.link(request.vhs, request.address)
+    return recheck(request, actor)
+
+
+def purge(before: int) -> int:
+    """Remove the requests closed before ``before``; how many."""
+    return db.session().execute(delete(HelpRequest).where(
+        HelpRequest.state != HelpState.OPEN, HelpRequest.closed_at < before)).rowcount

@@ -46,6 +46,8 @@ KINDS = {
     "password_upgraded": _l("Passwort aus dem alten Login übernommen"),
     "help_request": _l("um Hilfe gebeten"),
     "help_closed": _l("Hilfe-Anfrage abgeschlossen"),
+    "help_digest": _l("tägliche Zusammenfassung an die Verwaltung verschickt"),
+    "help_offer": _l("„Meine VHS um Hilfe bitten“ angefragt"),
 }
 
 REASONS = {
@@ -75,10 +77,11 @@ REASONS = {
     "itm:PORTAL": _l("Login des itm:PORTAL (dort zurücksetzen)"),
     "no_active_account": _l("kein aktiver Zugang"),
     "link": _l("Link gesendet"),
+    "recently_sent": _l("Link schon gesendet (höchstens einmal am Tag)"),
     # what was slowed down
     "sign_in": _l("Anmeldung"),
     "second_step": _l("zweiter Schritt der Anmeldung"),
-    "self_service": _l("„Neuer Zugang“ oder „Passwort vergessen“"),
+    "self_service": _l("„Neuer Zugang“, „Passwort vergessen“ oder „um Hilfe bitten“"),
     "client_authentication": _l("Anmeldung eines Dienstes"),
     # other refusals
     "denied": _l("abgelehnt"),
@@ -121,6 +124,9 @@ ACTS = {
     "keys rotate": _l("Signierschlüssel gewechselt"),
     "kma link": _l("Verknüpfung in der Kursmanagement-APP eingetragen"),
     "kma unlink": _l("Verknüpfung in der Kursmanagement-APP entfernt"),
+    "help digest de": _l("tägliche Zusammenfassung auf Deutsch bestellt"),
+    "help digest en": _l("tägliche Zusammenfassung auf Englisch bestellt"),
+    "help digest none": _l("tägliche Zusammenfassung abbestellt"),
     "vhs add": _l("VHS aufgenommen"),
     "vhs set": _l("VHS geändert"),
     "vhs set-adapter": _l("Verwaltungsprogramm eingetragen"),
@@ -165,6 +171,8 @@ MAILS = {
     "test": _l("Testmail"),
     "welcome": _l("Willkommen: Zugang aus dem alten Login übernommen"),
     "help_rejected": _l("Hilfe-Anfrage abgelehnt, mit Begründung"),
+    "help_digest": _l("tägliche Zusammenfassung der Hilfe-Anfragen"),
+    "help_link": _l("Link: Meine VHS um Hilfe bitten"),
 }
 
 PROGRAMS = {"kufersql": "KuferSQL", "itm_manager": "itm:MANAGER",

@@ -1,6 +1,6 @@
-"""Request limits (Flask-Limiter) for "Neuer Zugang" and "Passwort vergessen": each asks
-the Verwaltungsprogramm and may send a mail, so every request counts, per client IP and
-per (VHS, typed address). Sign-ins are throttled by their failures (``idp.throttle``).
+"""Request limits (Flask-Limiter) for "Neuer Zugang", "Passwort vergessen" and "Meine VHS
+um Hilfe bitten": each may ask the Verwaltungsprogramm and send a mail, so every request
+counts, per client IP and per (VHS, typed address). Sign-ins are throttled by their failures (``idp.throttle``).
 
 Counters live in Redis when IDP_REDIS_URL is set (shared by every instance), in memory
 otherwise or while Redis cannot be reached (``idp.counters``); the throttle counts in the
@@ -22,7 +22,8 @@ from adapters.address import clean
 from . import counters
 from .throttle import account_key
 
-SELF_SERVICE = ("access.new_access_submit", "access.forgot_password_submit")
+SELF_SERVICE = ("access.new_access_submit", "access.forgot_password_submit",
+                "access.ask_help_submit")
 HELP_REQUEST = "help_request.send"
 
 

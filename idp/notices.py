@@ -36,6 +36,9 @@ SUBJECTS = {
                                 "Passwort"),
     "welcome": lazy_gettext("Kooperationsportal vhsKOOP: Ihre Anmeldung zieht um"),
     "help_rejected": lazy_gettext("Ihre Hilfe-Anfrage zum Kooperationsportal vhsKOOP"),
+    "help_link": lazy_gettext("Kooperationsportal vhsKOOP: Ihre VHS um Hilfe bitten"),
+    "help_digest": lazy_gettext("Kooperationsportal vhsKOOP: Hilfe-Anfragen und "
+                                "fehlgeschlagene Zugänge"),
 }
 FACTOR_CHANGES = {
     "totp_added": lazy_gettext("Eine Authenticator-App wurde als zweiter Faktor eingerichtet."),

@@ -1,6 +1,7 @@
 """What the console reads out of the audit trail and the outbox: the access requests of a
 VHS with the mails they caused, outbox and audit pages (keyset, newest first), and the
-operators' dashboard. Read only; no external tool needed.
+operators' dashboard (with the VHS ITEM should call: help requests waiting for more than
+two days, no administrator, a program failing for more than an hour). Read only.
 
 The audit trail keeps a typed address only as a keyed digest (``audit.address_tag``).
 The requests page names the address where the VHS knows it anyway: the recipient of the
@@ -11,10 +12,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from . import audit, db
-from .models import Account, AuditEvent, OutboxMail, Vhs, now
+from .models import (
+    Account,
+    AuditEvent,
+    ConsoleRole,
+    EligibilityCheck,
+    HelpRequest,
+    HelpState,
+    OutboxMail,
+    Role,
+    Vhs,
+    now,
+)
 
 PAGE_SIZE = 50
 REQUEST_MAILS = ("activation", "already_active", "not_released", "not_linked",
@@ -110,6 +122,13 @@ class Dashboard:
     failures: list[tuple[str, int]]  # (reason, count)
     throttled: list[tuple[str, int]]  # (VHS, count)
     program_errors: list[tuple[str, int]]  # (VHS, count)
+    waiting: list[tuple[str, int, int]]  # (VHS, open help requests > 2 days, oldest's time)
+    without_admin: list[str]  # VHS with a program or people, but nobody to fix things there
+    failing: list[tuple[str, int]]  # (VHS, since when its program has not answered)
+
+
+WAITING_SECONDS = 2 * 86400  # a help request open longer than this: ITEM should call
+FAILING_SECONDS = 3600  # a program not answering for longer than this: ITEM should call
 
 
 def dashboard(hours: int = 24) -> Dashboard:
@@ -132,4 +151,32 @@ def dashboard(hours: int = 24) -> Dashboard:
 
     return Dashboard([(bucket * 3600, ok, failed) for bucket, (ok, failed) in counted.items()],
                      by(AuditEvent.reason, "login_failed"), by(AuditEvent.vhs, "throttled"),
-                     by(AuditEvent.vhs, "program_unavailable"))
+                     by(AuditEvent.vhs, "program_unavailable"), *_to_call(now()))
+
+
+def _to_call(moment: int) -> tuple[list, list, list]:
+    """The VHS ITEM should call before anyone writes a ticket (the dashboard's top)."""
+    session = db.session()
+    waiting = [(slug, count, oldest) for slug, count, oldest in session.execute(
+        select(Vhs.slug, func.count(), func.min(HelpRequest.created_at)).join(HelpRequest.vhs)
+        .where(HelpRequest.state == HelpState.OPEN,
+               HelpRequest.created_at <= moment - WAITING_SECONDS)
+        .group_by(Vhs.slug).order_by(func.min(HelpRequest.created_at)))]
+    admin = exists().where(ConsoleRole.account_id == Account.id, Account.vhs_id == Vhs.id,
+                           ConsoleRole.role == Role.ADMIN)
+    people = exists().where(Account.vhs_id == Vhs.id)
+    without_admin = list(session.scalars(select(Vhs.slug).where(
+        Vhs.onboarded, Vhs.adapter.is_not(None) | people, ~admin).order_by(Vhs.slug)))
+    # failing: no answer since the first failure after the last answer, over an hour ago
+    answered = (select(func.coalesce(func.max(EligibilityCheck.checked_at), 0))
+                .join(Vhs, Vhs.id == EligibilityCheck.vhs_id)
+                .where(Vhs.slug == AuditEvent.vhs).scalar_subquery())
+    failing = [(slug, since) for slug, since in session.execute(
+        select(AuditEvent.vhs, func.min(AuditEvent.at)).where(
+            AuditEvent.kind == "program_unavailable", AuditEvent.at > answered,
+            AuditEvent.at >= moment - 7 * 86400)
+        .group_by(AuditEvent.vhs)
+        .having(func.min(AuditEvent.at) <= moment - FAILING_SECONDS,
+                func.max(AuditEvent.at) >= moment - 86400)
+        .order_by(func.min(AuditEvent.at)))]
+    return waiting, without_admin, failing

@@ -4,6 +4,7 @@
   (``tokens.purge_expired``);
 - mails and back-channel logout notices delivered or given up that long ago;
 - pending accounts whose activation link expired unused;
+- help requests closed more than IDP_HELP_REQUEST_DAYS ago;
 - audit events older than IDP_AUDIT_DAYS; their IP addresses shortened (IPv4 /24,
   IPv6 /48) after IDP_AUDIT_IP_DAYS (GDPR: raw IPs only as long as attack defence needs).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import and_, delete, exists, or_, select, update
 
-from . import audit, db, tokens
+from . import audit, db, help, tokens
 from .models import Account, AccountToken, AuditEvent, LogoutDelivery, OutboxMail, Purpose, Status
 
 DAY = 86400
@@ -36,6 +37,8 @@ def purge(moment: int, older_than_days: int) -> dict[str, int]:
         Account.status == Status.PENDING,
         Account.created_at < moment - current_app.config["ACTIVATION_TTL"],
         ~open_link).execution_options(synchronize_session=False)).rowcount
+    removed["closed help requests"] = help.purge(
+        moment - current_app.config["HELP_REQUEST_DAYS"] * DAY)
     removed["audit events"] = session.execute(delete(AuditEvent).where(
         AuditEvent.at < moment - current_app.config["AUDIT_DAYS"] * DAY)).rowcount
     removed["audit IPs shortened"] = _shorten_ips(moment - current_app.config["AUDIT_IP_DAYS"]

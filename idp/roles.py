@@ -77,6 +77,11 @@ def revoke(vhs_slug: str, address: str) -> bool:
         delete(ConsoleRole).where(ConsoleRole.account_id == account.id)).rowcount)
 
 
+def held_by(account_id: int) -> ConsoleRole | None:
+    """The console role the account holds, if any."""
+    return db.session().scalar(select(ConsoleRole).where(ConsoleRole.account_id == account_id))
+
+
 def every() -> list[ConsoleRole]:
     """Every role, by VHS and address."""
     return list(db.session().scalars(select(ConsoleRole).join(Account).join(Vhs).order_by(

@@ -29,16 +29,19 @@ LINK_LABELS = {Purpose.ACTIVATE: lazy_gettext("Passwort setzen"),
                Purpose.RESET: lazy_gettext("Neues Passwort setzen")}
 
 
-def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None) -> str:
+def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None,
+                   decision: Decision | None = None) -> str:
     """Handle "Neuer Zugang"; what was done, as a word of ``OUTCOMES`` (the console shows
-    it to administrators; the page never depends on it)."""
+    it to administrators; the page never depends on it). ``decision``: the program's
+    answer when the caller has just asked it (a help request's re-check)."""
     vhs = tenants.onboarded(vhs_slug)
     address = clean(typed).value
     if vhs is None or not is_plausible(address):
         _audit("access_request", vhs_slug, address, "malformed")
         return "malformed"
     portal_reset = _portal_reset_url(vhs, address)
-    decision = eligibility.ask(vhs, address) if vhs.adapter else None
+    if decision is None and vhs.adapter:
+        decision = eligibility.ask(vhs, address)
     _audit("access_request", vhs.slug, address, decision.status if decision else "no_adapter",
            "itm:PORTAL" if portal_reset else None)
     if portal_reset is not None and (decision is None or decision.eligible):
@@ -63,6 +66,22 @@ def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None)
     # unknown to the program, or not active
     notices.not_registered(vhs, address, locale, links.help_url(vhs.slug, address))
     return "not_registered"
+
+
+def offer_help(vhs_slug: str, typed: str, locale: str) -> str:
+    """Handle "Meine VHS um Hilfe bitten" (help page, login page): mail the link that opens
+    a help request, at most once a day per VHS and address; what was done."""
+    vhs = tenants.onboarded(vhs_slug)
+    address = clean(typed).value
+    if vhs is None or not is_plausible(address):
+        return "malformed"
+    sent = notices.send(vhs, address, "help_link", locale, interval=86400,
+                        expires_at=now() + links.HELP_SECONDS,
+                        link=links.help_url(vhs.slug, address),
+                        link_label=lazy_gettext("Meine VHS um Hilfe bitten"))
+    outcome = "link" if sent else "recently_sent"
+    _audit("help_offer", vhs.slug, address, outcome)
+    return outcome
 
 
 def _portal_reset_url(vhs: Vhs, address: str) -> str | None:

@@ -1,5 +1,6 @@
-"""The delivery worker: mails from the outbox, back-channel logout notices, and the
-re-checks of open help requests (``idp.help``).
+"""The delivery worker: mails from the outbox, back-channel logout notices, the
+re-checks of open help requests (``idp.help``) and the administrators' daily digest
+(``idp.digest``).
 
 ``vhskoop-idp mail-worker`` runs it (one or more per installation); the development
 server of the demo runs it in a thread. Each round is its own edge: the outbox claims
@@ -12,10 +13,10 @@ import threading
 
 from flask import Flask, current_app
 
-from . import backchannel, db, help, mail
+from . import backchannel, db, digest, help, mail
 
 DELIVERIES = (("mails", mail.deliver_due), ("logouts", backchannel.deliver_due),
-              ("help requests", help.recheck_due))
+              ("help requests", help.recheck_due), ("digests", digest.due))
 
 
 def deliver_round() -> dict[str, dict[str, int]]:

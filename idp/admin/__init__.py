@@ -5,8 +5,9 @@ Every page passes the gate (``gate.admit``: login, role, fresh login and CSRF fo
 changes). Every action calls the same domain function as the command line and leaves
 an audit event naming the administrator (``acts``). Pages: ``people`` (accounts, their
 sessions and mails), ``vhs`` (diagnosis, access requests, KMA links, mail server,
-program), ``item`` (onboarding, settings, relying parties, keys, outbox, audit trail,
-dashboard: ITEM operators only).
+program), ``help`` (the VHS's help requests; ITEM's queue of those that need ITEM),
+``item`` (onboarding, settings, relying parties, keys, outbox, audit trail, dashboard:
+ITEM operators only).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ bp.before_request(gate.admit)
 bp.register_blueprint(people.bp)
 bp.register_blueprint(vhs.bp)
 bp.register_blueprint(help.bp)
+bp.register_blueprint(help.queue)
 bp.register_blueprint(item.bp)
 
 

@@ -106,6 +106,7 @@ class Demo:
         self.app = app
         self.folder = folder
         self.issuer = app.config["ISSUER"]
+        app.config["HELP_RECHECK_SECONDS"] = 5  # a fix in the demo's program shows at once
         self.mailbox = DemoMailbox()
         self.portal = PortalSimulator(self._portal_users(), secrets.token_urlsafe(24)).start()
         self.old_login = cutover.OldLogin()

@@ -41,3 +41,11 @@ class HelpRequest(Base):
     reason: Mapped[str | None] = mapped_column(Text)  # why it was refused (mailed)
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
+
+    @property
+    def problem(self) -> str | None:
+        """The first failed check of the diagnosis as it was run (None: none failed)."""
+        for line in self.diagnosis.splitlines():
+            if line.startswith("[FAIL]"):
+                return line.removeprefix("[FAIL]").strip()
+        return None

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -120,6 +121,12 @@ class ConsoleRole(Base):
     role: Mapped[str] = mapped_column(String(10))  # a Role
     granted_at: Mapped[int] = mapped_column(BigInteger, default=now)
     granted_by: Mapped[str | None] = mapped_column(String(100))
+    # An administrator's daily digest of help requests (``idp.digest``): wanted or not,
+    # in which language, when it last went out, when it was last looked at.
+    digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    digest_locale: Mapped[str] = mapped_column(String(5), default="de", server_default="de")
+    digest_sent_at: Mapped[int | None] = mapped_column(BigInteger)
+    digest_checked_at: Mapped[int | None] = mapped_column(BigInteger)
 
     account: Mapped[Account] = relationship(lazy="joined")
 

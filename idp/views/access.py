@@ -1,5 +1,6 @@
 """The self-service pages: "Neuer Zugang", activation, "Passwort vergessen", the new
-password, and the help for people who get stuck."""
+password, and the help for people who get stuck ("Meine VHS um Hilfe bitten" mails the
+link that opens a help request, so the mailbox is proven first)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ TOO_MANY = lazy_gettext("Zu viele Anfragen für diese Adresse oder von Ihrem Net
                         "warten Sie %(wait)s und versuchen Sie es dann erneut.")
 STARTED = "link_requests"  # the browser session's pending requests its link mails resume
 TEMPLATES = {"access.new_access_submit": "new_access.html",
-             "access.forgot_password_submit": "forgot_password.html"}
+             "access.forgot_password_submit": "forgot_password.html",
+             "access.ask_help_submit": "ask_help.html"}
 
 
 class AddressForm(FlaskForm):
@@ -169,6 +171,25 @@ def forgot_password_submit():
     _remember_request(form.next.data)
     return remember_vhs(current_app.make_response(render_template(
         "request_sent.html", kind="reset", next=form.next.data)), form.vhs.data)
+
+
+@bp.get("/hilfe/bitten")
+def ask_help():
+    """The "Meine VHS um Hilfe bitten" form: VHS and address."""
+    return _address_form("ask_help.html")
+
+
+@bp.post("/hilfe/bitten")
+@_answer_at_fixed_time
+def ask_help_submit():
+    """One answer for every well-formed address: the link that opens the request goes to
+    the mailbox (at most once a day)."""
+    form, page = _checked_address_form("ask_help.html")
+    if page:
+        return page
+    selfservice.offer_help(form.vhs.data, form.email.data, str(get_locale()))
+    return remember_vhs(current_app.make_response(render_template(
+        "request_sent.html", kind="help", next=form.next.data)), form.vhs.data)
 
 
 @bp.get("/hilfe")

@@ -62,11 +62,13 @@ def from_request(next_url: str | None, name: str) -> str:
     return values[0][:320]
 
 
-def _render(form: LoginForm, problems: Problems | None = None, status: int = 200):
+def _render(form: LoginForm, problems: Problems | None = None, status: int = 200,
+            refused: bool = False):
     allow_form_target(form.next.data)
     brokered = [vhs for vhs in tenants.listed() if vhs.brokered]
     page = render_template("login.html", form=form, problems=problems or Problems(),
-                           brokered=brokered, passkeys_usable=passkeys.usable())
+                           brokered=brokered, passkeys_usable=passkeys.usable(),
+                           refused=refused)
     return current_app.make_response((page, status))
 
 
@@ -135,7 +137,7 @@ def _submit(form: LoginForm):
         signin.refused(result, next_url)
         if result.reason == Reason.PORTAL_UNAVAILABLE:  # said alike for every address
             return _render(form, problems.add(None, PORTAL_DOWN), 503)
-        return _render(form, problems.add(None, FAILED), 401)
+        return _render(form, problems.add(None, FAILED), 401, refused=True)
     return signin.proceed(result, remember=bool(form.remember.data), next_url=next_url)
 
 

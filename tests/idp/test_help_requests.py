@@ -8,11 +8,28 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, select, text, update
 
-from idp import db, help
-from idp.models import AuditEvent, HelpRequest, OutboxMail, now
+from idp import db, digest, help
+from idp.models import (
+    AuditEvent,
+    ConsoleRole,
+    EligibilityCheck,
+    HelpRequest,
+    OutboxMail,
+    Vhs,
+    now,
+)
 
-from ..helpers import form_field, submit
-from .test_console import ANNA, act, page_text, signed_in, world  # noqa: F401 - the fixture
+from ..helpers import PASSWORD, form_field, post_login, run, submit
+from .test_console import (  # noqa: F401 - the fixture
+    ANNA,
+    BERND,
+    DORA,
+    OPS,
+    act,
+    page_text,
+    signed_in,
+    world,
+)
 
 CARLA = "carla@vhs-straubing.de"  # not active in the program: "not registered"
 
@@ -134,3 +151,122 @@ def test_a_forged_or_damaged_link_and_bad_input_change_nothing(app, world):  # n
     no_csrf = app.test_client().post("/hilfe/anfrage", data={"t": token, "message": "x"})
     assert no_csrf.status_code == 400
     assert requests_of(app) == []
+
+
+def test_the_help_page_and_a_refused_sign_in_offer_the_link_by_mail(app, world):  # noqa: F811
+    client = app.test_client()
+    assert "/hilfe/bitten" in client.get("/hilfe").get_data(as_text=True)
+    refused = post_login(client, email=DORA, password="nicht das Passwort")
+    assert refused.status_code == 401 and "Meine VHS um Hilfe bitten" in page_text(refused)
+    assert "Meine VHS um Hilfe bitten" not in page_text(client.get("/login"))
+    known = submit(client, "/hilfe/bitten", CARLA)
+    unknown = submit(client, "/hilfe/bitten", "niemand@vhs-straubing.de")
+    assert known.status_code == unknown.status_code == 200
+    def words(response):
+        return re.sub(r'nonce="[^"]+"', "", page_text(response))
+    assert words(known) == words(unknown)  # the page says nothing of the address
+    assert submit(client, "/hilfe/bitten", CARLA).status_code == 200  # once a day: one mail
+    [offer] = mails(app, "help_link")
+    assert len(mails(app, "help_link", "niemand@vhs-straubing.de")) == 1
+    url = re.search(r"(http\S+/hilfe/anfrage\?t=\S+)", offer.text_body).group(1)
+    path = url[len(urlsplit(url).scheme) + 3 + len(urlsplit(url).netloc):]
+    assert ask(app, path).status_code == 200
+    [asked] = requests_of(app)
+    assert asked.address == CARLA and "nicht aktiv" in asked.diagnosis
+    bad = submit(client, "/hilfe/bitten", "kein at-zeichen")
+    assert bad.status_code == 400 and len(mails(app, "help_link")) == 1
+
+
+def test_the_dashboard_names_whom_item_should_call(app, world, runner):  # noqa: F811
+    ask(app, help_link(app))
+    run(runner, "vhs", "add", "landshut", "--name", "vhs Landshut", "--onboarded")
+    run(runner, "accounts", "add", "--vhs", "landshut", "--email", "lena@vhs-landshut.de",
+        "--password-stdin", input=PASSWORD + "\n")
+    operator = signed_in(app, OPS, "item")
+    board = page_text(operator.get("/admin/dashboard"))
+    calls = board[board.index("Wo ITEM anrufen sollte"):board.index("Anmeldungen je Stunde")]
+    assert "vhs Landshut" in calls and "vhs Straubing" not in calls  # nothing old, no outage
+    with app.app_context():
+        db.session().execute(update(HelpRequest).values(created_at=now() - 3 * 86400))
+        db.session().execute(update(EligibilityCheck).values(checked_at=now() - 3 * 3600))
+        for minutes in (90, 30):  # the program has not answered since 90 minutes
+            db.session().add(AuditEvent(at=now() - minutes * 60, kind="program_unavailable",
+                                        vhs="straubing", reason="unavailable"))
+        db.session().commit()
+    board = page_text(operator.get("/admin/dashboard"))
+    calls = board[board.index("Wo ITEM anrufen sollte"):board.index("Anmeldungen je Stunde")]
+    assert "1 offen, die älteste vom" in calls
+    assert calls.count("vhs Straubing") == 2  # a request waiting, a program failing
+    assert page_text(signed_in(app).get("/admin/dashboard")) != board  # operators only
+
+
+def test_purge_removes_closed_requests_after_their_days(app, world, runner):  # noqa: F811
+    ask(app, help_link(app))
+    with app.app_context():
+        db.session().add(HelpRequest(vhs_id=requests_of(app)[0].vhs_id, address=DORA,
+                                     diagnosis="", state="done",
+                                     closed_at=now() - 91 * 86400, created_at=now() - 92 * 86400))
+        db.session().add(HelpRequest(vhs_id=requests_of(app)[0].vhs_id, address=BERND,
+                                     diagnosis="", state="rejected",
+                                     closed_at=now() - 89 * 86400, created_at=now() - 92 * 86400))
+        db.session().execute(update(HelpRequest).where(HelpRequest.address == CARLA).values(
+            created_at=now() - 200 * 86400))  # open: stays however old
+        db.session().commit()
+    assert "1 closed help requests" in run(runner, "purge")
+    assert sorted(r.address for r in requests_of(app)) == sorted([CARLA, BERND])
+
+
+def test_a_recheck_that_fails_unexpectedly_backs_off(app, world):  # noqa: F811
+    ask(app, help_link(app))
+    with app.app_context():
+        db.session().execute(update(HelpRequest).values(next_check_at=now() - 1))
+        db.session().execute(update(Vhs).where(Vhs.slug == "straubing").values(
+            adapter_config="beschädigt", adapter_changed_at=1))  # a damaged stored setting
+        db.session().commit()
+        assert help.recheck_due() == {"checked": 1, "solved": 0}
+        assert help.recheck_due() == {"checked": 0, "solved": 0}  # not again every round
+        asked = db.session().scalar(select(HelpRequest))
+        assert asked.state == "open" and asked.next_check_at >= now() + 3590
+
+
+def test_administrators_get_one_digest_a_day_in_their_language_or_none(
+        app, world, runner):  # noqa: F811
+    with app.app_context():
+        assert digest.due() == {"looked at": 2, "sent": 0}  # nothing to tell Anna nor Paul
+        assert digest.due() == {"looked at": 0, "sent": 0}  # looked again in an hour
+    ask(app, help_link(app))
+
+    def again():  # an hour, or a day, later
+        with app.app_context():
+            db.session().execute(update(ConsoleRole).values(
+                digest_checked_at=None, digest_sent_at=ConsoleRole.digest_sent_at - 86400))
+            db.session().execute(update(OutboxMail).values(
+                created_at=OutboxMail.created_at - 86400))
+            db.session().commit()
+            return digest.due()
+
+    assert again() == {"looked at": 2, "sent": 1}  # Anna; Paul's Passau has nothing
+    [told] = mails(app, "help_digest", ANNA)
+    assert told.locale == "de" and CARLA in told.text_body
+    assert "der Benutzer ist im Verwaltungsprogramm nicht aktiv" in told.text_body
+    assert "Fehlgeschlagene Anfragen „Neuer Zugang“ seit der letzten Zusammenfassung: 1" \
+        in told.text_body
+    assert "/admin/vhs/straubing/hilfe" in told.text_body
+    with app.app_context():
+        assert digest.due() == {"looked at": 0, "sent": 0}  # never two a day
+    admin = signed_in(app)
+    assert "Tägliche Zusammenfassung per E-Mail" in page_text(admin.get(
+        "/admin/vhs/straubing/hilfe"))
+    act(admin, "/admin/vhs/straubing/hilfe", "/admin/vhs/straubing/hilfe/zusammenfassung",
+        digest="en")
+    assert again() == {"looked at": 2, "sent": 1}
+    english = mails(app, "help_digest", ANNA)[-1]
+    assert english.locale == "en" and "Open help requests: 1" in english.text_body
+    act(admin, "/admin/vhs/straubing/hilfe", "/admin/vhs/straubing/hilfe/zusammenfassung",
+        digest="none")
+    assert again() == {"looked at": 1, "sent": 0}  # only Paul's is looked at
+    assert len(mails(app, "help_digest", ANNA)) == 2
+    assert act(admin, "/admin/vhs/straubing/hilfe", "/admin/vhs/straubing/hilfe/zusammenfassung",
+               digest="fr").status_code == 400
+    operator = signed_in(app, OPS, "item")  # an operator has no digest of a VHS
+    assert "Tägliche Zusammenfassung" not in page_text(operator.get("/admin/vhs/straubing/hilfe"))
