@@ -1,6 +1,7 @@
 """Request limits (Flask-Limiter) for "Neuer Zugang", "Passwort vergessen" and "Meine VHS
 um Hilfe bitten": each may ask the Verwaltungsprogramm and send a mail, so every request
-counts, per client IP and per (VHS, typed address). Sign-ins are throttled by their failures (``idp.throttle``).
+counts, per client IP and per (VHS, typed address). Sign-ins are throttled by their
+failures (``idp.throttle``).
 
 Counters live in Redis when IDP_REDIS_URL is set (shared by every instance), in memory
 otherwise or while Redis cannot be reached (``idp.counters``); the throttle counts in the
