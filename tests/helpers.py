@@ -442,9 +442,9 @@ def clean_environment() -> dict[str, str]:
 
 def link_in(message) -> str:
     """The link (with its secret token) in a mail."""
-    found = re.search(r"https?://\S+token=[\w-]+",
+    found = re.search(r"https?://\S+(?:token|\?t)=[\w.-]+",
                       message.get_body(("plain",)).get_content()).group(0)
-    secret(found.split("token=")[1])
+    secret(found.rsplit("=", 1)[1])
     return found
 
 
