@@ -226,6 +226,9 @@ class Demo:
             f"  itm:PORTAL login: vhs Portalstadt, {world.PORTALSTADT.people[0].address}, "
             f"password {json.dumps(PORTAL_PASSWORD, ensure_ascii=False)}",
             f"  Neuer Zugang: {world.MUSTERSTADT.people[1].address} (vhs Musterstadt)",
+            f"  no support ticket: Neuer Zugang with {world.MUSTERSTADT.people[5].address}, "
+            f"then \"Meine VHS um Hilfe bitten\" in the mail, then the console's "
+            f"Hilfe-Anfragen",
             f"  imported from the old vhsKOOP login: vhs Altstadt, "
             f"{cutover.address(cutover.PEOPLE[0][0])} (and {issuer}/demo/ for the others), "
             f"old password {json.dumps(cutover.PASSWORD)}",
