@@ -28,9 +28,10 @@ class Problem:
     INVALID = "invalid"  # any other rule of RFC 5322/6531
 
 
-def problem(typed: str) -> str | None:
-    """The Problem with ``typed``, or None when it is a well-formed address."""
-    address = clean(typed or "").value
+def problem(typed: str, cleaned: str | None = None) -> str | None:
+    """The Problem with ``typed``, or None when it is a well-formed address (``cleaned``:
+    ``clean(typed).value`` when the caller has it already)."""
+    address = clean(typed or "").value if cleaned is None else cleaned
     if not address:
         return Problem.MISSING
     if len(address) > MAX_LENGTH:

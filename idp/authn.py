@@ -119,7 +119,7 @@ def _check_password(vhs: Vhs | None, account: Account | None, address: str,
                                    vhs.slug, error)
         return Checked(False, unavailable=True)
     finally:
-        passwords().floor.pad(started)
+        passwords().pad(started)
 
 
 def _upgrade(account: Account, password: str, confirmed_by: str) -> None:

@@ -84,10 +84,11 @@ def _odd(cleaned: CleanAddress, original: str, which) -> list:
     return parts
 
 
-def odd_characters(text: str, which) -> list:
+def odd_characters(text: str, which, cleaned=None) -> list:
     """Every invisible, control or look-alike character of ``text``, in the diagnosis's
-    words (``which`` says where the text stood: "in der Eingabe", "in der Datei")."""
-    return _odd(clean(text), text, which)
+    words (``which`` says where the text stood: "in der Eingabe", "in der Datei");
+    ``cleaned``: ``clean(text)`` when the caller has it already."""
+    return _odd(cleaned or clean(text), text, which)
 
 
 def marked(address: str) -> str:

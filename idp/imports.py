@@ -161,13 +161,14 @@ class Checker:
         if isinstance(vhs, str):
             return vhs
         typed = values["email"]
-        odd = diagnose.odd_characters(typed, diagnose.IMPORTED)
+        cleaned = clean(typed)  # once: the address check and the diagnosis share it
+        odd = diagnose.odd_characters(typed, diagnose.IMPORTED, cleaned)
         if odd:
             return "invisible or look-alike characters: " + "; ".join(str(p) for p in odd)
-        problem = addresses.problem(typed)
+        address = cleaned.value
+        problem = addresses.problem(typed, address)
         if problem is not None:
             return f"not a well-formed address ({problem})"
-        address = clean(typed).value
         earlier = self.seen.setdefault((vhs.id, address), line.number)
         if earlier != line.number:
             return f"the same address as line {earlier} at this VHS"

@@ -118,11 +118,17 @@ def matches(stored: str, password: str) -> bool:
 
 class Floor:
     """The time a password check should not undercut: the median of the last Argon2id
-    verifications this process timed (seeded with one at start)."""
+    verifications this process timed (``Passwords.verify_imported`` times one first when
+    there is none yet, so a process that never checks an imported hash never pays it)."""
 
-    def __init__(self, seconds: float):
-        self._times = deque([seconds], maxlen=32)
+    def __init__(self):
+        self._times: deque[float] = deque(maxlen=32)
         self._lock = threading.Lock()
+
+    def known(self) -> bool:
+        """Whether any verification was timed yet."""
+        with self._lock:
+            return bool(self._times)
 
     def timed(self, seconds: float) -> None:
         """Add one measured Argon2id verification."""

@@ -27,9 +27,7 @@ class Passwords:
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
         )
         self._dummy = self.hasher.hash("dummy password, never matches a real one")
-        started = time.perf_counter()
-        self.hasher.verify(self._dummy, "dummy password, never matches a real one")
-        self.floor = legacy.Floor(time.perf_counter() - started)
+        self.floor = legacy.Floor()  # filled by every verification this process times
 
     def hash(self, password: str) -> str:
         """A new Argon2id hash of ``password``."""
@@ -52,7 +50,15 @@ class Passwords:
         try:
             return legacy.matches(stored, password)
         finally:
-            self.floor.pad(started)
+            self.pad(started)
+
+    def pad(self, started: float) -> None:
+        """Sleep until a check begun at ``started`` (perf_counter) took at least the time of
+        one Argon2id verification (the median this process timed; the first time, when
+        none was timed yet, one is run and timed now)."""
+        if not self.floor.known():
+            self.verify(None, "")
+        self.floor.pad(started)
 
     def needs_rehash(self, stored: str) -> bool:
         """Whether ``stored`` was made with other parameters than the configured ones."""
