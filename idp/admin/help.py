@@ -93,29 +93,29 @@ def waiting():
     return render_template("admin/queue.html", requests=help.queue(), OPEN=HelpState.OPEN)
 
 
-def _queued(request_id: int) -> HelpRequest:
-    found = help.by_id(request_id)
-    if found is None:
+def _on_queued(request_id: int, act):
+    """Run ``act(request, actor)`` on an open request of the queue; say what came of it."""
+    asked = help.by_id(request_id)
+    if asked is None:
         abort(404)
-    return found
+    back = url_for("admin.queue.waiting")
+    if asked.state != HelpState.OPEN:
+        return acts.done(CLOSED % {"address": asked.address}, back)
+    return _rechecked(asked, act(asked, gate.clearance().actor), back)
+
+
+def _link(asked: HelpRequest, actor: str) -> str:
+    acts.record("kma link", vhs=asked.vhs.slug, address=asked.address)
+    return help.link_kma(asked, actor)
 
 
 @queue.post("/<int:request_id>/verknuepfen")
 def link(request_id: int):
     """Link the Kursmanagement-APP user (done at ITEM) and re-check at once."""
-    asked = _queued(request_id)
-    back = url_for("admin.queue.waiting")
-    if asked.state != HelpState.OPEN:
-        return acts.done(CLOSED % {"address": asked.address}, back)
-    acts.record("kma link", vhs=asked.vhs.slug, address=asked.address)
-    return _rechecked(asked, help.link_kma(asked, gate.clearance().actor), back)
+    return _on_queued(request_id, _link)
 
 
 @queue.post("/<int:request_id>/pruefen")
 def queue_recheck(request_id: int):
     """Ask the program again now (a program that answers again)."""
-    asked = _queued(request_id)
-    back = url_for("admin.queue.waiting")
-    if asked.state != HelpState.OPEN:
-        return acts.done(CLOSED % {"address": asked.address}, back)
-    return _rechecked(asked, help.recheck(asked, gate.clearance().actor), back)
+    return _on_queued(request_id, help.recheck)
