@@ -165,6 +165,7 @@ def test_the_help_page_and_a_refused_sign_in_offer_the_link_by_mail(app, world):
     def words(response):
         return re.sub(r'nonce="[^"]+"', "", page_text(response))
     assert words(known) == words(unknown)  # the page says nothing of the address
+    assert "Mit dem Link darin schicken Sie Ihrer VHS die Bitte um Hilfe" in words(known)
     assert submit(client, "/hilfe/bitten", CARLA).status_code == 200  # once a day: one mail
     [offer] = mails(app, "help_link")
     assert len(mails(app, "help_link", "niemand@vhs-straubing.de")) == 1
