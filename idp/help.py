@@ -27,6 +27,7 @@ from adapters.address import clean, is_plausible
 from adapters.base import NOT_LINKED, AdapterUnavailable
 
 from . import audit, db, diagnose, directory, eligibility, links, notices, selfservice, tenants
+from .connectors import PortalUnavailable
 from .models import EligibilityCheck, HelpRequest, HelpState, Vhs, now
 
 MAX_MESSAGE = 1000  # characters of the person's message
@@ -85,12 +86,16 @@ def recheck(request: HelpRequest, actor: str | None = None) -> str:
         decision = eligibility.ask(vhs, request.address) if vhs.adapter else None
     except AdapterUnavailable:
         decision = None
+    age = moment - request.created_at
     if decision is not None and decision.eligible:
-        outcome = selfservice.request_access(vhs.slug, request.address, "de", None,
-                                             decision=decision)
+        try:
+            outcome = selfservice.request_access(vhs.slug, request.address, "de", None,
+                                                 decision=decision)
+        except PortalUnavailable:  # its itm:PORTAL may own the address: ask again later
+            request.next_check_at = moment + _interval(age)
+            return "unavailable"
         close(request, HelpState.SOLVED, actor or "re-check", detail=outcome)
         return HelpState.SOLVED
-    age = moment - request.created_at
     if decision is not None:
         request.needs_item = decision.status == NOT_LINKED
     elif vhs.adapter and age >= FIRST_DAY:

@@ -35,10 +35,11 @@ def received(told, to: str, subject: str | None = None) -> list:
             if m["To"] == to and subject in (None, str(m["Subject"]))]
 
 
-def link_in(message, label: str) -> str:
-    """The path of the link after ``label`` in a received mail's text."""
-    url = re.search(re.escape(label) + r"\s*(\S+)", message.get_body(("plain",)).get_content())
-    parts = urlsplit(url.group(1))
+def link_in(message) -> str:
+    """The path of the help link in a received mail's text."""
+    url = re.search(r"https?://\S+/hilfe/anfrage\?t=\S+",
+                    message.get_body(("plain",)).get_content())
+    parts = urlsplit(url.group(0))
     return f"{parts.path}?{parts.query}"
 
 
@@ -48,7 +49,7 @@ def ask_for_help(client, live, told, address: str, tenant: str) -> None:
     with live.app.app_context():
         assert mail.deliver_due()["delivered"] >= 1
     [refused] = received(told, address)
-    path = link_in(refused, "Meine VHS um Hilfe bitten:")
+    path = link_in(refused)
     page = client.get(path)
     assert page.status_code == 200 and address in html.unescape(page.get_data(as_text=True))
     sent = client.post("/hilfe/anfrage", data={
@@ -131,3 +132,30 @@ def test_karls_request_lands_in_items_queue_and_linking_sends_his_activation_mai
     assert received(told, KARL, ACTIVATION)
     after = html.unescape(console.get("/admin/hilfe").get_data(as_text=True))
     assert "Keine Anfrage wartet auf ITEM." in after
+
+
+def test_a_recheck_while_the_portal_fails_keeps_the_request_open(story):  # noqa: F811
+    live, told = story
+    lukas = world.PORTALSTADT.people[1].address  # eligible, no itm:PORTAL login
+    client = live.app.test_client()
+    assert submit(client, "/hilfe/bitten", lukas, tenant="portalstadt").status_code == 200
+    with live.app.app_context():
+        assert mail.deliver_due()["delivered"] == 1
+    path = link_in(received(told, lukas)[0])
+    page = client.get(path).get_data(as_text=True)
+    client.post("/hilfe/anfrage", data={"csrf_token": form_field(page, "csrf_token"),
+                                        "t": form_field(page, "t"), "message": ""})
+    told.portal.mode = "error"  # the portal must say whether it owns the address: it cannot
+    console = administrator(live, operator=True)
+    with live.app.app_context():
+        asked = db.session().scalar(select(HelpRequest).where(HelpRequest.address == lukas))
+    listing = "/admin/vhs/portalstadt/hilfe"
+    token = form_field(console.get(listing).get_data(as_text=True), "csrf_token")
+    answer = console.post(f"{listing}/{asked.id}/pruefen", data={"csrf_token": token},
+                          follow_redirects=True)
+    assert answer.status_code == 200 and state_of(live, lukas) == "open"
+    assert "sagt weiterhin „nicht erreichbar“" in html.unescape(answer.get_data(as_text=True))
+    told.portal.mode = "normal"
+    token = form_field(console.get(listing).get_data(as_text=True), "csrf_token")
+    console.post(f"{listing}/{asked.id}/pruefen", data={"csrf_token": token})
+    assert state_of(live, lukas) == "solved"
