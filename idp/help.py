@@ -77,7 +77,8 @@ def _program_said(vhs: Vhs, address: str) -> str | None:
 
 def recheck(request: HelpRequest, actor: str | None = None) -> str:
     """Ask the program again; solve, keep waiting or expire. What happened, in a word:
-    "solved", "expired", the program's answer, or "unavailable"."""
+    "solved", "expired", the program's answer, "unavailable", or "account_disabled" (the
+    program agrees, but an administrator disabled the account here)."""
     moment = now()
     request.checks += 1
     request.last_checked_at = moment
@@ -94,6 +95,9 @@ def recheck(request: HelpRequest, actor: str | None = None) -> str:
         except PortalUnavailable:  # its itm:PORTAL may own the address: ask again later
             request.next_check_at = moment + _interval(age)
             return "unavailable"
+        if outcome == "disabled":  # disabled here on purpose: the VHS decides, not we
+            request.next_check_at = moment + _interval(age)
+            return "account_disabled"
         close(request, HelpState.SOLVED, actor or "re-check", detail=outcome)
         return HelpState.SOLVED
     if decision is not None:

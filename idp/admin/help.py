@@ -19,6 +19,9 @@ queue.before_request(gate.operators_only)
 
 SOLVED = _l("%(address)s ist jetzt berechtigt: die E-Mail zum Passwort ist unterwegs.")
 STILL = _l("%(address)s: das Verwaltungsprogramm sagt weiterhin „%(answer)s“.")
+DISABLED = _l("%(address)s ist im Verwaltungsprogramm berechtigt, aber der Zugang ist hier "
+              "gesperrt. Entsperren Sie ihn unter „Personen“, wenn die Person wieder "
+              "hinein soll.")
 CLOSED = _l("Die Anfrage von %(address)s ist abgeschlossen.")
 NO_REASON = _l("Bitte schreiben Sie der Person, warum (höchstens 1000 Zeichen).")
 DIGEST = {"de": _l("Sie bekommen die tägliche Zusammenfassung auf Deutsch."),
@@ -65,7 +68,8 @@ def recheck(vhs: Vhs, help_request: HelpRequest):
 
 def _rechecked(help_request: HelpRequest, outcome: str, back: str):
     words = {"address": help_request.address, "answer": labels.reason(outcome)}
-    return acts.done((SOLVED if outcome == HelpState.SOLVED else STILL) % words, back)
+    said = {HelpState.SOLVED: SOLVED, "account_disabled": DISABLED}.get(outcome, STILL)
+    return acts.done(said % words, back)
 
 
 @bp.post("/<int:request_id>/erledigt")

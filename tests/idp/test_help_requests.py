@@ -271,3 +271,19 @@ def test_administrators_get_one_digest_a_day_in_their_language_or_none(
                digest="fr").status_code == 400
     operator = signed_in(app, OPS, "item")  # an operator has no digest of a VHS
     assert "Tägliche Zusammenfassung" not in page_text(operator.get("/admin/vhs/straubing/hilfe"))
+
+
+def test_a_request_of_a_disabled_account_waits_for_the_vhs(app, world, runner):  # noqa: F811
+    run(runner, "accounts", "disable", "--vhs", "straubing", "--email", DORA)
+    submit(app.test_client(), "/hilfe/bitten", DORA)
+    url = re.search(r"(http\S+/hilfe/anfrage\?t=\S+)", mails(app, "help_link", DORA)[0]
+                    .text_body).group(1)
+    ask(app, url[len(urlsplit(url).scheme) + 3 + len(urlsplit(url).netloc):])
+    [asked] = requests_of(app)
+    admin = signed_in(app)
+    answer = act(admin, "/admin/vhs/straubing/hilfe",
+                 f"/admin/vhs/straubing/hilfe/{asked.id}/pruefen")
+    assert requests_of(app)[0].state == "open"  # the program agrees; the VHS disabled it
+    assert mails(app, "activation", DORA) == []
+    assert "aber der Zugang ist hier gesperrt" in page_text(
+        admin.get(answer.headers["Location"]))
