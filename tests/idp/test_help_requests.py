@@ -86,8 +86,9 @@ def test_the_mail_offers_help_the_vhs_sees_it_and_a_fix_sends_the_activation_mai
     still = act(admin, "/admin/vhs/straubing/hilfe",
                 f"/admin/vhs/straubing/hilfe/{asked.id}/pruefen")
     assert still.status_code == 303 and requests_of(app)[0].state == "open"
-    assert "sagt weiterhin „im Verwaltungsprogramm nicht aktiv“" in page_text(
-        admin.get("/admin/vhs/straubing/hilfe"))
+    listing = page_text(admin.get("/admin/vhs/straubing/hilfe"))
+    assert "sagt weiterhin „im Verwaltungsprogramm nicht aktiv“" in listing
+    assert "Erneut geprüft: 1-mal, zuletzt" in listing and "nächste Prüfung" in listing
     activate_in_program(kufer_world)  # the VHS fixes it in KuferSQL
     act(admin, "/admin/vhs/straubing/hilfe", f"/admin/vhs/straubing/hilfe/{asked.id}/pruefen")
     [solved] = requests_of(app)
