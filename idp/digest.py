@@ -1,5 +1,5 @@
 """The administrators' daily digest: when help requests are open at their VHS, or new
-"Neuer Zugang" requests failed there, each administrator gets one mail a day at most,
+"Neuer Zugang" requests failed there, each administrator (an active account) gets one mail a day at most,
 from the VHS's own server, in the language they chose (German or English), unless they
 turned it off ("Hilfe-Anfragen" in the console).
 
@@ -15,7 +15,16 @@ from flask_babel import lazy_gettext
 from sqlalchemy import func, or_, select
 
 from . import audit, db, notices
-from .models import AuditEvent, ConsoleRole, HelpRequest, HelpState, Role, now
+from .models import (
+    Account,
+    AuditEvent,
+    ConsoleRole,
+    HelpRequest,
+    HelpState,
+    Role,
+    Status,
+    now,
+)
 
 DAY = 86400
 LOOK_AGAIN = 3600  # nothing to tell: look again in an hour
@@ -51,8 +60,8 @@ def of(role: ConsoleRole, moment: int) -> Digest:
 def due() -> dict[str, int]:
     """The worker's round: send the digests that are due; how many were looked at and sent."""
     moment = now()
-    waiting = db.session().scalars(select(ConsoleRole.id).where(
-        ConsoleRole.role == Role.ADMIN, ConsoleRole.digest,
+    waiting = db.session().scalars(select(ConsoleRole.id).join(ConsoleRole.account).where(
+        ConsoleRole.role == Role.ADMIN, ConsoleRole.digest, Account.status == Status.ACTIVE,
         or_(ConsoleRole.digest_checked_at.is_(None),
             ConsoleRole.digest_checked_at <= moment - LOOK_AGAIN),
         or_(ConsoleRole.digest_sent_at.is_(None), ConsoleRole.digest_sent_at <= moment - DAY))

@@ -270,6 +270,10 @@ def test_administrators_get_one_digest_a_day_in_their_language_or_none(
     assert len(mails(app, "help_digest", ANNA)) == 2
     assert act(admin, "/admin/vhs/straubing/hilfe", "/admin/vhs/straubing/hilfe/zusammenfassung",
                digest="fr").status_code == 400
+    act(admin, "/admin/vhs/straubing/hilfe", "/admin/vhs/straubing/hilfe/zusammenfassung",
+        digest="de")
+    run(runner, "accounts", "disable", "--vhs", "straubing", "--email", ANNA)
+    assert again() == {"looked at": 1, "sent": 0}  # a disabled administrator is not told
     operator = signed_in(app, OPS, "item")  # an operator has no digest of a VHS
     assert "Tägliche Zusammenfassung" not in page_text(operator.get("/admin/vhs/straubing/hilfe"))
 
