@@ -1,7 +1,7 @@
 """The administrators' daily digest: when help requests are open at their VHS, or new
-"Neuer Zugang" requests failed there, each administrator (an active account) gets one mail a day at most,
-from the VHS's own server, in the language they chose (German or English), unless they
-turned it off ("Hilfe-Anfragen" in the console).
+"Neuer Zugang" requests failed there, each administrator (an active account) gets one
+mail a day at most, from the VHS's own server, in the language they chose (German or
+English), unless they turned it off ("Hilfe-Anfragen" in the console).
 
 The worker looks at each administrator at most once an hour (``due``); a digest goes out
 when one has not gone out for a day and there is something to tell.

@@ -24,6 +24,7 @@ from .models import (
     HelpState,
     OutboxMail,
     Role,
+    Status,
     Vhs,
     now,
 )
@@ -163,7 +164,7 @@ def _to_call(moment: int) -> tuple[list, list, list]:
                HelpRequest.created_at <= moment - WAITING_SECONDS)
         .group_by(Vhs.slug).order_by(func.min(HelpRequest.created_at)))]
     admin = exists().where(ConsoleRole.account_id == Account.id, Account.vhs_id == Vhs.id,
-                           ConsoleRole.role == Role.ADMIN)
+                           ConsoleRole.role == Role.ADMIN, Account.status == Status.ACTIVE)
     people = exists().where(Account.vhs_id == Vhs.id)
     without_admin = list(session.scalars(select(Vhs.slug).where(
         Vhs.onboarded, Vhs.adapter.is_not(None) | people, ~admin).order_by(Vhs.slug)))

@@ -25,6 +25,7 @@ from .test_console import (  # noqa: F401 - the fixture
     BERND,
     DORA,
     OPS,
+    PAUL,
     act,
     page_text,
     signed_in,
@@ -188,6 +189,8 @@ def test_the_dashboard_names_whom_item_should_call(app, world, runner):  # noqa:
     board = page_text(operator.get("/admin/dashboard"))
     calls = board[board.index("Wo ITEM anrufen sollte"):board.index("Anmeldungen je Stunde")]
     assert "vhs Landshut" in calls and "vhs Straubing" not in calls  # nothing old, no outage
+    assert "vhs Passau" not in calls
+    run(runner, "accounts", "disable", "--vhs", "passau", "--email", PAUL)
     with app.app_context():
         db.session().execute(update(HelpRequest).values(created_at=now() - 3 * 86400))
         db.session().execute(update(EligibilityCheck).values(checked_at=now() - 3 * 3600))
@@ -199,6 +202,7 @@ def test_the_dashboard_names_whom_item_should_call(app, world, runner):  # noqa:
     calls = board[board.index("Wo ITEM anrufen sollte"):board.index("Anmeldungen je Stunde")]
     assert "1 offen, die älteste vom" in calls
     assert calls.count("vhs Straubing") == 2  # a request waiting, a program failing
+    assert "vhs Passau" in calls  # its only administrator is disabled
     assert page_text(signed_in(app).get("/admin/dashboard")) != board  # operators only
 
 
