@@ -59,7 +59,7 @@ def ask(vhs_slug: str, typed: str, message: str | None) -> HelpRequest | None:
         return request
     with force_locale("de"):
         findings, _ = diagnose.diagnose_at(vhs, address)
-        diagnosis = "\n".join(finding.line() for finding in findings)
+        diagnosis = "\n".join(_kept(finding) for finding in findings)
     request = HelpRequest(vhs_id=vhs.id, vhs=vhs, address=address, message=message,
                           diagnosis=diagnosis, state=HelpState.OPEN, checks=0,
                           needs_item=_program_said(vhs, address) == NOT_LINKED,
@@ -68,6 +68,12 @@ def ask(vhs_slug: str, typed: str, message: str | None) -> HelpRequest | None:
     db.session().flush()
     audit.record("help_request", vhs=vhs.slug, address=address)
     return request
+
+
+def _kept(finding: diagnose.Finding) -> str:
+    """A finding as a request keeps it: its mark, its text, a tab, what to do."""
+    line = finding.line().removesuffix(f" - {finding.advice}" if finding.advice else "")
+    return line + (f"\t{finding.advice}" if finding.advice else "")
 
 
 def _program_said(vhs: Vhs, address: str) -> str | None:

@@ -29,7 +29,9 @@ class HelpRequest(Base):
     vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
     address: Mapped[str] = mapped_column(String(320))  # cleaned; the mailbox was proven
     message: Mapped[str | None] = mapped_column(Text)  # the person's words, plain text
-    diagnosis: Mapped[str] = mapped_column(Text)  # the checks as run then, one per line
+    # the checks as run then, one per line: "[ok]", "[FAIL]" or "[info]", the text, and
+    # after a tab what to do
+    diagnosis: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10), default=HelpState.OPEN)
     needs_item: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
@@ -47,5 +49,5 @@ class HelpRequest(Base):
         """The first failed check of the diagnosis as it was run (None: none failed)."""
         for line in self.diagnosis.splitlines():
             if line.startswith("[FAIL]"):
-                return line.removeprefix("[FAIL]").strip()
+                return line.removeprefix("[FAIL]").split("\t")[0].strip()
         return None
