@@ -109,7 +109,7 @@ def test_an_unknown_address_is_told_at_most_once_a_day(app, client, vhs, smtp):
     assert len(smtp.messages) == 2
 
 
-@pytest.mark.parametrize(("path"), ["/neuer-zugang", "/passwort-vergessen"])
+@pytest.mark.parametrize(("path"), ["/neuer-zugang", "/passwort-vergessen", "/hilfe/bitten"])
 @pytest.mark.parametrize(("email", "words"), [
     ("kein-at-zeichen", "genau ein @-Zeichen"),
     ("name@", "Nach dem @-Zeichen fehlt die Domain"),
@@ -189,7 +189,7 @@ def neutral(response) -> tuple:
     return response.status_code, body, headers
 
 
-@pytest.mark.parametrize("path", ["/neuer-zugang", "/passwort-vergessen"])
+@pytest.mark.parametrize("path", ["/neuer-zugang", "/passwort-vergessen", "/hilfe/bitten"])
 def test_known_and_unknown_addresses_get_identical_answers(client, runner, vhs, path):
     run(runner, "accounts", "add", "--vhs", "straubing", "--email",
         "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")

@@ -116,12 +116,12 @@ def test_counters_are_shared_through_redis(make_app, redis_url):
     assert post_login(second).status_code == 429
 
 
-def test_self_service_is_limited_per_address_and_keeps_the_form(new_app):
+@pytest.mark.parametrize("path", ["/passwort-vergessen", "/hilfe/bitten"])
+def test_self_service_is_limited_per_address_and_keeps_the_form(new_app, path):
     client = new_app(RATELIMIT_SELFSERVICE_ADDRESS="2 per minute").test_client()
     for _ in range(2):
-        assert submit(client, "/passwort-vergessen", "niemand@vhs-straubing.de").status_code \
-            == 200
-    blocked = submit(client, "/passwort-vergessen", "niemand@vhs-straubing.de")
+        assert submit(client, path, "niemand@vhs-straubing.de").status_code == 200
+    blocked = submit(client, path, "niemand@vhs-straubing.de")
     assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) <= 61
     page = blocked.get_data(as_text=True)
     assert 'value="niemand@vhs-straubing.de"' in page and "Bitte warten Sie" in page
