@@ -31,6 +31,7 @@ LOOKALIKES = {"а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", 
               "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ο": "o", "α": "a",
               "ν": "v", "ι": "i", "κ": "k", "ѵ": "v", "ɡ": "g", "ı": "i"}
 
+MARKS = {True: "[ok]  ", False: "[FAIL]", None: "[info]"}
 TYPED = _l("der eingegebenen Adresse")
 STORED = _l("der gespeicherten Adresse")
 IMPORTED = _l("der Adresse in der Datei")
@@ -54,10 +55,14 @@ class Finding:
         """The text in the current language."""
         return str(self.message) % {key: str(value) for key, value in self.values.items()}
 
+    @property
+    def mark(self) -> str:
+        """"[ok]  ", "[FAIL]" or "[info]": how the command line (and a help request) marks it."""
+        return MARKS[self.ok]
+
     def line(self) -> str:
         """As printed: a mark, then the text (and what to do)."""
-        mark = {True: "[ok]  ", False: "[FAIL]", None: "[info]"}[self.ok]
-        return f"{mark} {self.text}" + (f" - {self.advice}" if self.advice else "")
+        return f"{self.mark} {self.text}" + (f" - {self.advice}" if self.advice else "")
 
 
 class Joined:

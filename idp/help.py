@@ -72,8 +72,7 @@ def ask(vhs_slug: str, typed: str, message: str | None) -> HelpRequest | None:
 
 def _kept(finding: diagnose.Finding) -> str:
     """A finding as a request keeps it: its mark, its text, a tab, what to do."""
-    line = finding.line().removesuffix(f" - {finding.advice}" if finding.advice else "")
-    return line + (f"\t{finding.advice}" if finding.advice else "")
+    return f"{finding.mark} {finding.text}" + (f"\t{finding.advice}" if finding.advice else "")
 
 
 def _program_said(vhs: Vhs, address: str) -> str | None:

@@ -29,8 +29,8 @@ class HelpRequest(Base):
     vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
     address: Mapped[str] = mapped_column(String(320))  # cleaned; the mailbox was proven
     message: Mapped[str | None] = mapped_column(Text)  # the person's words, plain text
-    # the checks as run then, one per line: "[ok]", "[FAIL]" or "[info]", the text, and
-    # after a tab what to do
+    # the checks as run then, one per line: the mark of ``idp.diagnose.MARKS``, the text,
+    # and after a tab what to do
     diagnosis: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10), default=HelpState.OPEN)
     needs_item: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
