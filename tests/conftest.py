@@ -7,39 +7,65 @@ server fails the run at once: it is never skipped.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
-import time
 
 import pytest
+from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, text
 
 from idp import create_app, db
 from idp.cli import runner as cli_runner
 from idp.models import AuditEvent, Base
-from keys import KeyStore, Policy
 
 from .helpers import (
     AUDITED,
+    LOGGED,
+    NOT_SCANNED,
     PASSWORD,
     SECRET,
+    SECRETS,
     Browser,
     Capture,
     LiveServer,
     MailServer,
     TcpProxy,
+    app_settings,
+    leaks,
+    own_name,
     require_service,
     secret,
 )
 
-pytest_plugins = ("tests.worlds",)
+pytest_plugins = ("tests.databases", "tests.worlds")
 
+
+
+# The PostgreSQL server of their own that these fixtures use is the same in either run.
+OWN_POSTGRES = {"postgres_proxy", "postgres_faults_url"}
+# The longest tests start first, so that no worker is left with one of them at the end.
+FIRST = ("tests/test_installed.py", "tests/browser/test_console.py", "tests/idp/test_instances.py",
+         "tests/idp/test_hostile_input.py", "tests/browser/")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests on a PostgreSQL server of their own ``once``; longest first."""
+    for item in items:
+        if OWN_POSTGRES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.once)
+
+    def rank(item):
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, start in enumerate(FIRST) if path.startswith(start)), len(FIRST))
+
+    items.sort(key=rank)  # stable: the order within each rank stays
 
 
 def pytest_report_header(config):
-    url = os.environ.get("IDP_TEST_DATABASE_URL")
-    return f"database: {url or 'SQLite (temporary file)'}"
+    url = os.environ.get("IDP_TEST_RUN_DATABASE_URL") or os.environ.get("IDP_TEST_DATABASE_URL")
+    return f"database: {url or 'SQLite (a temporary file per worker)'}"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,6 +78,8 @@ def captured_logs():
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    for name in NOT_SCANNED:
+        logging.getLogger(name).setLevel(logging.INFO)
     secret(PASSWORD)
     secret(SECRET)
     yield handler
@@ -59,54 +87,58 @@ def captured_logs():
     root.setLevel(level)
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
-    """A database at the newest migration, empty; dropped and migrated once per run."""
-    url = os.environ.get("IDP_TEST_DATABASE_URL")
-    if not url:
-        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite3")
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as error:  # the PostgreSQL run must fail, not skip
-        pytest.exit(f"IDP_TEST_DATABASE_URL={url} is unreachable: {error}", returncode=3)
-    with engine.begin() as connection:
-        Base.metadata.drop_all(connection)
-        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    return url
+def pytest_sessionfinish(session):
+    """After the last test: this process's whole record (every log line, every audit row)
+    against every secret it used. A worker hands its findings to the controller; a run
+    without xdist, or the controller, fails on any leak."""
+    found = leaks([*LOGGED, *AUDITED], SECRETS) if SECRETS else []
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["secret_leaks"] = json.dumps(found)
+        workeroutput["secret_scan"] = json.dumps([len(LOGGED), len(AUDITED), len(SECRETS)])
+        return
+    found += [tuple(leak) for leak in WORKER_LEAKS]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and SCANNED:
+        lines, rows, secrets = (sum(counts) for counts in zip(*SCANNED, strict=True))
+        reporter.write_line(f"secret scan: {lines} log lines and {rows} audit rows of "
+                            f"{len(SCANNED)} workers against {secrets} secrets")
+    if found:
+        if reporter is not None:
+            for value, line in found:
+                reporter.write_line(f"SECRET LEAKED: {value[:4]}... in: {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-@pytest.fixture(scope="session")
-def key_template(tmp_path_factory):
-    """A generated keyring, copied for each app (RSA 3072 generation takes a while)."""
-    path = tmp_path_factory.mktemp("keys-template")
-    KeyStore(path).ensure(int(time.time()), Policy(retain_seconds=900))
-    return path
+WORKER_LEAKS: list = []
+SCANNED: list = []
 
 
-@pytest.fixture(scope="session")
-def migrated(database_url, tmp_path_factory):
-    """Run the Alembic migrations once per test session."""
-    app = create_app(_settings(database_url, tmp_path_factory.mktemp("migrate")))
-    db.upgrade(app)
-    db.engine(app).dispose()
-    return database_url
+def pytest_testnodedown(node, error):
+    """The controller collects each worker's secret scan."""
+    output = getattr(node, "workeroutput", {})
+    if "secret_scan" not in output:
+        return
+    WORKER_LEAKS.extend(json.loads(output["secret_leaks"]))
+    SCANNED.append(json.loads(output["secret_scan"]))
 
 
-def _settings(database_url, keys_dir, **extra):
-    settings = {
-        "ENV": "production",
-        "SECRET_KEY": SECRET,
-        "DATABASE_URL": database_url,
-        "KEYS_DIR": str(keys_dir),
-        "ARGON2_MEMORY_COST": 8192,
-        "ARGON2_TIME_COST": 2,
-        "SELFSERVICE_ANSWER_SECONDS": 0,  # bench/access_timing.py measures the real one
-    }
-    settings.update(extra)
-    return settings
+class CompiledTemplates(BytecodeCache):
+    """The templates compiled once per worker and shared by every test's app (each app
+    would compile them anew); keyed by Jinja on the template's name and source."""
+
+    def __init__(self):
+        self.compiled = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATES = CompiledTemplates()
 
 
 def _empty_tables(app):
@@ -126,8 +158,9 @@ def make_app(migrated, key_template, tmp_path):
         keys_dir = tmp_path / f"keys{len(built)}"
         if not keys_dir.exists():
             shutil.copytree(key_template, keys_dir)
-        app = create_app(_settings(migrated, keys_dir, **extra))
+        app = create_app(app_settings(migrated, keys_dir, **extra))
         app.config["TESTING"] = True
+        app.jinja_env.bytecode_cache = TEMPLATES
         built.append(app)
         return app
 
@@ -211,25 +244,26 @@ def browser(live):
 
 @pytest.fixture(scope="session")
 def postgres_faults_url(tmp_path_factory):
-    """A PostgreSQL database of its own (``idp_faults``) at the newest migration, for the
-    tests that break the connection to it; in both CI runs, also the SQLite one."""
+    """A PostgreSQL database of its own (``idp_faults_<worker>``) at the newest migration,
+    for the tests that break the connection to it; in both CI runs, also the SQLite one."""
     import psycopg
 
     server = os.environ.get("IDP_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+    name = own_name("idp_faults")
     try:
         with psycopg.connect(server + "/postgres", autocommit=True, connect_timeout=5) as admin:
-            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = 'idp_faults'"
-                                 ).fetchone():
-                admin.execute("CREATE DATABASE idp_faults")
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                 (name,)).fetchone():
+                admin.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as error:
         require_service("PostgreSQL", error)
-    url = server.replace("postgresql://", "postgresql+psycopg://") + "/idp_faults"
+    url = server.replace("postgresql://", "postgresql+psycopg://") + "/" + name
     engine = create_engine(url)
     with engine.begin() as connection:
         Base.metadata.drop_all(connection)
         connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
-    app = create_app(_settings(url, tmp_path_factory.mktemp("faults-migrate")))
+    app = create_app(app_settings(url, tmp_path_factory.mktemp("faults-migrate")))
     db.upgrade(app)
     db.engine(app).dispose()
     return url

@@ -3,6 +3,7 @@ Flask's test client, or on the command line."""
 
 from __future__ import annotations
 
+import fcntl
 import html
 import json
 import logging
@@ -14,6 +15,8 @@ import socket
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pyotp
@@ -34,6 +37,7 @@ from idp.models import Account, AccountToken, Purpose, SsoSession, TotpFactor, d
 
 __all__ = ["TcpProxy"]  # the fault tests' proxy lives with the simulators (idp.dev)
 
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # gw0, gw1, ... under pytest-xdist
 PLAIN_COOKIES = ("idp_vhs", "idp_lang")  # the last VHS chosen, the language: not secret
 SECRETS: set[str] = set()  # every secret the tests used: none may reach a log or the audit
 LOGGED: list[str] = []  # every log record of the session, as formatted
@@ -45,6 +49,27 @@ def secret(value):
     if isinstance(value, str) and len(value) >= 8:
         SECRETS.add(value)
     return value
+
+
+# Not the provider's: urllib3's DEBUG lines are the requests of the tests' own HTTP clients
+# (the browser, relying parties), whose URLs carry codes by design; mail.log is aiosmtpd's,
+# the VHS's mail server receiving the mail with the link. Their DEBUG records are not even
+# made (tests/conftest.py sets these loggers to INFO): nothing else is left out of the scan.
+NOT_SCANNED = ("urllib3", "mail.log")
+
+
+def leaks(lines, secrets) -> list[tuple[str, str]]:
+    """Each (secret, line) where one of ``secrets`` appears in one of ``lines``."""
+    text = "\n".join(lines)
+    found = []
+    for value in secrets:
+        start = text.find(value)
+        while start != -1:
+            line_start = text.rfind("\n", 0, start) + 1
+            line_end = text.find("\n", start)
+            found.append((value, text[line_start:line_end if line_end != -1 else None][:300]))
+            start = text.find(value, line_end) if line_end != -1 else -1
+    return found
 
 
 class Capture(logging.Handler):
@@ -191,6 +216,21 @@ SECRET = "test-secret-key-that-is-long-enough-0123456789"
 CALLBACK = "http://127.0.0.1:8765/callback"
 
 
+def app_settings(database_url, keys_dir, **extra):
+    """The settings of a test's app: production mode, cheap Argon2id, no answer delay."""
+    settings = {
+        "ENV": "production",
+        "SECRET_KEY": SECRET,
+        "DATABASE_URL": database_url,
+        "KEYS_DIR": str(keys_dir),
+        "ARGON2_MEMORY_COST": 8192,
+        "ARGON2_TIME_COST": 2,
+        "SELFSERVICE_ANSWER_SECONDS": 0,  # bench/access_timing.py measures the real one
+    }
+    settings.update(extra)
+    return settings
+
+
 def run(runner, *args, input=None, code=0):
     """Run ``vhskoop-idp ARGS`` and expect exit status ``code``; the output."""
     secret((input or "").strip())
@@ -277,6 +317,28 @@ def deliver(app):
         return mail.deliver_due()
 
 
+def shared_folder(tmp_path_factory) -> Path:
+    """The run's temporary folder that every worker sees (each has its own below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if WORKER != "main" else base
+
+
+@contextmanager
+def locked(path: Path):
+    """Hold an exclusive lock on ``path`` (a file) while the block runs."""
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def own_name(name: str) -> str:
+    """A database name of this pytest-xdist worker's own, beside ``name`` on one server."""
+    return f"{name}_{WORKER}"
+
+
 def require_service(name: str, error: Exception):
     """Locally a missing service skips with the reason; in CI it fails."""
     message = f"{name} is not reachable: {error}"
@@ -334,7 +396,8 @@ class LiveServer:
         self.url = f"http://{host_name}:{self.server.server_port}"
         self.app = make_app(ISSUER=self.url, **settings)
         holder["app"] = self.app
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
         self.thread.start()
 
     def serve(self, wsgi) -> None:

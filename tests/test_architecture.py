@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("idp", "adapters", "keys")
 LINT = Path(sys.executable).with_name("lint-imports")

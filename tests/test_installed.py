@@ -3,13 +3,13 @@
 - The wheel holds every file of the three packages' trees (templates, static files,
   translations, migrations, data): compared with the tree, not with a list kept by hand.
 - Installed non-editable into a fresh virtual environment and started from a folder
-  outside the checkout with the README's production command (granian), it serves every
+  outside the checkout with the production command of docs/operating.md (granian), it serves every
   page: each GET route the installed ``vhskoop-idp routes`` lists (the console's included,
   signed in as an ITEM operator with an authenticator app set up through the pages),
   discovery and a whole code flow; ``vhskoop-idp demo`` serves the demo's pages.
 
 The server runs on the run's database kind: a SQLite file, or on PostgreSQL a database of
-its own (``idp_installed``) on the server of IDP_TEST_DATABASE_URL.
+its own (``idp_installed_<worker>``) on the server of IDP_TEST_DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -38,8 +38,13 @@ from .helpers import (
     clean_environment,
     form_field,
     free_port,
+    locked,
+    own_name,
     secret,
+    shared_folder,
 )
+
+pytestmark = pytest.mark.once  # the wheel is the same on either database
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("idp", "adapters", "keys")
@@ -62,13 +67,19 @@ def tree_files() -> set[str]:
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory) -> Path:
     """The wheel ``pip`` builds from a copy of the checkout (no build folder left behind,
-    none reused from an earlier build)."""
-    source = tmp_path_factory.mktemp("source") / "vhskoop-idp"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "instance", "docs"))
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
-                    str(out), str(source)], check=True, timeout=600)
+    none reused from an earlier run); built once per run, whichever worker asks first."""
+    shared = shared_folder(tmp_path_factory)
+    out = shared / "wheel"
+    with locked(shared / "wheel.lock"):
+        if not out.exists():
+            source = shared / "source" / "vhskoop-idp"
+            shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+                ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "instance",
+                "docs", "site"))
+            building = shared / "wheel-building"
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w",
+                            str(building), str(source)], check=True, timeout=600)
+            building.rename(out)
     [built] = out.glob("vhskoop_idp-*.whl")
     return built
 
@@ -83,18 +94,23 @@ def test_the_wheel_holds_every_file_of_the_packages(wheel):
 
 @pytest.fixture(scope="session")
 def installed(wheel, tmp_path_factory) -> Path:
-    """A fresh virtual environment with the wheel installed (not editable); its bin/."""
-    venv = tmp_path_factory.mktemp("venv")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)],
-                   check=True, timeout=900, cwd=venv)
+    """A fresh virtual environment with the wheel installed (not editable); its bin/. Made
+    once per run, whichever worker asks first."""
+    shared = shared_folder(tmp_path_factory)
+    venv = shared / "venv"
+    with locked(shared / "venv.lock"):
+        if not (venv / "installed").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)],
+                           check=True, timeout=900, cwd=venv)
+            (venv / "installed").touch()
     return venv / "bin"
 
 
 def readme_production_command() -> tuple[dict[str, str], list[str]]:
-    """The environment and argv of the README's production server command."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Running it for real", 1)[1]
+    """The environment and argv of the production server command of docs/operating.md."""
+    page = (ROOT / "docs" / "operating.md").read_text(encoding="utf-8")
+    section = page.split("# Running it for real", 1)[1]
     block = section.split("```sh", 1)[1].split("```", 1)[0]
     start = block.index("MALLOC_ARENA_MAX")
     words = shlex.split(block[start:].replace("\\\n", " "), comments=True)
@@ -113,13 +129,13 @@ def own_database(tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'idp.sqlite3'}"
     import psycopg
 
-    server = make_url(url)
+    server, name = make_url(url), own_name("idp_installed")
     admin_url = server.set(drivername="postgresql", database="postgres").render_as_string(
         hide_password=False)
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute("DROP DATABASE IF EXISTS idp_installed WITH (FORCE)")
-        admin.execute("CREATE DATABASE idp_installed")
-    return server.set(database="idp_installed").render_as_string(hide_password=False)
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return server.set(database=name).render_as_string(hide_password=False)
 
 
 class Installed:
@@ -148,7 +164,7 @@ class Installed:
         return result.stdout
 
     def serve(self) -> None:
-        """Start the README's production command on a free port; wait until it answers."""
+        """Start the documented production command on a free port; wait until it answers."""
         environment, argv = readme_production_command()
         argv[0] = str(self.bin / "granian")
         argv[argv.index("--port") + 1] = str(self.port)

@@ -9,6 +9,7 @@ The import runs once, when the VHS is new, through the same ``idp.imports`` as
 from __future__ import annotations
 
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from flask_babel import lazy_gettext as _l
@@ -31,6 +32,20 @@ PEOPLE = (  # local part, the format of the exported hash (None: no hash), the d
 )
 
 
+@cache
+def exported_hash(local: str) -> str:
+    """The old login's hash of the demo password for the person ``local`` (empty: none);
+    made once per process: bcrypt and PBKDF2 at their real cost take a second together."""
+    scheme = next(scheme for name, scheme, _ in PEOPLE if name == local)
+    return scheme.hash(PASSWORD) if scheme else ""
+
+
+@cache
+def _kept_by_old_login() -> str:
+    """The old login's own (Argon2id) hash of the demo password, made once per process."""
+    return PasswordHasher().hash(PASSWORD)
+
+
 def address(local: str) -> str:
     """The address of a person of vhs Altstadt."""
     return f"{local}@{DOMAIN}"
@@ -40,7 +55,7 @@ class OldLogin:
     """The old vhsKOOP login, kept read-only after the cut-over (a simulator here)."""
 
     def __init__(self):
-        hashed = PasswordHasher().hash(PASSWORD)
+        hashed = _kept_by_old_login()
         self.simulator = PortalSimulator(
             [{"email": address(local), "id": f"koop-{local}", "password_hash": hashed}
              for local, scheme, _ in PEOPLE if scheme is None],
@@ -54,8 +69,8 @@ class OldLogin:
             imports.run((Line(number, {
                 "vhs": SLUG, "email": address(local), "name": f"{local.title()} Altstadt",
                 "legacy_id": f"koop-{local}", "state": "active",
-                "password_hash": scheme.hash(PASSWORD) if scheme else ""})
-                for number, (local, scheme, _) in enumerate(PEOPLE, start=2)), dry_run=False)
+                "password_hash": exported_hash(local)})
+                for number, (local, _, _) in enumerate(PEOPLE, start=2)), dry_run=False)
         mail.set_settings(vhs, mail.MailSettings(host="127.0.0.1", port=mailbox_port,
                                                  security="none", sender=f"info@{DOMAIN}"))
         portals.configure_legacy_login(vhs, PortalSettings(

@@ -122,12 +122,11 @@ class Demo:
 
     def seed(self) -> None:
         """Make or refresh the world (call in one transaction: ``db.transaction``)."""
-        known = set(db.session().scalars(select(Vhs.slug)))
+        names: dict[str, str] = {}
         for name in world.other_names():
-            slug = world.slug_of(name)
-            if slug not in known:
-                tenants.add(slug, name, onboarded=True)
-                known.add(slug)
+            names.setdefault(world.slug_of(name), name)
+        tenants.add_many(names, onboarded=True)
+        known = set(db.session().scalars(select(Vhs.slug)))
         for vhs in world.VHS:
             self._seed_vhs(vhs, known)
         for slug, address in world.LINKED:

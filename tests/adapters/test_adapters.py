@@ -12,6 +12,8 @@ from idp.dev.itm_connect_sim import Simulator
 
 from ..worlds import Links, context, unique_vhs
 
+pytestmark = pytest.mark.once
+
 
 def test_unknown_adapter_names_the_group_and_the_name():
     with pytest.raises(AdapterConfigError, match="'cmxorganize'.*'vhskoop_idp.adapters'"):

@@ -6,6 +6,8 @@ import pytest
 
 from adapters.address import clean, is_plausible
 
+pytestmark = pytest.mark.once
+
 
 @pytest.mark.parametrize(
     ("typed", "value"),

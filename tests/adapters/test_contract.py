@@ -13,6 +13,8 @@ from idp.dev.itm_connect_sim import Simulator
 
 from ..worlds import Links, closed_port, context, unique_vhs
 
+pytestmark = pytest.mark.once
+
 ALL_LINKED = Links({("straubing", a) for a in (
     "anna.muster@vhs-straubing.de", "bernd@vhs-straubing.de", "carla@vhs-straubing.de",
     "dora@vhs-straubing.de")})

@@ -4,7 +4,7 @@ Chromium comes from Debian (``apt-get install chromium``; Playwright's own downl
 not work here). Without it these tests skip locally with the reason and fail in CI.
 
 Screenshots and axe's findings go to a temporary folder; ``IDP_SCREENSHOTS=refresh``
-writes them into docs/screenshots instead (to renew the pictures the README shows).
+writes them into docs/screenshots instead (to renew the pictures the documentation shows).
 """
 
 from __future__ import annotations

@@ -138,6 +138,9 @@ def console_tour(page, site):
     yield "settings"
 
 
+# once: axe, the fit at each width and the screenshots judge the pages' markup, which is
+# the same on either database (the story tests run on both)
+@pytest.mark.once
 def test_every_console_page_passes_axe_fits_the_window_and_is_photographed(page, site):
     axe = Axe()
     blocking, seen, too_wide, visited, code_words = {}, {}, [], {}, []

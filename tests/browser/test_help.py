@@ -1,4 +1,4 @@
-"""The help loop in Chromium, on the demo, as the README tells it: Tom Tippfehler's
+"""The help loop in Chromium, on the demo, as the documentation tells it: Tom Tippfehler's
 Neuer Zugang fails, he asks his VHS for help from the mail, the administrator reads the
 typo under "Hilfe-Anfragen" and fixes it in the demo's program, and the activation mail
 comes by itself (the demo's worker re-checks every few seconds). Every page of the loop

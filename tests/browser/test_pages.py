@@ -148,6 +148,9 @@ def findings():
         (SHOTS / "axe.json").write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
 
 
+# once: axe, the fit at each width and the screenshots judge the pages' markup, which is
+# the same on either database (the story tests run on both)
+@pytest.mark.once
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("lang", LOCALES)
 def test_every_page_passes_axe_fits_the_window_and_is_photographed(

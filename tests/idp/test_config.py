@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -84,12 +85,20 @@ def test_help_lists_every_command_on_a_machine_without_configuration(tmp_path):
     assert result.stderr == "" and not (tmp_path / "instance").exists()
 
 
-def test_the_readme_table_is_the_declaration():
-    """Each setting is declared once (idp.config.SETTINGS): the README's configuration
-    table has exactly its names, in its order, with its defaults."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    table = re.findall(r"^\| `IDP_(\w+)` \| (.*?) \| ", readme, re.M)
+def test_the_configuration_page_is_the_declaration():
+    """Each setting is declared once (idp.config.SETTINGS): the documentation's table is
+    generated from it with exactly its names, in its order, with its defaults, and no page
+    (nor the README) writes a setting's row by hand."""
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("reference", root / "docs/hooks/reference.py")
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    table = re.findall(r"^\| `IDP_(\w+)` \| (.*?) \| ", reference.settings_table(SETTINGS), re.M)
     assert table == [(name, setting.written_default) for name, setting in SETTINGS.items()]
+    assert reference.MARK in (root / "docs/configuration.md").read_text()
+    by_hand = [path.name for path in [root / "README.md", *(root / "docs").glob("*.md")]
+               if re.search(r"^\| `IDP_\w+` \|", path.read_text(), re.M)]
+    assert by_hand == []
 
 
 def test_the_settings_command_lists_every_setting_and_hides_secrets(monkeypatch, tmp_path):

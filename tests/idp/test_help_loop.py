@@ -1,4 +1,4 @@
-"""The help loop on the demo, as its README tells it: Tom Tippfehler's Neuer Zugang fails,
+"""The help loop on the demo, as the documentation tells it: Tom Tippfehler's Neuer Zugang fails,
 his mail offers "Meine VHS um Hilfe bitten", the administrator reads the typo in
 "Hilfe-Anfragen", fixes it on the demo's program page, and the activation mail arrives
 without Tom doing anything; Karl's Kursmanagement-APP request lands in ITEM's queue and

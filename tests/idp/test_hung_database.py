@@ -34,6 +34,8 @@ from ..helpers import (
     run,
 )
 
+pytestmark = pytest.mark.once
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 2  # IDP_DB_TIMEOUT_SECONDS of this test's server
 CLIENTS = 16

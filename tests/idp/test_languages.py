@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -58,6 +59,7 @@ def test_ui_locales_of_the_authorization_request_reach_the_login_page(client, ru
     assert "Use your staff login." in login
 
 
+@pytest.mark.once
 def test_every_message_is_translated_and_compiled():
     with open(TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po", "rb") as handle:
         catalog = read_po(handle)
@@ -74,6 +76,7 @@ def _plural(value):
     return tuple(value) if isinstance(value, (list, tuple)) else (value,)
 
 
+@pytest.mark.once
 def test_the_catalog_knows_every_message_in_the_code(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",

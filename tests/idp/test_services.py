@@ -1,4 +1,4 @@
-"""The README's example of a service that signs in here (Flask and Authlib) is run as it
+"""The documentation's example of a service that signs in here (Flask and Authlib) is run as it
 is written: served on loopback against a live provider, a person signs in through it,
 and the provider starts a sign-in there through its initiate-login address."""
 
@@ -19,31 +19,31 @@ from ..helpers import PASSWORD, Browser
 
 pytestmark = pytest.mark.e2e
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "integrating.md"
 MARKER = "<!-- the Authlib example: tests/idp/test_services.py runs this block -->"
 
 
-def readme_example() -> str:
-    """The Python block right after the marker in the README."""
-    text = README.read_text()
+def documented_example() -> str:
+    """The Python block right after the marker on the documentation's integration page."""
+    text = PAGE.read_text()
     found = re.search(re.escape(MARKER) + r"\n```python\n(.*?)```", text, re.S)
-    assert found, "the README lost its Authlib example"
+    assert found, "docs/integrating.md lost its Authlib example"
     return found.group(1)
 
 
 @pytest.fixture
 def service(live):
-    """The README's service, registered at the live provider and served on loopback."""
+    """The documented service, registered at the live provider and served on loopback."""
     server = make_server("127.0.0.1", 0, None, request_handler=QuietRequestHandler)
     base = f"http://127.0.0.1:{server.server_port}"
     output = live.cli("clients", "add", "feedback", "--first-party", "--redirect-uri",
                       base + "/login/callback", "--initiate-login-uri", base + "/login")
     client_secret = output.strip().splitlines()[-1].rsplit(" ", 1)[1]
     namespace = {"ISSUER": live.url, "CLIENT_ID": "feedback", "CLIENT_SECRET": client_secret,
-                 "SECRET_KEY": secrets.token_urlsafe(32), "__name__": "readme_service"}
-    exec(compile(readme_example(), str(README), "exec"), namespace)  # noqa: S102 - our README
+                 "SECRET_KEY": secrets.token_urlsafe(32), "__name__": "documented_service"}
+    exec(compile(documented_example(), str(PAGE), "exec"), namespace)  # noqa: S102 - our docs
     server.app = namespace["app"]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield base
     server.shutdown()
@@ -51,7 +51,7 @@ def service(live):
     thread.join(5)
 
 
-def test_the_readme_service_signs_a_person_in(live, service):
+def test_the_documented_service_signs_a_person_in(live, service):
     browser = Browser(live.url)
     assert browser.get(service + "/").text == "Nicht angemeldet"
     start = browser.get(service + "/login")
@@ -63,7 +63,7 @@ def test_the_readme_service_signs_a_person_in(live, service):
     assert browser.get(service + "/").text == "Angemeldet: Anna Muster (straubing)"
 
 
-def test_the_provider_starts_a_sign_in_at_the_readme_service(live, service):
+def test_the_provider_starts_a_sign_in_at_the_documented_service(live, service):
     browser = Browser(live.url)
     assert browser.login(None, "straubing", "anna.muster@vhs-straubing.de",
                          PASSWORD).status_code == 303  # signed in here first

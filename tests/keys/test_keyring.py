@@ -14,6 +14,8 @@ from joserfc.jwk import KeySet
 
 from keys import Keyring, Policy, SigningKey, generate, prune, rotate
 
+pytestmark = pytest.mark.once
+
 POLICY = Policy(retain_seconds=900, algorithms=("ES256",))
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from keys import KeyStore, KeyStoreError, Policy, rotate
 
+pytestmark = pytest.mark.once
+
 POLICY = Policy(retain_seconds=900, algorithms=("ES256",))
 
 
