@@ -30,6 +30,7 @@ from .base import (
     ELIGIBLE,
     INACTIVE,
     NOT_RELEASED,
+    UNKNOWN,
     AdapterConfigError,
     AdapterUnavailable,
     Context,
@@ -131,7 +132,7 @@ class SqlAdapter:
         """Look the cleaned address up; eligible when active and released."""
         wanted = clean(address or "").value
         if not is_plausible(wanted):
-            return Decision("unknown")
+            return Decision(UNKNOWN)
         try:
             with self.engine.connect() as connection:
                 exact = self.query.where(or_(*(func.lower(c) == wanted for c in self.emails)))

@@ -16,25 +16,27 @@ from .packages import require_own
 require_own()
 
 from . import (  # noqa: E402 (after the check above)
-    admin,
-    api,
     clients,
     config,
     db,
     eligibility,
+    logs,
+    metrics,
+    passwords,
+    portals,
+    signing,
+    tenants,
+)
+from .web import (  # noqa: E402 (after the check above)
+    admin,
+    api,
     front,
     guard,
     health,
     i18n,
     limits,
-    logs,
-    metrics,
     oauth,
-    passwords,
-    portals,
     protocol,
-    signing,
-    tenants,
     throttle,
     views,
 )

@@ -183,8 +183,7 @@ def _still_allowed(account: Account, via: str, amr: tuple[str, ...]) -> Identity
 
 
 def _confirmed(account: Account, via: str, amr: tuple[str, ...]) -> Identity:
-    return Identity(vhs=account.vhs.slug, address=account.address, via=via, amr=amr,
-                    name=account.display_name, account_id=account.id, sub=account.sub)
+    return Identity.of(account, via, amr)
 
 
 def _refused(reason: str, via: str, vhs_slug: str, address: str) -> Refusal:

@@ -50,9 +50,16 @@ class Finding:
     advice: object | None = None
     shown: str | None = None
 
+    @classmethod
+    def kept(cls, ok: bool | None, text: str, advice: str | None = None) -> Finding:
+        """A finding as it was kept (a help request's diagnosis): its words as they were."""
+        return cls(ok, text, advice=advice)
+
     @property
     def text(self) -> str:
         """The text in the current language."""
+        if not self.values:  # a kept finding's words, or a message without places
+            return str(self.message)
         return str(self.message) % {key: str(value) for key, value in self.values.items()}
 
     @property

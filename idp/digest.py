@@ -14,23 +14,16 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext
 from sqlalchemy import func, or_, select
 
+from adapters.base import ELIGIBLE
+
 from . import audit, db, notices
-from .models import (
-    Account,
-    AuditEvent,
-    ConsoleRole,
-    HelpRequest,
-    HelpState,
-    Role,
-    Status,
-    now,
-)
+from .models import Account, AuditEvent, ConsoleRole, HelpRequest, HelpState, Role, Status, now
 
 DAY = 86400
 LOOK_AGAIN = 3600  # nothing to tell: look again in an hour
 PER_ROUND = 50
 LOCALES = ("de", "en")
-SUCCESSES = ("eligible", "no_adapter")  # access requests that are no failure to report
+SUCCESSES = (ELIGIBLE, "no_adapter")  # access requests that are no failure to report
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from adapters import registry
 from adapters.address import clean
-from adapters.base import Adapter, AdapterUnavailable, Context, Decision
+from adapters.base import ELIGIBLE, Adapter, AdapterUnavailable, Context, Decision
 
 from . import audit, db, directory, metrics
 from .built import PerVhs
@@ -76,7 +76,7 @@ def allows(vhs: Vhs, typed_address: str) -> bool:
         EligibilityCheck.vhs_id == vhs.id, EligibilityCheck.address == address))
     moment = now()
     if record and moment - record.checked_at < current_app.config["ELIGIBILITY_CACHE_SECONDS"]:
-        return record.status == "eligible"
+        return record.status == ELIGIBLE
     try:
         decision = ask(vhs, typed_address)
     except AdapterUnavailable as error:

@@ -19,6 +19,8 @@ provider finishes the job.
 
 from __future__ import annotations
 
+import json
+
 from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import delete, select
@@ -33,8 +35,8 @@ from .models import EligibilityCheck, HelpRequest, HelpState, Vhs, now
 MAX_MESSAGE = 1000  # characters of the person's message
 FIRST_DAY = 86400
 EARLY, LATER = 600, 3600  # re-check intervals: the first day, then
-# The demo re-checks every few seconds (app.config["HELP_RECHECK_SECONDS"]), so that a fix
-# in its program is seen while one watches; an installation keeps the schedule above.
+# IDP_HELP_RECHECK_SECONDS replaces the schedule above (the demo's 5 s show a fix in its
+# program while one watches).
 PER_ROUND = 20  # requests re-checked by one worker round at most
 
 
@@ -59,7 +61,7 @@ def ask(vhs_slug: str, typed: str, message: str | None) -> HelpRequest | None:
         return request
     with force_locale("de"):
         findings, _ = diagnose.diagnose_at(vhs, address)
-        diagnosis = "\n".join(_kept(finding) for finding in findings)
+        diagnosis = json.dumps([_kept(finding) for finding in findings], ensure_ascii=False)
     request = HelpRequest(vhs_id=vhs.id, vhs=vhs, address=address, message=message,
                           diagnosis=diagnosis, state=HelpState.OPEN, checks=0,
                           needs_item=_program_said(vhs, address) == NOT_LINKED,
@@ -70,9 +72,22 @@ def ask(vhs_slug: str, typed: str, message: str | None) -> HelpRequest | None:
     return request
 
 
-def _kept(finding: diagnose.Finding) -> str:
-    """A finding as a request keeps it: its mark, its text, a tab, what to do."""
-    return f"{finding.mark} {finding.text}" + (f"\t{finding.advice}" if finding.advice else "")
+def _kept(finding: diagnose.Finding) -> dict:
+    """A finding as a request keeps it: passed, failed or information; its text; what to
+    do (in the words of the moment it ran)."""
+    return {"ok": finding.ok, "text": finding.text,
+            "advice": str(finding.advice) if finding.advice else None}
+
+
+def findings(request: HelpRequest) -> list[diagnose.Finding]:
+    """The diagnosis as it was run when the request was opened."""
+    return [diagnose.Finding.kept(item["ok"], item["text"], item.get("advice"))
+            for item in json.loads(request.diagnosis or "[]")]
+
+
+def problem(request: HelpRequest) -> str | None:
+    """The first failed check of the kept diagnosis (None: none failed)."""
+    return next((finding.text for finding in findings(request) if finding.ok is False), None)
 
 
 def _program_said(vhs: Vhs, address: str) -> str | None:
@@ -118,8 +133,7 @@ def recheck(request: HelpRequest, actor: str | None = None) -> str:
 
 def _interval(age: int) -> int:
     """Seconds to the next re-check of a request ``age`` seconds old."""
-    return current_app.config.get("HELP_RECHECK_SECONDS") or (
-        EARLY if age < FIRST_DAY else LATER)
+    return current_app.config["HELP_RECHECK_SECONDS"] or (EARLY if age < FIRST_DAY else LATER)
 
 
 def recheck_due() -> dict[str, int]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .models import Account
+
 
 class Via:
     """Which source confirmed the person (the audit trail's ``source``)."""
@@ -18,6 +20,7 @@ class Via:
     PORTAL_OPENID = "upstream"  # the itm:PORTAL's OpenID provider (brokering)
     LINK = "link"  # a mailed activation or reset link, and the password set with it
     PASSKEY = "passkey"  # a discoverable passkey alone ("Mit Passkey anmelden")
+    SESSION = "session"  # a session already open, asked for a second factor (step-up)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,12 @@ class Identity:
     subject: str | None = None  # the source's own id for the person (portal user id, sub)
     account_id: int | None = None  # set once authn has found or made the account
     sub: str | None = None
+
+    @classmethod
+    def of(cls, account: Account, via: str, amr: tuple[str, ...]) -> Identity:
+        """The confirmed identity of ``account``, as ``via`` confirmed it with ``amr``."""
+        return cls(vhs=account.vhs.slug, address=account.address, via=via, amr=tuple(amr),
+                   name=account.display_name, account_id=account.id, sub=account.sub)
 
     @property
     def confirmed(self) -> bool:

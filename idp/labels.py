@@ -16,7 +16,11 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from adapters.base import ELIGIBLE, INACTIVE, NOT_LINKED, NOT_RELEASED, UNKNOWN
+
 from . import db
+from .acts import ACTS
+from .identity import Via
 from .models import Account, Client, ConsoleRole, Role, Vhs
 
 TIME_PATTERNS = {"de": "dd.MM.yyyy, HH:mm 'Uhr'", "en": "d MMM yyyy, HH:mm"}
@@ -67,11 +71,11 @@ REASONS = {
     "wrong_code": _l("falscher Code beim zweiten Schritt"),
     "passkey_refused": _l("Passkey nicht angenommen"),
     # what the Verwaltungsprogramm answered ("Neuer Zugang")
-    "eligible": _l("berechtigt"),
-    "unknown": _l("im Verwaltungsprogramm nicht gefunden"),
-    "not_released": _l("„Im Internet anzeigen“ fehlt"),
-    "not_linked": _l("Verknüpfung in der Kursmanagement-APP fehlt"),
-    "inactive": _l("im Verwaltungsprogramm nicht aktiv"),
+    ELIGIBLE: _l("berechtigt"),
+    UNKNOWN: _l("im Verwaltungsprogramm nicht gefunden"),
+    NOT_RELEASED: _l("„Im Internet anzeigen“ fehlt"),
+    NOT_LINKED: _l("Verknüpfung in der Kursmanagement-APP fehlt"),
+    INACTIVE: _l("im Verwaltungsprogramm nicht aktiv"),
     "no_adapter": _l("kein Verwaltungsprogramm angebunden"),
     # "Passwort vergessen"
     "itm:PORTAL": _l("Login des itm:PORTAL (dort zurücksetzen)"),
@@ -89,12 +93,12 @@ REASONS = {
 }
 
 SOURCES = {
-    "local": _l("Passwort dieses Anmeldedienstes"),
-    "portal": _l("Passwort des itm:PORTAL"),
-    "upstream": _l("Anmeldung über das itm:PORTAL"),
-    "link": _l("Link aus der Mail"),
-    "passkey": _l("Passkey"),
-    "session": _l("bestehende Anmeldung"),
+    Via.PASSWORD: _l("Passwort dieses Anmeldedienstes"),
+    Via.PORTAL_PASSWORD: _l("Passwort des itm:PORTAL"),
+    Via.PORTAL_OPENID: _l("Anmeldung über das itm:PORTAL"),
+    Via.LINK: _l("Link aus der Mail"),
+    Via.PASSKEY: _l("Passkey"),
+    Via.SESSION: _l("bestehende Anmeldung"),
     "totp": _l("Authenticator-App"),
     "recovery": _l("Wiederherstellungscode"),
 }
@@ -112,48 +116,6 @@ DETAILS = {
     "reset": _l("alle zurückgesetzt"),
     "required": _l("jetzt verlangt"),
     "optional": _l("jetzt freiwillig"),
-}
-
-# What an administrator did (the detail of an "admin" event: the act's name).
-ACTS = {
-    "clients add": _l("Dienst registriert"),
-    "clients set": _l("Dienst geändert"),
-    "clients edit": _l("Dienst geändert"),
-    "clients rotate-secret": _l("neues Secret eines Dienstes erzeugt"),
-    "diagnose": _l("Diagnose angesehen"),
-    "keys rotate": _l("Signierschlüssel gewechselt"),
-    "kma link": _l("Verknüpfung in der Kursmanagement-APP eingetragen"),
-    "kma unlink": _l("Verknüpfung in der Kursmanagement-APP entfernt"),
-    "help digest de": _l("tägliche Zusammenfassung auf Deutsch bestellt"),
-    "help digest en": _l("tägliche Zusammenfassung auf Englisch bestellt"),
-    "help digest none": _l("tägliche Zusammenfassung abbestellt"),
-    "vhs add": _l("VHS aufgenommen"),
-    "vhs set": _l("VHS geändert"),
-    "vhs set-adapter": _l("Verwaltungsprogramm eingetragen"),
-    "vhs set-mail": _l("Mailserver eingetragen"),
-    "vhs set-portal": _l("itm:PORTAL eingetragen"),
-    "vhs set-legacy-login": _l("alten Login für übernommene Zugänge eingetragen"),
-    "vhs set-upstream": _l("Anmeldung über das itm:PORTAL eingetragen"),
-    "vhs set-mfa": _l("zweiten Faktor für die VHS festgelegt"),
-    "vhs test-mail": _l("Testmail gesendet"),
-    "vhs test-program": _l("Verbindung zum Verwaltungsprogramm getestet"),
-    "accounts add": _l("Zugang angelegt"),
-    "accounts disable": _l("Zugang gesperrt"),
-    "accounts enable": _l("Zugang entsperrt"),
-    "accounts reset-mfa": _l("zweiten Faktor zurückgesetzt"),
-    "accounts import": _l("Zugänge aus dem alten Login übernommen"),
-    "people disable": _l("Zugang gesperrt"),
-    "people enable": _l("Zugang entsperrt"),
-    "people end-sessions": _l("Anmeldungen beendet"),
-    "people reset-mfa": _l("zweiten Faktor zurückgesetzt"),
-    "people activation-mail": _l("Aktivierungsmail erneut gesendet"),
-    "people reset-mail": _l("Mail zum neuen Passwort gesendet"),
-    "vhs directory-token": _l("neuer Schlüssel für die Benutzerliste"),
-    "vhs import-directory": _l("Benutzerliste eingelesen"),
-    "db upgrade": _l("Datenbank auf den neuen Stand gebracht"),
-    "purge": _l("Abgelaufenes gelöscht"),
-    "admins grant": _l("Rolle vergeben"),
-    "admins revoke": _l("Rolle entzogen"),
 }
 
 MAILS = {

@@ -2,7 +2,7 @@
 
 An account holds at most one role: ``admin`` of its own VHS, or ``operator`` (ITEM), who
 may do everything for every VHS. What a role lets a request do is decided in one place,
-the console's gate (``idp.admin.gate``); this module only stores and reads the roles.
+the console's gate (``idp.web.admin.gate``); this module only stores and reads the roles.
 """
 
 from __future__ import annotations

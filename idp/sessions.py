@@ -3,7 +3,7 @@
 Every sign-in makes a new session with a new secret (``start``), so a secret planted
 before the sign-in is worthless after it. Ending a session (``end``) revokes every token
 issued in it and queues OIDC Back-Channel Logout notices. The browser side (the cookie)
-is ``idp.signin``'s.
+is ``idp.web.signin``'s.
 """
 
 from __future__ import annotations

@@ -169,15 +169,25 @@ def successor(refresh_token: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def successor_state(refresh_token: str) -> str | None:
-    """What became of the successor of ``refresh_token``: None when none was issued,
-    "live" while it is unused, "spent" once it was rotated or revoked."""
+@dataclass(frozen=True)
+class Rotation:
+    """A presented refresh token's successor, and what became of it: ``state`` is None when
+    none was issued, "live" while it is unused, "spent" once it was rotated or revoked."""
+
+    successor: str
+    state: str | None
+
+
+def rotation(refresh_token: str) -> Rotation:
+    """The successor of ``refresh_token`` and its state, read once."""
+    following = successor(refresh_token)
     row = db.session().execute(
         select(Token.refresh_used_at, Token.refresh_revoked_at)
-        .where(Token.refresh_token_hash == digest(successor(refresh_token)))).first()
+        .where(Token.refresh_token_hash == digest(following))).first()
     if row is None:
-        return None
-    return "live" if row.refresh_used_at is None and row.refresh_revoked_at is None else "spent"
+        return Rotation(following, None)
+    live = row.refresh_used_at is None and row.refresh_revoked_at is None
+    return Rotation(following, "live" if live else "spent")
 
 
 CLAIM_REFRESH = (

@@ -15,7 +15,7 @@ from mkdocs.config import load_config
 from mkdocs.exceptions import Abort
 
 from idp.cli import main
-from idp.config import SETTINGS, Setting
+from idp.settings import SETTINGS, Setting
 
 pytestmark = pytest.mark.once
 

@@ -12,16 +12,7 @@ from sqlalchemy import select
 from idp import db
 from idp.models import AuditEvent
 
-from .helpers import (
-    AUDITED,
-    LOGGED,
-    SECRETS,
-    RelyingParty,
-    add_client,
-    leaks,
-    post_login,
-    sign_in,
-)
+from .helpers import AUDITED, LOGGED, SECRETS, RelyingParty, add_client, leaks, post_login, sign_in
 
 
 def test_no_secret_reaches_a_log_line_or_the_audit_trail(live, browser):

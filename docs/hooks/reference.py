@@ -1,7 +1,7 @@
 """MkDocs hook: the configuration and command references, generated from the code.
 
 - A page with the line ``<!-- settings -->`` gets, in its place, one row per setting of
-  ``idp.config.SETTINGS``: the variable, its default, its range, whether it is a secret,
+  ``idp.settings.SETTINGS``: the variable, its default, its range, whether it is a secret,
   and its sentence.
 - A page with the line ``<!-- commands -->`` gets every command of ``vhskoop-idp`` (the
   click group ``idp.cli.main``), group by group: its help, its usage line and its options
@@ -16,7 +16,7 @@ from __future__ import annotations
 import click
 
 from idp.cli import main
-from idp.config import SETTINGS, Setting
+from idp.settings import SETTINGS, Setting
 
 MARK = "<!-- settings -->"
 COMMANDS_MARK = "<!-- commands -->"

@@ -37,7 +37,7 @@ def accounts_add(vhs_slug: str, email: str, name: str | None, password_stdin: bo
     click.echo(f"added account {account.address} at {vhs_slug} (sub {account.sub})")
 
 
-@accounts_group.command("list")
+@accounts_group.command("list", read_only=True)
 @click.option("--vhs", "vhs_slug", default=None)
 def accounts_list(vhs_slug: str | None) -> None:
     """List accounts, optionally of one VHS."""
@@ -131,7 +131,7 @@ def accounts_import(path: str, dry_run: bool, notify: bool, locale: str,
             click.echo(f"{slug}: {sent} welcome mails queued")
 
 
-@accounts_group.command("export")
+@accounts_group.command("export", read_only=True)
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
 @click.option("--vhs", "vhs_slug", default=None)
 @click.option("--all", "everyone", is_flag=True,

@@ -44,7 +44,7 @@ def admins_revoke(vhs_slug: str, email: str) -> None:
     click.echo(f"{email} at {vhs_slug} holds no console role any more")
 
 
-@admins_group.command("list")
+@admins_group.command("list", read_only=True)
 def admins_list() -> None:
     """List the console roles."""
     for held in roles.every():

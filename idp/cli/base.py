@@ -12,7 +12,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from .. import audit, create_app, db
+from adapters.address import clean
+
+from .. import accounts, acts, create_app, db, tenants
 from ..config import ConfigError
 
 
@@ -33,24 +35,23 @@ def build_app(overrides: dict | None = None) -> Flask:
         ) from None
 
 
-READ_ONLY = ("list", "adapters", "current", "audit", "settings", "export")
-
-
 def _unreachable(error: Exception) -> MissingConfiguration:
     url = db.engine().url if current_app else "?"
     return MissingConfiguration(f"the database IDP_DATABASE_URL={url!r} cannot be reached: "
                                 f"{str(getattr(error, 'orig', None) or error).splitlines()[0]}")
 
 
-def in_app(command: Callable) -> Callable:
+def in_app(command: Callable, act: str | None) -> Callable:
     """Run ``command`` in the app context and in one transaction (commit when it returns);
-    a command that changes something (or diagnoses someone) leaves an audit event. A
-    command may return an exit status (diagnose: 1 when the person cannot get in): it is
-    an answer, not a failure, so the transaction commits before the process exits."""
+    a command that changes something (or diagnoses someone) records its ``act``
+    (``idp.acts``; None for a read-only command). A command may return an exit status
+    (diagnose: 1 when the person cannot get in): it is an answer, not a failure, so the
+    transaction commits before the process exits."""
     @functools.wraps(command)
     def audited(*args, **kwargs):
         status = command(*args, **kwargs)
-        _record(click.get_current_context())
+        if act is not None:
+            _record(act, click.get_current_context())
         return status
 
     in_transaction = with_appcontext(db.transaction(audited))
@@ -66,14 +67,22 @@ def in_app(command: Callable) -> Callable:
     return run
 
 
-def _record(context: click.Context) -> None:
-    if context.info_name in READ_ONLY or context.params.get("dry_run"):
-        return
+def _record(act: str, context: click.Context) -> None:
+    """The act, with the VHS, the client and the person (by ``sub`` where the address has an
+    account, as the console records them) that the command's options name."""
     params = context.params
-    vhs = params.get("slug") or params.get("vhs_slug")
-    client = params.get("client_id")
-    audit.record("admin", vhs=vhs, client=client, actor=f"cli:{operator()}",
-                 detail=" ".join(context.command_path.split()[1:]))
+    if params.get("dry_run"):
+        return
+    slug, address = params.get("slug") or params.get("vhs_slug"), params.get("email")
+    person = {}
+    if slug and address:
+        try:
+            account = accounts.find(tenants.find(slug), clean(address).value)
+        except tenants.TenantError:
+            account = None
+        person = {"sub": account.sub} if account else {"address": clean(address).value}
+    acts.record(act, actor=f"cli:{operator()}", vhs=slug, client=params.get("client_id"),
+                **person)
 
 
 def operator() -> str:
@@ -87,17 +96,28 @@ def operator() -> str:
 class Group(AppGroup):
     """A command group whose commands each run in the app context and one transaction."""
 
-    def command(self, *args, **kwargs):
-        """Like click's, with ``in_app`` around the callback."""
+    def command(self, name: str, *args, read_only: bool = False, **kwargs):
+        """Like click's, with ``in_app`` around the callback; a command that changes
+        something records the act "<group> <name>" (declared in ``idp.acts``), one marked
+        ``read_only`` records nothing."""
+        act = None if read_only else acts.declared(f"{self.name} {name}")
+
         def decorator(callback):
-            return click.Group.command(self, *args, **kwargs)(in_app(callback))
+            made = click.Group.command(self, name, *args, **kwargs)(in_app(callback, act))
+            made.act = act
+            return made
         return decorator
 
 
-def command(name: str, **kwargs) -> Callable:
-    """A top-level command that runs in the app context and one transaction."""
+def command(name: str, read_only: bool = False, **kwargs) -> Callable:
+    """A top-level command that runs in the app context and one transaction, recording the
+    act ``name`` unless it is ``read_only``."""
+    act = None if read_only else acts.declared(name)
+
     def decorator(callback):
-        return click.command(name, **kwargs)(in_app(callback))
+        made = click.command(name, **kwargs)(in_app(callback, act))
+        made.act = act
+        return made
     return decorator
 
 

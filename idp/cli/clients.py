@@ -105,7 +105,7 @@ def clients_set(client_id, display_name, logo, home_uri, require_mfa,
 clients_group.add_command(clients_set, "edit")  # the same command under its other name
 
 
-@clients_group.command("list")
+@clients_group.command("list", read_only=True)
 def clients_list() -> None:
     """List the clients (never their secrets)."""
     for client in clients.every():

@@ -23,6 +23,8 @@ def demo_command(port: int, reset: bool) -> None:
     server with a web inbox, and two relying parties (development mode, SQLite). What was
     changed (a password, an address fixed in a demo program) is kept across restarts."""
     os.environ.setdefault("IDP_ENV", "development")
+    for name, value in demo.SETTINGS.items():
+        os.environ.setdefault(f"IDP_{name}", str(value))
     os.environ["IDP_ISSUER"] = os.environ.get("IDP_DEMO_ISSUER") or f"http://127.0.0.1:{port}"
     app = build_app()
     folder = Path(app.instance_path) / "demo"

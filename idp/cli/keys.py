@@ -15,7 +15,7 @@ def keys_group() -> None:
     """Signing keys."""
 
 
-@keys_group.command("list")
+@keys_group.command("list", read_only=True)
 def keys_list() -> None:
     """List the keys with state and retirement time."""
     for key in signing().keyring().keys:

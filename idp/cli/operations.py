@@ -12,7 +12,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
-from .. import audit, config, db, diagnose, retention
+from .. import audit, db, diagnose, retention
+from ..settings import SETTINGS
 from .base import Group, command
 
 
@@ -30,7 +31,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at revision {', '.join(sorted(current))}")
 
 
-@db_group.command("current")
+@db_group.command("current", read_only=True)
 def db_current() -> int:
     """Show the database's revision and the code's; exit 1 when they differ."""
     current, heads = db.revisions(current_app)
@@ -57,7 +58,7 @@ def diagnose_command(slug: str, email: str) -> int:
 def settings_command() -> None:
     """Every IDP_* setting: its default and the value in force (secrets only "set" or
     "not set"); needs no database."""
-    for name, setting in config.SETTINGS.items():
+    for name, setting in SETTINGS.items():
         value = current_app.config[name]
         if setting.secret:
             value = "set" if value and os.environ.get(f"IDP_{name}") else "not set"
@@ -74,7 +75,7 @@ def purge(older_than_days: int) -> None:
     click.echo(", ".join(f"{count} {kind}" for kind, count in done.items()))
 
 
-@command("audit")
+@command("audit", read_only=True)
 @click.option("--vhs", "slug", default=None, help="Events at this VHS only.")
 @click.option("--email", default=None, help="Events of this address (and its accounts).")
 @click.option("--since", default=None,

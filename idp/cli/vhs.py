@@ -12,7 +12,7 @@ from adapters.base import AdapterConfigError, AdapterUnavailable
 from adapters.directory import DirectoryFormatError
 
 from .. import directory, eligibility, factors, mail, notices, portals, programs, tenants
-from ..connectors.portal import PortalSettings
+from ..connectors.portal import CONNECT_TIMEOUT, READ_TIMEOUT, PortalSettings, default_url
 from ..connectors.upstream import UpstreamSettings
 from .base import Group, fail, operator, read_secret
 
@@ -103,7 +103,7 @@ def vhs_set_adapter(slug: str, adapter: str | None, adapter_config: str | None,
     click.echo(f"VHS {slug}: adapter {adapter or 'none'}")
 
 
-@vhs_group.command("adapters")
+@vhs_group.command("adapters", read_only=True)
 def vhs_adapters() -> None:
     """List the registered adapters."""
     for name in registry.available():
@@ -135,7 +135,7 @@ def vhs_directory_token(slug: str) -> None:
     click.echo(f"push with: PUT /api/v1/vhs/{slug}/directory, Authorization: Bearer <token>")
 
 
-@vhs_group.command("list")
+@vhs_group.command("list", read_only=True)
 def vhs_list() -> None:
     """List every VHS."""
     for vhs in tenants.every():
@@ -196,20 +196,18 @@ def vhs_test_program(slug: str) -> None:
 
 @vhs_group.command("set-portal")
 @click.argument("slug")
-@click.option("--base-url", help="Default https://SLUG.meine-vhs.de.")
+@click.option("--base-url", help=f"Default {default_url('SLUG')}.")
 @click.option("--credential-stdin", is_flag=True, help="Read the portal's API credential.")
-@click.option("--connect-timeout", default=2.0, show_default=True)
-@click.option("--read-timeout", default=5.0, show_default=True)
+@click.option("--connect-timeout", type=float, help=f"Seconds; default {CONNECT_TIMEOUT:g}.")
+@click.option("--read-timeout", type=float, help=f"Seconds; default {READ_TIMEOUT:g}.")
 @click.option("--none", "remove", is_flag=True, help="This VHS has no itm:PORTAL logins.")
 def vhs_set_portal(slug, base_url, credential_stdin, connect_timeout, read_timeout,
                    remove) -> None:
     """Let the VHS's itm:PORTAL check its users' passwords (the credential is encrypted)."""
     if not remove and not credential_stdin:
         fail("give the portal's API credential with --credential-stdin (or --none)")
-    settings = None if remove else PortalSettings(
-        base_url=base_url or f"https://{slug}.meine-vhs.de",
-        credential=read_secret(True).strip(), connect_timeout=connect_timeout,
-        read_timeout=read_timeout)
+    settings = None if remove else PortalSettings.of_vhs(
+        slug, read_secret(True).strip(), base_url, connect_timeout, read_timeout)
     _connect(slug, portals.configure, settings, "itm:PORTAL")
 
 
@@ -281,7 +279,7 @@ def kma_unlink(slug: str, email: str) -> None:
     click.echo(f"unlinked {email} at {slug}")
 
 
-@kma_group.command("list")
+@kma_group.command("list", read_only=True)
 @click.option("--vhs", "slug", default=None)
 def kma_list(slug: str | None) -> None:
     """List the links."""

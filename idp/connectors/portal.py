@@ -28,6 +28,7 @@ from ..identity import Identity, Via
 from .base import CircuitBreaker, PortalUnavailable
 
 MAX_BODY = 64 * 1024
+CONNECT_TIMEOUT, READ_TIMEOUT = 2.0, 5.0  # seconds, unless a VHS's settings say otherwise
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,20 @@ class PortalSettings:
 
     base_url: str
     credential: str
-    connect_timeout: float = 2.0
-    read_timeout: float = 5.0
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
     reset_path: str = "/passwort-vergessen"
+
+    @classmethod
+    def of_vhs(cls, slug: str, credential: str, base_url: str | None = None,
+               connect_timeout: float | None = None,
+               read_timeout: float | None = None) -> PortalSettings:
+        """A VHS's portal as the command line and the console give it: what is not given is
+        the default, the portal at ``https://<slug>.meine-vhs.de`` included."""
+        return cls(base_url=base_url or default_url(slug), credential=credential,
+                   connect_timeout=CONNECT_TIMEOUT if connect_timeout is None
+                   else connect_timeout,
+                   read_timeout=READ_TIMEOUT if read_timeout is None else read_timeout)
 
     def check(self) -> None:
         """Raise ValueError for the first rule broken."""
@@ -52,6 +64,11 @@ class PortalSettings:
             raise ValueError("the portal API credential must have at least 16 characters")
         if not (0 < self.connect_timeout <= 30 and 0 < self.read_timeout <= 60):
             raise ValueError("timeouts must be positive (connect at most 30 s, read 60 s)")
+
+
+def default_url(slug: str) -> str:
+    """Where a VHS's itm:PORTAL lives unless its settings say otherwise."""
+    return f"https://{slug}.meine-vhs.de"
 
 
 class HttpPortalConnector:

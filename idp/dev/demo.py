@@ -64,6 +64,9 @@ from .relying_party import relying_party
 
 PASSWORD = "Sonnige Tage am Donauufer"
 ADMIN_TOTP = "KVHSKOOPDEMOADMINTOTPSECRET23456"  # the administrator's app (RFC 6238)
+# What the demo sets unlike an installation (its app is built with these): a fix in the
+# demo's program is seen within seconds while one watches.
+SETTINGS = {"HELP_RECHECK_SECONDS": 5}
 PORTAL_PASSWORD = "Portal-Kennwort für Paula"
 SERVICES = (("vhskoop", "vhsKOOP", "vhskoop.svg"), ("feedback", "itm:FEEDBACK", "feedback.svg"))
 
@@ -106,7 +109,6 @@ class Demo:
         self.app = app
         self.folder = folder
         self.issuer = app.config["ISSUER"]
-        app.config["HELP_RECHECK_SECONDS"] = 5  # a fix in the demo's program shows at once
         self.mailbox = DemoMailbox()
         self.portal = PortalSimulator(self._portal_users(), secrets.token_urlsafe(24)).start()
         self.old_login = cutover.OldLogin()

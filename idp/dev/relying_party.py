@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from .. import i18n
+from ..web import i18n
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 ROOT = Path(__file__).resolve().parent.parent  # idp/: its templates and translations

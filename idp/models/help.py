@@ -29,8 +29,8 @@ class HelpRequest(Base):
     vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"))
     address: Mapped[str] = mapped_column(String(320))  # cleaned; the mailbox was proven
     message: Mapped[str | None] = mapped_column(Text)  # the person's words, plain text
-    # the checks as run then, one per line: the mark of ``idp.diagnose.MARKS``, the text,
-    # and after a tab what to do
+    # the checks as run then, as JSON: a list of {"ok": true|false|null, "text", "advice"}
+    # (``idp.help.findings`` reads them back as ``idp.diagnose.Finding``)
     diagnosis: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10), default=HelpState.OPEN)
     needs_item: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -43,11 +43,3 @@ class HelpRequest(Base):
     reason: Mapped[str | None] = mapped_column(Text)  # why it was refused (mailed)
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
-
-    @property
-    def problem(self) -> str | None:
-        """The first failed check of the diagnosis as it was run (None: none failed)."""
-        for line in self.diagnosis.splitlines():
-            if line.startswith("[FAIL]"):
-                return line.removeprefix("[FAIL]").split("\t")[0].strip()
-        return None

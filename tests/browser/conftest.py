@@ -47,7 +47,7 @@ def chromium():
 @pytest.fixture
 def site(make_app, tmp_path):
     """The demo, served on loopback: the provider, its world and both relying parties."""
-    live = LiveServer(make_app)
+    live = LiveServer(make_app, **demo.SETTINGS)
     story = demo.Demo(live.app, tmp_path / "demo")
     live.serve(story.wsgi())
     with live.app.app_context():

@@ -31,7 +31,7 @@ AXE: dict[str, list[str]] = {}
 @pytest.fixture
 def named_site(make_app, tmp_path):
     """The demo at http://localhost:PORT (the relying party id is the host name)."""
-    live = LiveServer(make_app, host_name="localhost")
+    live = LiveServer(make_app, host_name="localhost", **demo.SETTINGS)
     story = demo.Demo(live.app, tmp_path / "demo")
     live.serve(story.wsgi())
     with live.app.app_context():

@@ -6,6 +6,9 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import event
+
+from idp import db
 
 from ..helpers import PASSWORD, Browser, LiveServer, RelyingParty, add_client, query, sign_in
 
@@ -139,6 +142,29 @@ def test_a_repeat_within_the_grace_window_gets_the_same_successor(live, browser)
         rp.refresh(first["refresh_token"])
     assert not introspected(live, secret, fourth["refresh_token"])  # the family is gone
     assert not introspected(live, secret, fourth["access_token"])
+
+
+def test_a_repeat_reads_the_successors_state_once(live, browser):
+    """Authlib's hooks ask three times whether the successor was issued and is unused; the
+    request reads it from the database once (RefreshTokenGrant.rotation)."""
+    secret = add_client(live, "vhskoop", "--first-party")
+    rp = RelyingParty(live.url, "vhskoop", secret)
+    first = rp.fetch_token(sign_in(live, browser, rp))
+    second = rp.refresh(first["refresh_token"])
+    reads = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SELECT tokens.refresh_used_at, tokens.refresh_revoked_at"):
+            reads.append(statement)
+
+    engine = db.engine(live.app)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        third = rp.refresh(first["refresh_token"])  # a repeat within the grace window
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert third["refresh_token"] == second["refresh_token"]
+    assert len(reads) == 1
 
 
 def test_reuse_after_the_grace_window_revokes_the_family(live, browser):

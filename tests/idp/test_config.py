@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from idp import create_app
-from idp.config import SETTINGS, ConfigError
+from idp.config import ConfigError
+from idp.settings import SETTINGS
 
 from ..helpers import SECRET
 
@@ -33,6 +34,7 @@ def base(tmp_path, migrated):
     ({"CODE_TTL": 3600}, "IDP_CODE_TTL"),
     ({"ACCESS_TOKEN_TTL": 0}, "IDP_ACCESS_TOKEN_TTL"),
     ({"DATABASE_URL": "mysql://x"}, "IDP_DATABASE_URL"),
+    ({"HELP_RECHECK_SECONDS": -5}, "IDP_HELP_RECHECK_SECONDS must be between 0 and 3600"),
 ])
 def test_bad_settings_name_the_variable(base, override, variable):
     with pytest.raises(ConfigError, match=variable):
@@ -86,7 +88,7 @@ def test_help_lists_every_command_on_a_machine_without_configuration(tmp_path):
 
 
 def test_the_configuration_page_is_the_declaration():
-    """Each setting is declared once (idp.config.SETTINGS): the documentation's table is
+    """Each setting is declared once (idp.settings.SETTINGS): the documentation's table is
     generated from it with exactly its names, in its order, with its defaults, and no page
     (nor the README) writes a setting's row by hand."""
     root = Path(__file__).resolve().parents[2]

@@ -9,7 +9,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from idp import db
+from idp import acts, db
+from idp.cli import main
 from idp.models import Account, AuditEvent, Client, OutboxMail, SsoSession, Status, Vhs
 
 from ..helpers import (
@@ -143,7 +144,7 @@ def test_a_vhs_administrator_reaches_only_their_own_vhs(app, world):
     assert other.status_code == 403
     assert act(client, page, "/admin/keys/rotate").status_code == 403
     assert account(app, PAUL).status == Status.ACTIVE
-    assert console_events(app, "people disable") == []
+    assert console_events(app, "accounts disable") == []
 
 
 def test_changes_need_a_csrf_token_and_a_fresh_login(app, world):
@@ -189,13 +190,13 @@ def test_disable_ends_the_sessions_and_enable_lets_the_person_in_again(app, worl
     assert "Der Zugang ist gesperrt" in page_text(client.get(page))
     assert dora_browser.get("/account").status_code in (302, 303)
     assert post_login(app.test_client(), email=DORA).status_code == 401
-    [event] = console_events(app, "people disable")
+    [event] = console_events(app, "accounts disable")
     assert (event.vhs, event.who, event.actor) == ("straubing", dora.sub,
                                                   f"console:straubing/{ANNA}")
     act(client, page, f"{page}/enable")
     assert account(app, DORA).status == Status.ACTIVE
     assert post_login(app.test_client(), email=DORA).status_code == 303
-    assert len(console_events(app, "people enable")) == 1
+    assert len(console_events(app, "accounts enable")) == 1
 
 
 def test_an_administrator_cannot_disable_themself(app, world):
@@ -219,7 +220,7 @@ def test_end_sessions(app, world):
     with app.app_context():
         assert db.session().scalar(select(func.count()).select_from(SsoSession).where(
             SsoSession.account_id == dora.id, SsoSession.ended_at.is_(None))) == 0
-    assert len(console_events(app, "people end-sessions")) == 1
+    assert len(console_events(app, "accounts end-sessions")) == 1
 
 
 def test_activation_and_reset_mails_go_through_the_outbox_with_the_same_limits(app, world):
@@ -244,8 +245,8 @@ def test_activation_and_reset_mails_go_through_the_outbox_with_the_same_limits(a
     kinds = [(m["To"], m["Subject"]) for m in world.messages]
     assert [to for to, _ in kinds].count("dora@vhs-straubing.de") == 2
     assert BERND in [to for to, _ in kinds]
-    assert len(console_events(app, "people activation-mail")) == 2
-    assert len(console_events(app, "people reset-mail")) == 1
+    assert len(console_events(app, "accounts activation-mail")) == 2
+    assert len(console_events(app, "accounts reset-mail")) == 1
     assert PASSWORD not in page_text(client.get(f"/admin/vhs/straubing/people/{bernd.id}"))
 
 
@@ -565,3 +566,49 @@ def test_oversized_settings_are_refused_not_stored_shortened(app, world):
         assert db.session().scalar(select(func.count()).select_from(Vhs)) == 3
         passau = db.session().scalar(select(Vhs).where(Vhs.slug == "passau"))
         assert passau.name == "vhs Passau" and passau.mail_config is None
+
+
+def test_the_console_and_the_command_line_give_a_portal_the_same_defaults(app, world, runner):
+    """Without an address or timeouts, both make the portal https://<kürzel>.meine-vhs.de
+    with the same timeouts (one constructor: PortalSettings.of_vhs)."""
+    client = signed_in(app, OPS, "item")
+    settings = "/admin/vhs/passau/settings"
+    assert 'placeholder="https://passau.meine-vhs.de"' in client.get(settings).get_data(
+        as_text=True)
+    act(client, settings, f"{settings}/portal", credential="portal-credential-0123456789",
+        base_url="", connect_timeout="", read_timeout="")
+    run(runner, "vhs", "set-portal", "straubing", "--credential-stdin",
+        input="portal-credential-0123456789\n")
+    with app.app_context():
+        from idp import portals, tenants
+        by_console = portals.portal_for(tenants.find("passau")).settings
+        by_command = portals.portal_for(tenants.find("straubing")).settings
+    assert by_console.base_url == "https://passau.meine-vhs.de"
+    assert by_command.base_url == "https://straubing.meine-vhs.de"
+    assert (by_console.connect_timeout, by_console.read_timeout) == (
+        by_command.connect_timeout, by_command.read_timeout) == (2.0, 5.0)
+
+
+def test_the_console_and_the_command_line_record_one_act_under_one_name(app, world, runner):
+    """Disabling is "accounts disable", pressed or typed; a read-only command records
+    nothing; every other command declares its act (idp.acts), so the trail names it."""
+    client = signed_in(app)
+    dora, bernd = account(app, DORA), account(app, BERND)
+    act(client, f"/admin/vhs/straubing/people/{dora.id}",
+        f"/admin/vhs/straubing/people/{dora.id}/disable", confirmed="1")
+    run(runner, "accounts", "disable", "--vhs", "straubing", "--email", BERND)
+    events = console_events(app, "accounts disable")
+    assert sorted(e.actor.split(":")[0] for e in events) == ["cli", "console"]
+    assert {e.who for e in events} == {dora.sub, bernd.sub}
+    with app.app_context():
+        before = db.session().scalar(select(func.count()).select_from(AuditEvent))
+    for args in (["accounts", "list"], ["vhs", "list"], ["admins", "list"], ["keys", "list"],
+                 ["db", "current"], ["audit", "--limit", "1"], ["kma", "list"]):
+        run(runner, *args)
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(AuditEvent)) == before
+    commands = [(name, command) for name, group in main.commands.items()
+                for command in getattr(group, "commands", {name: group}).values()]
+    assert all(acts.ACTS.get(command.act) for _, command in commands
+               if getattr(command, "act", None)), "an act without its words"
+    assert main.commands["clients"].commands["edit"].act == "clients set"

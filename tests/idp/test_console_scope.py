@@ -47,7 +47,7 @@ def test_every_console_route_refuses_another_vhs_and_changes_nothing(app, world)
         clients.register(clients.Registration(client_id="fremd-dienst",
                                               redirect_uris=["https://x.example/cb"]))
         paul = db.session().scalar(select(Account).where(Account.address == PAUL))
-        asked = HelpRequest(vhs_id=paul.vhs_id, address=PAUL, diagnosis="-", state="open",
+        asked = HelpRequest(vhs_id=paul.vhs_id, address=PAUL, diagnosis="[]", state="open",
                             checks=0, created_at=1)  # passau's help request
         db.session().add(asked)
         db.session().commit()

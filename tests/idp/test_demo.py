@@ -23,7 +23,7 @@ TOM = "tom.tippfehler@vhs-musterstadt.de"
 
 @pytest.fixture
 def story(make_app, tmp_path):
-    live = LiveServer(make_app)
+    live = LiveServer(make_app, **demo.SETTINGS)
     told = demo.Demo(live.app, tmp_path / "demo")
     live.serve(told.wsgi())
     with live.app.app_context():

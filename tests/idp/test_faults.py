@@ -19,16 +19,7 @@ from idp import create_app, db, mail, worker
 from idp.cli import runner as cli_runner
 from idp.models import Account, AuditEvent, OutboxMail, Vhs
 
-from ..helpers import (
-    PASSWORD,
-    SECRET,
-    TcpProxy,
-    deliver,
-    post_login,
-    queue_mails,
-    run,
-    submit,
-)
+from ..helpers import PASSWORD, SECRET, TcpProxy, deliver, post_login, queue_mails, run, submit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -105,7 +96,7 @@ def test_a_deadlock_is_a_conflict_answered_503_with_a_short_retry_not_an_outage(
     a conflict to retry (Retry-After: 1), not the database gone (no outage is declared)."""
     import threading
 
-    from idp.views import _database_unavailable
+    from idp.web.views import _database_unavailable
 
     app, _proxy = behind_proxy
     run(cli_runner(app), "vhs", "add", "passau", "--name", "vhs Passau", "--onboarded")

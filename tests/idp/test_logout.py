@@ -17,15 +17,7 @@ from sqlalchemy import update
 from idp import backchannel, db
 from idp.models import LogoutDelivery
 
-from ..helpers import (
-    CALLBACK,
-    PASSWORD,
-    Browser,
-    RelyingParty,
-    form_field,
-    post_login,
-    sign_in,
-)
+from ..helpers import CALLBACK, PASSWORD, Browser, RelyingParty, form_field, post_login, sign_in
 from ..worlds import closed_port
 
 pytestmark = pytest.mark.e2e

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select, text
 
-from idp import create_app, db
+from idp import create_app, db, help
+from idp.models import HelpRequest
 
 from ..helpers import SECRET
 
@@ -52,3 +54,34 @@ def test_the_migrations_build_exactly_the_models(make_app):
     app = make_app()
     with db.engine(app).connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_a_help_requests_printed_diagnosis_becomes_data_and_back(make_app):
+    """Migration 0015: the lines "[FAIL] text<TAB>advice" kept before become findings."""
+    app = make_app()
+    db.downgrade(app, "0014")
+    try:
+        with db.engine(app).begin() as connection:
+            connection.execute(text(
+                "INSERT INTO vhs (id, slug, name, onboarded, created_at) "
+                "VALUES (901, 'altdorf', 'vhs Altdorf', true, 0)"))
+            connection.execute(text(
+                "INSERT INTO help_requests (vhs_id, address, diagnosis, state, needs_item, "
+                "created_at, checks) VALUES (901, 'tom@vhs-altdorf.de', :diagnosis, 'open', "
+                "false, 0, 0)"), {"diagnosis": "[ok]   Die vhs Altdorf ist freigegeben.\n"
+                                  "[FAIL] Die Adresse fehlt.\tIm Programm eintragen.\n"})
+        db.upgrade(app)
+        with app.app_context():
+            asked = db.session().scalar(select(HelpRequest))
+            found = help.findings(asked)
+            assert [(f.ok, f.text, f.advice) for f in found] == [
+                (True, "Die vhs Altdorf ist freigegeben.", None),
+                (False, "Die Adresse fehlt.", "Im Programm eintragen.")]
+            assert help.problem(asked) == "Die Adresse fehlt."
+        db.downgrade(app, "0014")
+        with db.engine(app).connect() as connection:
+            assert connection.execute(text("SELECT diagnosis FROM help_requests")).scalar() == (
+                "[ok]   Die vhs Altdorf ist freigegeben.\n"
+                "[FAIL] Die Adresse fehlt.\tIm Programm eintragen.")
+    finally:
+        db.upgrade(app)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from idp.cli import runner as cli_runner
+from idp.web.throttle import claim_tag
 
 from ..helpers import PASSWORD, RelyingParty, add_client, post_login, run, sign_in, submit
 
@@ -159,3 +160,14 @@ def test_a_conformance_style_run_signs_one_person_in_a_hundred_times(live, brows
         token = rp.fetch_token(sign_in(live, browser, rp, prompt="login"))
         assert rp.verify_id_token(token)["sub"]
     assert time.monotonic() - started < 120
+
+
+def test_a_claim_names_the_vhs_and_the_typed_address_not_an_account(app):
+    """What the counters and the device cookie count by: a keyed tag of (VHS, address),
+    made alike whether an account has them or not, and never the address itself."""
+    with app.app_context():
+        anna = claim_tag("straubing", "anna.muster@vhs-straubing.de")
+        nobody = claim_tag("straubing", "niemand@vhs-straubing.de")
+        assert anna == claim_tag("straubing", "anna.muster@vhs-straubing.de")
+        assert anna != claim_tag("passau", "anna.muster@vhs-straubing.de") and anna != nobody
+        assert len(anna) == len(nobody) and "vhs-straubing" not in anna + nobody

@@ -1,0 +1,145 @@
+"""The pages people see, and what every response carries: security headers and answers to
+errors (a German or English page, or the protocol's JSON error, never a raw exception).
+
+- 4xx from the request layer (``idp.web.guard``) or a view: the page or JSON error of its code;
+- 429 of a self-service form: the form again, filled in, saying how long to wait;
+- an unreachable or hung database: 503 with ``Retry-After`` (``temporarily_unavailable``
+  on protocol endpoints), logged once per outage; no turn at the database (``idp.turns``):
+  503 at once;
+- anything else: 500, logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+from ... import db, paths
+from .. import oauth
+from ..limits import SELF_SERVICE, retry_after
+from . import access, account, display, factors, help_request, login, second, upstream
+
+RETRY_SECONDS = 30  # how long a client should wait while the database is down
+
+MESSAGES = {
+    400: _l("Die Anfrage ist ungültig."),
+    404: _l("Diese Seite gibt es nicht."),
+    405: _l("Diese Seite kann so nicht aufgerufen werden."),
+    413: _l("Die Anfrage ist zu groß."),
+    414: _l("Die Adresse der Anfrage ist zu lang."),
+    415: _l("Diese Art von Anfrage wird hier nicht angenommen."),
+    429: _l("Zu viele Anfragen. Bitte warten Sie einen Moment."),
+    500: _l("Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später noch einmal."),
+    503: _l("Der Anmeldedienst ist gerade nicht erreichbar. Bitte versuchen Sie es in einer "
+            "Minute noch einmal."),
+}
+JSON_ERRORS = {401: "invalid_client", 429: "temporarily_unavailable",
+               503: "temporarily_unavailable"}
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages, the error pages and the response headers."""
+    app.register_blueprint(login.bp)
+    app.register_blueprint(access.bp)
+    app.register_blueprint(upstream.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(second.bp)
+    app.register_blueprint(factors.bp)
+    app.register_blueprint(help_request.bp)
+    display.init_app(app)
+    app.register_error_handler(HTTPException, _http_error)
+    for error in db.UNAVAILABLE:
+        app.register_error_handler(error, _database_unavailable)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.before_request(_csp_nonce)
+    app.after_request(_security_headers)
+    app.context_processor(lambda: {"csp_nonce": g.get("csp_nonce", "")})
+
+
+def _csp_nonce() -> None:
+    g.csp_nonce = secrets.token_urlsafe(16)
+
+
+def _form_action() -> str:
+    """'self', and the client a form of this page may end at (form_post, a redirect after
+    a POST): browsers apply form-action to the redirects that follow a form, too."""
+    origins = []
+    for url in g.get("form_targets", []):
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+    return " ".join(["'self'", *sorted(set(origins))])
+
+
+def _security_headers(response):
+    if response.mimetype == "text/html":
+        nonce = g.get("csp_nonce", "")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
+            f"img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            f"frame-ancestors 'none'; form-action {_form_action()}",
+        )
+    else:  # JSON, scripts, pictures: nothing in them may load or run anything
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'none'; frame-ancestors 'none'")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    # Codes and states travel in URLs: never leak them to other sites.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if current_app.config["ISSUER"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint and not request.path.startswith(("/static/", "/.well-known/", "/jwks")):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _answer(code: int, error: str | None = None, headers: dict | None = None):
+    """The error page, or on protocol endpoints the JSON error, of ``code``."""
+    if request.path.startswith(paths.JSON):
+        error = error or JSON_ERRORS.get(code) or (
+            "invalid_request" if code < 500 else "server_error")
+        response = jsonify(error=error, error_description=oauth.DESCRIPTIONS.get(
+            error, str(MESSAGES.get(code, "The request was refused."))))
+    else:
+        g.error_page = True
+        response = current_app.make_response(render_template(
+            "error.html", error=str(code), description=MESSAGES.get(code, MESSAGES[400])))
+    response.status_code = code
+    response.headers.update(headers or {})
+    return response
+
+
+def _http_error(error: HTTPException):
+    if isinstance(getattr(error, "original_exception", None), db.UNAVAILABLE):
+        return _database_unavailable(error.original_exception)  # the commit itself failed
+    db.discard()  # whatever the view wrote before it gave up is not kept
+    code = error.code or 500
+    if code == 429 and request.endpoint in SELF_SERVICE:
+        return access.too_many(retry_after())
+    if code == 429:
+        return _answer(429, headers={"Retry-After": str(retry_after())})
+    return _answer(code)
+
+
+def _database_unavailable(error: Exception):
+    db.discard()
+    if isinstance(error, db.Busy):  # no turn: the database hangs, or every turn is busy
+        declared = db.outage().busy()
+        return _answer(503, headers={"Retry-After": str(RETRY_SECONDS if declared else 1)})
+    if db.conflict(error):
+        current_app.logger.warning("transaction conflict on %s %s, answered 503 (retry): %s",
+                                   request.method, request.path, error.orig.sqlstate)
+        return _answer(503, headers={"Retry-After": "1"})
+    db.outage().failed(error)
+    return _answer(503, headers={"Retry-After": str(RETRY_SECONDS)})
+
+
+def _unexpected_error(error: Exception):
+    db.discard()
+    current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
+    return _answer(500)
