@@ -240,8 +240,14 @@ def downgrade(app: Flask, revision: str) -> None:
 
 
 def code_heads() -> set[str]:
-    """The newest revisions in the code (read from the migration scripts)."""
-    return set(ScriptDirectory.from_config(_alembic_config(None)).get_heads())
+    """The newest revisions in the code (read from the migration scripts once per process:
+    they do not change while it runs)."""
+    return set(_heads())
+
+
+@functools.cache
+def _heads() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(_alembic_config(None)).get_heads())
 
 
 def revisions(app: Flask, heads: set[str] | None = None) -> tuple[set[str], set[str]]:

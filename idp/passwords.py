@@ -8,6 +8,7 @@ from the login this provider replaced (``idp.legacy``) and takes at least as lon
 
 from __future__ import annotations
 
+import functools
 import time
 
 from argon2 import PasswordHasher, Type
@@ -19,6 +20,16 @@ from . import legacy
 MAX_LENGTH = 1024  # longer input is refused before hashing (a cheap request must not cost seconds)
 
 
+@functools.cache
+def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    """The hash an unknown address is checked against, so that it costs what a known one
+    does; made once per process and set of parameters (every app of a test run, or each
+    command, would make it anew)."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost,
+                          parallelism=parallelism, type=Type.ID).hash(
+        "dummy password, never matches a real one")
+
+
 class Passwords:
     """Hash and verify with one set of Argon2id parameters."""
 
@@ -26,7 +37,7 @@ class Passwords:
         self.hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
         )
-        self._dummy = self.hasher.hash("dummy password, never matches a real one")
+        self._dummy = _dummy_hash(time_cost, memory_cost, parallelism)
         self.floor = legacy.Floor()  # filled by every verification this process times
 
     def hash(self, password: str) -> str:

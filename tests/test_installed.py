@@ -101,7 +101,8 @@ def installed(wheel, tmp_path_factory) -> Path:
     with locked(shared / "venv.lock"):
         if not (venv / "installed").exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-            subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)],
+            subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-compile",
+                            str(wheel)],
                            check=True, timeout=900, cwd=venv)
             (venv / "installed").touch()
     return venv / "bin"

@@ -9,10 +9,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from idp import acts, db
+from idp import acts, db, eligibility, mail, tenants
 from idp.cli import main
 from idp.models import Account, AuditEvent, Client, OutboxMail, SsoSession, Status, Vhs
 
+from ..databases import restore, snapshot
 from ..helpers import (
     PASSWORD,
     deliver,
@@ -37,7 +38,30 @@ SENDER = "info@vhs-straubing.de"
 
 @pytest.fixture
 def world(app, runner, kufer_world, smtp, tmp_path):
-    """Straubing on the KuferSQL world with its mail server; Passau; ITEM; the roles."""
+    """Straubing on the KuferSQL world with its mail server; Passau; ITEM; the roles.
+    Built through the command line once per worker, then copied for each test, with this
+    test's program database and mail server put in."""
+    if BUILT:
+        restore(app, BUILT["rows"])
+        with app.app_context():
+            straubing = tenants.find("straubing")
+            eligibility.configure(straubing, "kufersql", {"url": kufer_world["url"],
+                                                          "mandant": "1"})
+            mail.set_settings(straubing, mail.MailSettings(
+                host="127.0.0.1", port=smtp.port, security="none", sender=SENDER))
+            db.session().commit()
+        KEYS.update(BUILT["keys"])
+        return smtp
+    build_world(app, runner, kufer_world, smtp, tmp_path)
+    BUILT.update(rows=snapshot(app), keys=dict(KEYS))
+    return smtp
+
+
+BUILT: dict = {}  # the world as first built in this worker: its rows and the apps' secrets
+
+
+def build_world(app, runner, kufer_world, smtp, tmp_path) -> None:
+    """The world, built as an operator would, through the command line."""
     config = write_config(tmp_path, url=kufer_world["url"], mandant="1")
     run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded",
         "--adapter", "kufersql", "--adapter-config", config)
@@ -54,7 +78,6 @@ def world(app, runner, kufer_world, smtp, tmp_path):
     run(runner, "admins", "grant", "--vhs", "item", "--email", OPS, "--operator")
     for holder in (ANNA, PAUL, OPS):  # every console role needs a second factor
         KEYS[holder] = give_totp(app, holder)
-    return smtp
 
 
 KEYS: dict[str, str] = {}  # the role holders' TOTP secrets (the apps' side)

@@ -51,11 +51,16 @@ NAMES = ["response_type", "client_id", "redirect_uri", "scope", "state", "nonce"
          "acr_values"]
 
 
+COUNTED = [table for table in Base.metadata.sorted_tables if table.name != "audit_events"]
+# every table's count in one statement (the generated test asks twice for each example)
+COUNTS = select(*(select(func.count()).select_from(table).scalar_subquery().label(table.name)
+                  for table in COUNTED))
+
+
 def rows(app) -> dict[str, int]:
     """How many rows each table has (the audit trail aside: refusals are recorded)."""
     with app.app_context():
-        return {table.name: db.session().scalar(select(func.count()).select_from(table))
-                for table in Base.metadata.sorted_tables if table.name != "audit_events"}
+        return dict(db.session().execute(COUNTS).one()._mapping)
 
 
 def check(response, path: str, started: float) -> None:
