@@ -45,9 +45,12 @@ pytest_plugins = ("tests.databases", "tests.worlds")
 
 # The PostgreSQL server of their own that these fixtures use is the same in either run.
 OWN_POSTGRES = {"postgres_proxy", "postgres_faults_url"}
-# The longest tests start first, so that no worker is left with one of them at the end.
-FIRST = ("tests/test_installed.py", "tests/browser/test_console.py", "tests/idp/test_instances.py",
-         "tests/idp/test_hostile_input.py", "tests/browser/")
+# The longest tests start first, so that no worker is left with one of them at the end; of
+# the installed wheel's tests one starts first and builds the environment, the others come
+# later (they would only wait for it).
+FIRST = ("tests/test_installed.py::test_the_installed_package_serves_every_page",
+         "tests/browser/test_console.py", "tests/idp/test_instances.py",
+         "tests/idp/test_hostile_input.py", "tests/browser/", "tests/test_installed.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -57,8 +60,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.once)
 
     def rank(item):
-        path = item.nodeid.split("::", 1)[0]
-        return next((i for i, start in enumerate(FIRST) if path.startswith(start)), len(FIRST))
+        return next((i for i, start in enumerate(FIRST) if item.nodeid.startswith(start)),
+                    len(FIRST))
 
     items.sort(key=rank)  # stable: the order within each rank stays
 

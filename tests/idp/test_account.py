@@ -6,6 +6,9 @@ import re
 
 import pytest
 
+from idp import accounts, tenants
+from idp.identity import Identity, Via
+
 from ..helpers import PASSWORD, RelyingParty, add_client, form_field, post_login, sign_in
 
 
@@ -79,3 +82,16 @@ def test_change_password(app, client, tenant):
     assert "Sie sind angemeldet" not in other.get("/").get_data(as_text=True)
     assert "Sie sind angemeldet" in client.get("/").get_data(as_text=True)
     assert post_login(app.test_client(), password="ein neues langes Passwort").status_code == 303
+
+
+def test_an_identity_of_an_account_is_made_in_one_place(app, tenant):
+    """Every confirmed identity of an account (a sign-in, a session stepping up) is made by
+    Identity.of: the account's VHS, address, name, id and sub, with how it was confirmed."""
+    slug, address = tenant
+    with app.app_context():
+        account = accounts.find(tenants.find(slug), address)
+        identity = Identity.of(account, Via.SESSION, ["pwd", "otp"])
+        assert (identity.vhs, identity.address, identity.name, identity.account_id,
+                identity.sub) == (slug, address, "Anna Muster", account.id, account.sub)
+        assert identity.via == Via.SESSION and identity.amr == ("pwd", "otp")
+        assert identity.confirmed
