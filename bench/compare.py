@@ -168,12 +168,13 @@ print(statistics.median(took))
 
 def environment(issuer: str, folder: Path, argon: str) -> dict[str, str]:
     """This process's environment with the settings of a benchmarked server: no IDP_* of
-    the caller, the throttle out of the way, the README's MALLOC_* variables."""
+    the caller, the throttle out of the way, the documented production command's MALLOC_*
+    variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
     env.update({"IDP_ISSUER": issuer, "IDP_KEYS_DIR": str(folder / "keys"),
                 "IDP_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789abcdef",
                 "IDP_INSTANCE_PATH": str(folder), "IDP_LOG_FORMAT": "text",
-                # as the README's production command: fewer malloc arenas, and Argon2id's
+                # as the documented production command: fewer malloc arenas, and Argon2id's
                 # buffers given back to the system after each hash
                 "MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576",
                 **{f"IDP_{name}": "1000000 per minute" for name in (

@@ -1,10 +1,10 @@
 """How long after a VHS fixes its program does the person's activation mail arrive, on the
-README's demo (the issue asks for 60 seconds)?
+demo (the issue asks for 60 seconds)?
 
     .venv/bin/python bench/help_loop.py [--runs 3] [--port 5077]
 
 Each run starts the real ``vhskoop-idp demo --reset`` (its own instance folder, its own
-process, SQLite) and then, over HTTP only, plays the README's story: "Neuer Zugang" for
+process, SQLite) and then, over HTTP only, plays the documented story: "Neuer Zugang" for
 tom.tippfehler@vhs-musterstadt.de; the "Meine VHS um Hilfe bitten" link from the mail at
 /demo/mails; the request sent; the administrator signed in (password and TOTP, as the
 banner says) reads it under "Hilfe-Anfragen" with the diagnosis; Tom's address corrected
@@ -54,7 +54,7 @@ def mail_link(base: str, to: str, path: str, timeout: float = 30) -> str | None:
 
 
 def story(base: str) -> float:
-    """The README's story; the seconds from the fix to the activation mail."""
+    """The documented story; the seconds from the fix to the activation mail."""
     tom = requests.Session()
     page = tom.get(base + "/neuer-zugang", timeout=10).text
     tom.post(base + "/neuer-zugang", data={"csrf_token": csrf(page), "tenant": "musterstadt",

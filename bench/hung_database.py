@@ -4,7 +4,7 @@ request that needs it wait for its 503?
     .venv/bin/python bench/hung_database.py            # 20 s frozen, 16 userinfo clients
     .venv/bin/python bench/hung_database.py --seconds 60 --threads 4 --turns 50   # no bound
 
-This provider is set up through its command line and served as the README's production
+This provider is set up through its command line and served as the documented production
 command serves it (granian, 2 workers x 4 threads), with IDP_DB_TIMEOUT_SECONDS at its
 default of 5 and PostgreSQL behind a TCP proxy (``idp.dev.proxy``). First the
 pages that need no database are timed with the database answering (the baseline); then

@@ -4,7 +4,7 @@
     .venv/bin/python bench/soak.py --minutes 10 --tracemalloc   # where memory goes
 
 This provider is set up through its command line (as bench/compare.py does) and served
-the way the README's production command serves it: granian, 2 workers x 4 threads, the
+the way the documented production command serves it: granian, 2 workers x 4 threads, the
 two MALLOC_* variables, PostgreSQL and Redis. The load is the benchmark's mix
 (bench/load.py), one scenario after another in a loop (discovery, JWKS,
 client_credentials, rotating refresh, the whole code flow with login, userinfo, the login

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 class Setting:
     """One configuration key, declared once: its default, its type, what it is for, the
     range start-up enforces, whether it is a secret (``vhskoop-idp settings`` shows only
-    "set"/"not set"), and the default as the README's table writes it when it is not the
+    "set"/"not set"), and the default as the configuration page writes it when it is not the
     value itself."""
 
     default: object
@@ -25,7 +25,7 @@ class Setting:
 
     @property
     def written_default(self) -> str:
-        """The default as the README's configuration table shows it."""
+        """The default as the documentation's configuration page shows it."""
         if self.written is not None:
             return self.written
         return "empty" if self.default == "" else f"`{self.default}`"

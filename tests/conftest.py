@@ -1,5 +1,7 @@
-"""Fixtures: a migrated database (SQLite, or PostgreSQL via IDP_TEST_DATABASE_URL), the app,
-its test client and CLI runner, a live HTTP server on loopback, and small action helpers.
+"""Fixtures: the app on this worker's migrated database (SQLite, or PostgreSQL via
+IDP_TEST_DATABASE_URL: tests/databases.py), its test client and CLI runner, a live HTTP
+server on loopback, and small action helpers; the order the tests are handed out in; the
+scan for leaked secrets after the last test.
 
 The whole suite runs on both databases. With IDP_TEST_DATABASE_URL set, an unreachable
 server fails the run at once: it is never skipped.
@@ -40,7 +42,6 @@ from .helpers import (
 )
 
 pytest_plugins = ("tests.databases", "tests.worlds")
-
 
 
 # The PostgreSQL server of their own that these fixtures use is the same in either run.

@@ -30,8 +30,8 @@ def build_app(overrides: dict | None = None) -> Flask:
         return create_app(overrides)
     except ConfigError as error:
         raise MissingConfiguration(
-            f"{error}\nSet the IDP_* variables of the installation (see the README's "
-            f"configuration table), or IDP_ENV=development for trying things out."
+            f"{error}\nSet the IDP_* variables of the installation (see the configuration "
+            f"page of the documentation), or IDP_ENV=development for trying things out."
         ) from None
 
 

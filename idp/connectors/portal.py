@@ -1,6 +1,6 @@
 """The itm:PORTAL password connector: a small JSON interface over HTTPS.
 
-The interface the portal side implements (documented in the README):
+The interface the portal side implements (documented in docs/operating.md):
 
 - ``POST {base_url}/api/idp/v1/lookup`` ``{"email": ...}`` -> ``{"exists": bool}``
 - ``POST {base_url}/api/idp/v1/verify`` ``{"email": ..., "password": ...}`` ->

@@ -2,7 +2,8 @@
 
 Authorization codes, activation and reset links carry their secret in the query string;
 Werkzeug's request log prints whole request lines, so here only method, path and status
-are logged (in production, gunicorn's access log is off by default; see the README).
+are logged (in production, gunicorn's access log is off by default; see the
+documentation's "Running it for real").
 """
 
 from __future__ import annotations

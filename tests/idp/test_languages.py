@@ -87,4 +87,4 @@ def test_the_catalog_knows_every_message_in_the_code(tmp_path):
         in_code = {m.id for m in read_po(handle) if m.id}
     with open(TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po", "rb") as handle:
         in_catalog = {m.id for m in read_po(handle) if m.id}
-    assert in_code - in_catalog == set(), "run the pybabel commands in the README"
+    assert in_code - in_catalog == set(), "run the pybabel commands of docs/developing.md"
