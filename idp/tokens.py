@@ -169,25 +169,15 @@ def successor(refresh_token: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-@dataclass(frozen=True)
-class Rotation:
-    """A presented refresh token's successor, and what became of it: ``state`` is None when
-    none was issued, "live" while it is unused, "spent" once it was rotated or revoked."""
-
-    successor: str
-    state: str | None
-
-
-def rotation(refresh_token: str) -> Rotation:
-    """The successor of ``refresh_token`` and its state, read once."""
-    following = successor(refresh_token)
+def successor_state(following: str) -> str | None:
+    """What became of the successor refresh token ``following``: None when it was not
+    issued, "live" while it is unused, "spent" once it was rotated or revoked."""
     row = db.session().execute(
         select(Token.refresh_used_at, Token.refresh_revoked_at)
         .where(Token.refresh_token_hash == digest(following))).first()
     if row is None:
-        return Rotation(following, None)
-    live = row.refresh_used_at is None and row.refresh_revoked_at is None
-    return Rotation(following, "live" if live else "spent")
+        return None
+    return "live" if row.refresh_used_at is None and row.refresh_revoked_at is None else "spent"
 
 
 CLAIM_REFRESH = (

@@ -176,19 +176,25 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return account
 
     @cached_property
-    def rotation(self) -> tokens.Rotation:
-        """The presented token's successor and its state, read once per request, though
-        three of Authlib's hooks need it. It is first needed only once the presented token
-        was seen spent, or this request's claim lost: the winner's UPDATE held the row
-        until it committed, with the successor, so the state read then stays true."""
-        return tokens.rotation(self.request.form["refresh_token"])
+    def successor(self) -> str:
+        """The presented token's successor (an HMAC of it), made once per request."""
+        return tokens.successor(self.request.form["refresh_token"])
+
+    @cached_property
+    def successor_state(self) -> str | None:
+        """The successor's state, read at most once per request, though three of Authlib's
+        hooks need it; a first rotation never reads it. It is first needed only once the
+        presented token was seen spent, or this request's claim lost: the winner's UPDATE
+        held the row until it committed, with the successor, so the state read then stays
+        true."""
+        return tokens.successor_state(self.successor)
 
     def issue_token(self, user, refresh_token):
         """A new access token, and the presented token's successor as the refresh token:
         on a repeat only if the first use issued one (the one stored then)."""
         token = super().issue_token(user, refresh_token)
-        if "refresh_token" in token and not (self.repeat and self.rotation.state is None):
-            token["refresh_token"] = self.rotation.successor
+        if "refresh_token" in token and not (self.repeat and self.successor_state is None):
+            token["refresh_token"] = self.successor
         else:
             token.pop("refresh_token", None)
         return token
@@ -207,7 +213,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return bool(grace and row.refresh_revoked_at is None and row.refresh_used_at
                     and now() - row.refresh_used_at <= grace
                     and self.request.client.client_id == row.client_id
-                    and self.rotation.state != "spent")
+                    and self.successor_state != "spent")
 
     @staticmethod
     def _reused(row) -> None:

@@ -146,7 +146,7 @@ def test_a_repeat_within_the_grace_window_gets_the_same_successor(live, browser)
 
 def test_a_repeat_reads_the_successors_state_once(live, browser):
     """Authlib's hooks ask three times whether the successor was issued and is unused; the
-    request reads it from the database once (RefreshTokenGrant.rotation)."""
+    request reads it from the database once (RefreshTokenGrant.successor_state)."""
     secret = add_client(live, "vhskoop", "--first-party")
     rp = RelyingParty(live.url, "vhskoop", secret)
     first = rp.fetch_token(sign_in(live, browser, rp))
