@@ -11,7 +11,7 @@ Each algorithm has exactly one ``next`` and one ``current`` key, and any number 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Callable
 
@@ -33,24 +33,25 @@ class Policy:
 
 @dataclass(frozen=True)
 class SigningKey:
-    """One private key with its state; ``kid`` is its RFC 7638 thumbprint."""
+    """One private key with its state; ``kid`` is its RFC 7638 thumbprint.
+
+    ``jwk`` is the joserfc key object (private). It is made from the PEM when not given,
+    once per key: reading an RSA key checks it (about 0.2 s for 3072 bits), so a key that
+    ``replace`` gives a new state keeps the object it had.
+    """
 
     alg: str
     state: str
     created_at: int
     private_pem: bytes
     retire_until: int | None = None
+    jwk: RSAKey | ECKey = field(default=None, repr=False, compare=False)
+    kid: str = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def jwk(self) -> RSAKey | ECKey:
-        """The joserfc key object (private), imported once."""
-        kind = RSAKey if self.alg == "RS256" else ECKey
-        return kind.import_key(self.private_pem)
-
-    @cached_property
-    def kid(self) -> str:
-        """RFC 7638 JWK thumbprint, base64url SHA-256."""
-        return self.jwk.thumbprint()
+    def __post_init__(self):
+        if self.jwk is None:
+            object.__setattr__(self, "jwk", key_class(self.alg).import_key(self.private_pem))
+        object.__setattr__(self, "kid", self.jwk.thumbprint())  # RFC 7638, base64url SHA-256
 
     def public_jwk(self) -> dict:
         """The public JWK as published in the JWKS."""
@@ -88,6 +89,16 @@ class Keyring:
                          if now is None or not (key.retire_until and key.retire_until <= now)]}
 
 
+def key_class(alg: str) -> type[RSAKey] | type[ECKey]:
+    """The joserfc key type of a signing algorithm."""
+    return RSAKey if alg == "RS256" else ECKey
+
+
+def fits(alg: str, private) -> bool:
+    """Whether a private key (cryptography's) is of the kind ``alg`` signs with."""
+    return isinstance(private, rsa.RSAPrivateKey if alg == "RS256" else ec.EllipticCurvePrivateKey)
+
+
 def generate(alg: str, now: int, state: str = "next") -> SigningKey:
     """Make a new private key for ``alg`` (RSA 3072 for RS256, P-256 for ES256)."""
     if alg == "RS256":
@@ -101,7 +112,8 @@ def generate(alg: str, now: int, state: str = "next") -> SigningKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return SigningKey(alg=alg, state=state, created_at=now, private_pem=pem)
+    return SigningKey(alg=alg, state=state, created_at=now, private_pem=pem,
+                      jwk=key_class(alg)(private, pem))
 
 
 Generator = Callable[[str, int], SigningKey]

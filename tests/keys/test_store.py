@@ -100,3 +100,37 @@ def test_a_missing_key_file_is_a_clear_error(tmp_path):
     (tmp_path / f"{keyring.current('ES256').kid}.pem").unlink()
     with pytest.raises(KeyStoreError, match="missing"):
         KeyStore(tmp_path).load()
+
+
+def test_a_key_file_of_another_kind_is_named(tmp_path):
+    store = KeyStore(tmp_path)
+    keyring = store.ensure(1000, POLICY)
+    manifest = json.loads((tmp_path / "keyring.json").read_text())
+    manifest["keys"][0]["alg"] = "RS256"  # the file holds a P-256 key
+    (tmp_path / "keyring.json").write_text(json.dumps(manifest))
+    with pytest.raises(KeyStoreError, match=f"{keyring.keys[0].kid}.pem holds no RS256 key"):
+        KeyStore(tmp_path).load()
+
+
+def test_a_reload_after_a_rotation_reads_only_the_new_key_and_signs_alike(tmp_path):
+    """An RSA key's check costs about 0.2 s; a key file already read in this process is not
+    read again, by any store, and the key it gives signs as a freshly read one would."""
+    from joserfc import jwt
+    from joserfc.jwk import KeySet
+
+    from keys.store import _read
+
+    policy = Policy(retain_seconds=900, algorithms=("RS256",))
+    store = KeyStore(tmp_path)
+    store.ensure(1000, policy)
+    store.update(lambda keyring: rotate(keyring, 2000, policy))
+    before = _read.cache_info()
+    reloaded = KeyStore(tmp_path).load()
+    after = _read.cache_info()
+    assert len(reloaded.keys) == 3
+    assert after.misses - before.misses == 1  # the new next key only
+    assert after.hits - before.hits == 2
+    current = reloaded.current("RS256")
+    token = jwt.encode({"alg": "RS256", "kid": current.kid}, {"sub": "x"}, reloaded.key_set)
+    published = KeySet.import_key_set(reloaded.jwks())
+    assert jwt.decode(token, published).claims == {"sub": "x"}
