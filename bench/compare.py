@@ -125,8 +125,9 @@ def run_peer(alg: str, work: Path, options) -> dict:
         stop(process)
 
 
-def setup_ours(env: dict, alg: str, vhs_count: int) -> None:
-    """One VHS, one client with every grant, one account, through the command line."""
+def setup_ours(env: dict, alg: str, vhs_count: int, folder: Path) -> None:
+    """One VHS, one client with every grant, one account, through the command line (run in
+    ``folder``, so that no checkout in the working directory shadows PYTHONPATH)."""
     idp = str(BIN / "vhskoop-idp")
     steps = [
         [idp, "db", "upgrade"],
@@ -137,10 +138,10 @@ def setup_ours(env: dict, alg: str, vhs_count: int) -> None:
          "--first-party", "--id-token-alg", alg],
     ]
     for step in steps:
-        subprocess.run(step, env=env, check=True, capture_output=True)
+        subprocess.run(step, env=env, check=True, capture_output=True, cwd=folder)
     subprocess.run([idp, "accounts", "add", "--vhs", "bench", "--email", USER, "--name",
                     "Test User", "--password-stdin"], env=env, check=True,
-                   input=PASSWORD.encode(), capture_output=True)
+                   input=PASSWORD.encode(), capture_output=True, cwd=folder)
     if vhs_count > 1:  # the other VHS in one transaction (a command each would take minutes)
         subprocess.run([sys.executable, "-c", (
             "import sys; from idp import create_app, db, tenants\n"
@@ -148,7 +149,7 @@ def setup_ours(env: dict, alg: str, vhs_count: int) -> None:
             "with app.app_context():\n"
             f"    for n in range({vhs_count - 1}):\n"
             "        tenants.add(f'ort-{n:04d}', f'vhs Ort {n:04d}', onboarded=True)\n"
-            "    db.session().commit()\n")], env=env, check=True)
+            "    db.session().commit()\n")], env=env, check=True, cwd=folder)
 
 
 HASH_TIMING = """
@@ -170,7 +171,7 @@ def environment(issuer: str, folder: Path, argon: str) -> dict[str, str]:
     """This process's environment with the settings of a benchmarked server: no IDP_* of
     the caller, the throttle out of the way, the documented production command's MALLOC_*
     variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "PYTHONPATH"))}
     env.update({"IDP_ISSUER": issuer, "IDP_KEYS_DIR": str(folder / "keys"),
                 "IDP_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789abcdef",
                 "IDP_INSTANCE_PATH": str(folder), "IDP_LOG_FORMAT": "text",
@@ -207,17 +208,23 @@ def hash_seconds(env: dict) -> float:
     return float(out)
 
 
-def run_ours(db: str, alg: str, work: Path, options) -> dict:
-    """This provider: set up through its CLI, one worker on CPU 1."""
+def run_ours(db: str, alg: str, work: Path, options, source: Path | None = None) -> dict:
+    """This provider: set up through its CLI, one worker on CPU 1; with ``source``, the
+    code of that checkout (first on PYTHONPATH) on this environment's libraries."""
     folder = Path(tempfile.mkdtemp(prefix=f"ours-{db}-{alg}-", dir=work))
     port = free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = environment(issuer, folder, options.argon)
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
+        found = subprocess.run([sys.executable, "-c", "import idp; print(idp.__file__)"],
+                               env=env, cwd=folder, capture_output=True, text=True).stdout
+        assert found.startswith(str(source)), f"the base's code is not the one imported: {found}"
     database = f"bench_{os.getpid()}_{int(time.time())}" if db == "pg" else None
     env["IDP_DATABASE_URL"] = fresh_database(database, folder)
     log = folder / "server.log"
     try:
-        setup_ours(env, alg, options.vhs)
+        setup_ours(env, alg, options.vhs, folder)
         if options.server == "granian":
             command = [str(BIN / "granian"), "--interface", "wsgi", "--workers", "1",
                        "--blocking-threads", str(options.threads), "--host", "127.0.0.1",
@@ -227,7 +234,7 @@ def run_ours(db: str, alg: str, work: Path, options) -> dict:
                        "--bind", f"127.0.0.1:{port}", "idp.wsgi:app"]
         with open(log, "w") as out:
             process = subprocess.Popen(["taskset", "-c", "1", *command], env=env, stdout=out,
-                                       stderr=out, start_new_session=True)
+                                       stderr=out, start_new_session=True, cwd=folder)
         try:
             wait_for(issuer + "/.well-known/openid-configuration", process, log)
             worker = (children(process.pid) or [process.pid])[0]

@@ -24,9 +24,13 @@ from ..helpers import FORBIDDEN
 from .test_console import ANNA, BERND, OPS, act, signed_in, world  # noqa: F401 - the fixture
 
 IDP = Path(__file__).resolve().parents[2] / "idp"
+HIDDEN = ("script", "style", "code")
+
+
 class Visible(html.parser.HTMLParser):
     """The text a person reads (no scripts, styles or attribute values) and the console
-    links on the page."""
+    links on the page. Identifiers shown as ``<code>`` (a key's kid, a pseudonym) are left
+    out: they are random base64url, and "-p_h-" in one is no code word."""
 
     def __init__(self):
         super().__init__()
@@ -35,14 +39,14 @@ class Visible(html.parser.HTMLParser):
         self._hidden = 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
+        if tag in HIDDEN:
             self._hidden += 1
         href = dict(attrs).get("href")
         if tag == "a" and href:
             self.links.append(href)
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style"):
+        if tag in HIDDEN:
             self._hidden -= 1
 
     def handle_data(self, data):
