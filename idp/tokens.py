@@ -17,7 +17,7 @@ import hmac
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, false, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, false, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, db, sealing
@@ -143,12 +143,14 @@ BEARER = (
     .where(Token.access_token_hash == bindparam("hashed")))
 
 
-def bearer(value: str) -> Bearer | None:
-    """The access token ``value`` and its holder, read by one prepared statement on the
-    request's connection, without the ORM (userinfo is the most frequent reader)."""
+def bearer(value: str, connection: Connection | None = None) -> Bearer | None:
+    """The access token ``value`` and its holder, read by one prepared statement without
+    the ORM (userinfo is the most frequent reader): on ``connection``, else on the
+    request's session's."""
     if not value or len(value) > 512:
         return None
-    found = db.session().connection().execute(BEARER, {"hashed": digest(value)}).first()
+    found = (connection or db.session().connection()).execute(
+        BEARER, {"hashed": digest(value)}).first()
     if found is None:
         return None
     (scope, expires_at, revoked_at, account_id, status, sub, vhs, address, verified,

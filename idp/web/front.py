@@ -30,7 +30,7 @@ from flask import Flask
 from werkzeug.http import parse_etags
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-from .. import metrics, paths, turns
+from .. import db, metrics, paths, turns
 from ..logs import HEADER as REQUEST_ID_HEADER
 from ..logs import REQUEST_ID
 from ..signing import signing
@@ -71,6 +71,7 @@ class Front:
     def __init__(self, app: Flask):
         self.app = app
         self.inner = app.wsgi_app
+        self.engine = db.engine(app)
         self._lock = threading.Lock()
         self._answers: dict[str, tuple[object, Answer]] = {}
         self._userinfo_headers: list[tuple[str, str]] | None = None
@@ -110,9 +111,9 @@ class Front:
     def _released(self, token: str) -> bytes | None:
         """The body of a userinfo success for ``token``; None for anything else (a
         refused token, the database down or hung, even at the end of the app context)."""
-        try:
-            with self.app.app_context():
-                return self.app.json.dumps(endpoints.released(token)).encode()
+        try:  # one pooled connection, without an ORM session to make, begin and close
+            with self.app.app_context(), self.engine.connect() as connection:
+                return self.app.json.dumps(endpoints.released(token, connection)).encode()
         except Exception:  # noqa: BLE001
             return None
 
