@@ -16,3 +16,5 @@ API = "/api/"  # the directory push of the Verwaltungsprogramme
 CLIENT_AUTHENTICATION = (TOKEN, REVOKE, INTROSPECT)  # where clients authenticate
 BEARER = (USERINFO,)  # where a bearer token is read
 JSON = (TOKEN, USERINFO, REVOKE, INTROSPECT, DISCOVERY, JWKS, API)  # errors in JSON too
+# called by services and programs, never by a person's browser: no session cookie is read
+WITHOUT_SESSION = frozenset((*CLIENT_AUTHENTICATION, *BEARER, DISCOVERY, JWKS))

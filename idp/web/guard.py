@@ -41,13 +41,15 @@ B64TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 CLIENT_AUTHENTICATION = paths.CLIENT_AUTHENTICATION  # where clients authenticate
 BEARER = paths.BEARER  # where a bearer token is read
 OWN_FORMATS = (paths.API,)  # the push API reads JSON or CSV
+HEADERS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # the headers in a WSGI environ
 
 
 def check_request():
     """Refuse what no view should see; None lets the request on."""
     if len(request.query_string) > MAX_QUERY:
         abort(414)
-    if any(HEADER_FORBIDDEN.search(value) for _, value in request.headers.items()):
+    if any(HEADER_FORBIDDEN.search(value) for name, value in request.environ.items()
+           if name.startswith(HEADERS) and isinstance(value, str)):
         abort(400)
     _check_fields(request.args)
     if request.content_length and request.mimetype not in FORM_TYPES and \

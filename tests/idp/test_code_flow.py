@@ -263,3 +263,27 @@ def test_wrong_client_credentials_get_401_with_www_authenticate(live, auth):
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
     assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_a_session_cookie_sent_to_the_token_endpoint_is_left_alone(live, browser):
+    """The endpoints that services call read no session: a person's cookie sent along (a
+    service sharing a cookie jar) neither changes the answer nor the cookie, and the person
+    stays signed in; a forged cookie is not even looked at there, and still refused at the
+    pages."""
+    assert browser.login(None, "straubing", "anna.muster@vhs-straubing.de",
+                         PASSWORD).status_code == 303
+    output = live.cli("clients", "add", "feedback", "--grant", "client_credentials")
+    secret = output.strip().splitlines()[-1].rsplit(" ", 1)[1]
+    answer = browser.post("/token", {"grant_type": "client_credentials"},
+                          auth=("feedback", secret))
+    assert answer.status_code == 200 and answer.json()["access_token"]
+    assert "Set-Cookie" not in answer.headers
+    assert browser.get("/account").status_code == 200  # still signed in
+    [cookie] = [c for c in browser.http.cookies if c.name.endswith("idp_session")]
+    forged = requests.post(live.url + "/token", data={"grant_type": "client_credentials"},
+                           auth=("feedback", secret), timeout=10,
+                           cookies={cookie.name: cookie.value[:-4] + "AAAA"})
+    assert forged.status_code == 200 and "Set-Cookie" not in forged.headers
+    page = requests.get(live.url + "/account", cookies={cookie.name: cookie.value[:-4] + "AAAA"},
+                        allow_redirects=False, timeout=10)
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
