@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -105,6 +106,7 @@ def main() -> None:
             sys.exit(f"{tool} is missing (apt-get install util-linux wrk git)")
     # what bench/compare.py's run_ours reads: one run per round, granian, cheapest Argon2id
     options.runs, options.argon, options.server = 1, "min", "granian"
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the worktree is removed then too
     work = Path(tempfile.mkdtemp(prefix="idp-regress-"))
     base = worktree(options.base, work)
     sources = {"base": base, "change": None}

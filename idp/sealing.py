@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -20,10 +21,15 @@ class SealError(Exception):
 
 
 def key_for(purpose: str) -> bytes:
-    """A 256-bit key for one purpose, derived from IDP_SECRET_KEY with HKDF."""
+    """A 256-bit key for one purpose, derived from IDP_SECRET_KEY with HKDF (once per
+    secret and purpose: every refresh derives its successor with one)."""
+    return _derived(current_app.config["SECRET_KEY"], purpose)
+
+
+@lru_cache(maxsize=32)
+def _derived(secret: str, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=f"vhskoop-idp {purpose}".encode()).derive(
-        current_app.config["SECRET_KEY"].encode())
+                info=f"vhskoop-idp {purpose}".encode()).derive(secret.encode())
 
 
 def _fernet(purpose: str) -> Fernet:
