@@ -84,8 +84,10 @@ class KeyStore:
 
     def _load_key(self, entry: dict) -> SigningKey:
         pem_path = self.path / f"{entry['kid']}.pem"
+        pem = b""
         try:
-            plain, jwk = _read(entry["alg"], pem_path.read_bytes(), self.passphrase)
+            pem = pem_path.read_bytes()
+            plain, jwk = _read(entry["alg"], pem, self.passphrase)
         except FileNotFoundError:
             raise KeyStoreError(f"private key file {pem_path} is missing") from None
         except TypeError as error:
@@ -94,7 +96,7 @@ class KeyStore:
                 "were written with)"
             ) from None
         except ValueError:
-            damage = _damage(pem_path.read_bytes())
+            damage = _damage(pem)
             if damage is not None:
                 raise KeyStoreError(f"{pem_path} is damaged: {damage} (restore the keys "
                                     "folder from a backup)") from None

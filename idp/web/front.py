@@ -35,7 +35,7 @@ from ..logs import HEADER as REQUEST_ID_HEADER
 from ..logs import REQUEST_ID
 from ..signing import signing
 from . import endpoints
-from .guard import B64TOKEN, HEADER_FORBIDDEN
+from .guard import B64TOKEN, header_refused
 
 DISCOVERY, JWKS, USERINFO = paths.DISCOVERY, paths.JWKS, paths.USERINFO
 PATHS = (DISCOVERY, JWKS)
@@ -171,8 +171,7 @@ def _plain_bearer(environ: dict) -> str | None:
     found = BEARER.match(environ.get("HTTP_AUTHORIZATION", ""))
     if found is None or len(found.group(1)) > 512 or not B64TOKEN.match(found.group(1)):
         return None
-    if any(HEADER_FORBIDDEN.search(value) for name, value in environ.items()
-           if name.startswith("HTTP_") and isinstance(value, str)):
+    if header_refused(environ):
         return None
     return found.group(1)
 

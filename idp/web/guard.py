@@ -48,8 +48,7 @@ def check_request():
     """Refuse what no view should see; None lets the request on."""
     if len(request.query_string) > MAX_QUERY:
         abort(414)
-    if any(HEADER_FORBIDDEN.search(value) for name, value in request.environ.items()
-           if name.startswith(HEADERS) and isinstance(value, str)):
+    if header_refused(request.environ):
         abort(400)
     _check_fields(request.args)
     if request.content_length and request.mimetype not in FORM_TYPES and \
@@ -69,6 +68,12 @@ def check_request():
             not B64TOKEN.match(credentials):
         return _invalid_token()
     return None
+
+
+def header_refused(environ: dict) -> bool:
+    """Whether a header value of the WSGI ``environ`` holds a control character."""
+    return any(HEADER_FORBIDDEN.search(value) for name, value in environ.items()
+               if name.startswith(HEADERS) and isinstance(value, str))
 
 
 def _check_fields(fields, lines: bool = False) -> None:
