@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from adapters.address import clean, is_plausible
 
@@ -49,10 +49,13 @@ def add_local(vhs_slug: str, address: str, password: str, name: str | None = Non
     return account
 
 
+FIND = select(Account).where(Account.vhs_id == bindparam("vhs_id"),
+                             Account.address == bindparam("address"))
+
+
 def find(vhs: Vhs, address: str) -> Account | None:
     """The account of a cleaned address at a VHS, if there is one."""
-    return db.session().scalar(select(Account).where(Account.vhs_id == vhs.id,
-                                                     Account.address == address))
+    return db.session().scalar(FIND, {"vhs_id": vhs.id, "address": address})
 
 
 def every(vhs_slug: str | None = None) -> list[Account]:

@@ -3,16 +3,18 @@ kept per account and client, so that the consent page is asked only for what is 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from . import db
 from .models import Account, Consent, now
 
+OF = select(Consent).where(Consent.account_id == bindparam("account_id"),
+                           Consent.client_id == bindparam("client_id"))
+
 
 def of(account: Account, client_id: str) -> Consent | None:
     """What ``account`` has allowed the client ``client_id`` so far."""
-    return db.session().scalar(select(Consent).where(Consent.account_id == account.id,
-                                                     Consent.client_id == client_id))
+    return db.session().scalar(OF, {"account_id": account.id, "client_id": client_id})
 
 
 def covers(account: Account, client_id: str, scope: str | None) -> bool:

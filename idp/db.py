@@ -166,6 +166,42 @@ def session() -> Session:
     return g.idp_db_session
 
 
+class Driver:
+    """A pooled DBAPI connection, read without SQLAlchemy's execution layer: for the one
+    read that is answered most often (userinfo's fast path), whose statement is compiled
+    once per dialect. SQLAlchemy's own execution costs about as much as the rest of such
+    a request (events, result metadata, the Connection around the pooled one); the pool,
+    its checkout ping and PostgreSQL's deadlines stay as they are."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def first(self, statement, params: dict) -> tuple | None:
+        """The first row of ``statement`` with ``params``; the connection goes back to the
+        pool at once (rolled back there), or is dropped when the read failed."""
+        sql, order = _driver_sql(statement, self.engine.dialect)
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, params if order is None else tuple(params[name]
+                                                                   for name in order))
+            row = cursor.fetchone()
+            cursor.close()
+        except BaseException:
+            connection.invalidate()  # it failed mid-way (a hung database): never reused
+            raise
+        connection.close()
+        return None if row is None else tuple(row)
+
+
+@functools.lru_cache(maxsize=16)
+def _driver_sql(statement, dialect) -> tuple[str, tuple[str, ...] | None]:
+    """``statement`` as the driver's SQL, with the order of its parameters where the
+    driver takes them by position (SQLite), None where by name (psycopg)."""
+    compiled = statement.compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup) if compiled.positional else None
+
+
 def insert(model):
     """The database's own INSERT of ``model`` (PostgreSQL's or SQLite's), which has
     ``on_conflict_do_nothing`` and ``on_conflict_do_update``."""

@@ -27,7 +27,7 @@ import pyotp
 import segno
 from flask import current_app
 from markupsafe import Markup
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 
 from . import audit, db, notices, passkeys, sessions
 from .models import Account, Client, Passkey, RecoveryCode, TotpFactor, Vhs, now
@@ -74,12 +74,15 @@ def of(account: Account) -> Factors:
                    None if confirmed else app)
 
 
+HAS_ANY = select(
+    exists().where(TotpFactor.account_id == bindparam("account_id"),
+                   TotpFactor.confirmed_at.is_not(None))
+    | exists().where(Passkey.account_id == bindparam("account_id")))
+
+
 def has_any(account_id: int) -> bool:
     """Whether the account has a second factor (one query, for every sign-in)."""
-    return bool(db.session().scalar(select(
-        exists().where(TotpFactor.account_id == account_id,
-                       TotpFactor.confirmed_at.is_not(None))
-        | exists().where(Passkey.account_id == account_id))))
+    return bool(db.session().scalar(HAS_ANY, {"account_id": account_id}))
 
 
 def required(account: Account, client=None, acr_values: str | None = None) -> bool:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from . import db
 from .models import Account, AccountToken, Purpose, digest, now
@@ -68,12 +68,16 @@ def use(token: AccountToken) -> bool:
         AccountToken.voided_at.is_(None)).values(used_at=now())).rowcount == 1
 
 
+VOID = update(AccountToken).where(
+    AccountToken.account_id == bindparam("owner"),
+    AccountToken.purpose == bindparam("of_purpose"),
+    AccountToken.used_at.is_(None), AccountToken.voided_at.is_(None)
+).values(voided_at=bindparam("moment"))
+
+
 def void(account_id: int, purpose: str) -> None:
     """Void the account's open links of ``purpose``."""
-    db.session().execute(update(AccountToken).where(
-        AccountToken.account_id == account_id, AccountToken.purpose == purpose,
-        AccountToken.used_at.is_(None), AccountToken.voided_at.is_(None)
-    ).values(voided_at=now()))
+    db.session().execute(VOID, {"owner": account_id, "of_purpose": purpose, "moment": now()})
 
 
 def _help_signer() -> URLSafeTimedSerializer:

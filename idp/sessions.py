@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from . import backchannel, db, tokens
 from .identity import Identity
@@ -20,11 +20,16 @@ from .models import Account, SsoSession, Token, digest, now
 TOUCH_EVERY = 60  # seconds between last_seen_at writes for one session
 
 
+FIND = select(SsoSession).where(SsoSession.secret_hash == bindparam("hashed"))
+LOGGED_IN = (update(Account.__table__).where(Account.id == bindparam("account_id"))
+             .values(last_login_at=bindparam("moment")))
+
+
 def find(secret: str) -> SsoSession | None:
     """The live session whose secret the browser holds; its idle clock is touched."""
     if not 20 <= len(secret) <= 100:
         return None
-    sso = db.session().scalar(select(SsoSession).where(SsoSession.secret_hash == digest(secret)))
+    sso = db.session().scalar(FIND, {"hashed": digest(secret)})
     if sso is None or not live(sso):
         return None
     if now() - sso.last_seen_at >= TOUCH_EVERY:
@@ -59,8 +64,8 @@ def start(identity: Identity, remember: bool, device: str) -> tuple[SsoSession, 
         expires_at=moment + lifetime,
     )
     db.session().add(sso)
-    db.session().execute(update(Account).where(Account.id == identity.account_id)
-                         .values(last_login_at=moment))
+    db.session().connection().execute(LOGGED_IN, {"account_id": identity.account_id,
+                                                  "moment": moment})
     db.session().flush()
     return sso, secret
 

@@ -9,7 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from flask import Flask, current_app
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from . import db, eligibility
 from .kept import Kept
@@ -86,9 +86,12 @@ def find(slug: str) -> Vhs:
     return vhs
 
 
+ONBOARDED = select(Vhs).where(Vhs.slug == bindparam("slug"), Vhs.onboarded)
+
+
 def onboarded(slug: str) -> Vhs | None:
     """The onboarded VHS with ``slug`` (a choice on the login page), if there is one."""
-    return db.session().scalar(select(Vhs).where(Vhs.slug == (slug or "")[:63], Vhs.onboarded))
+    return db.session().scalar(ONBOARDED, {"slug": (slug or "")[:63]})
 
 
 @dataclass(frozen=True)

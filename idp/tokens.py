@@ -17,7 +17,7 @@ import hmac
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Connection, and_, bindparam, false, func, or_, select, update
+from sqlalchemy import and_, bindparam, false, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, db, sealing
@@ -84,13 +84,16 @@ class PresentedToken:
         return bool(self.row.access_revoked_at)
 
 
+INSERT_TOKEN = Token.__table__.insert()
+
+
 def save(token: dict, client: Client, account: Account | None, *, family_id: str | None,
          code: AuthorizationCode | None, sid: str | None) -> None:
     """Store a freshly generated token response (digests only), by one INSERT on the
     request's connection: the ORM's unit of work would cost more than the statement."""
     issued = now()
     refresh = token.get("refresh_token")
-    db.session().connection().execute(Token.__table__.insert(), {
+    db.session().connection().execute(INSERT_TOKEN, {
         "client_id": client.client_id,
         "account_id": account.id if account else None,
         "access_token_hash": digest(token["access_token"]),
@@ -143,14 +146,15 @@ BEARER = (
     .where(Token.access_token_hash == bindparam("hashed")))
 
 
-def bearer(value: str, connection: Connection | None = None) -> Bearer | None:
+def bearer(value: str, driver: db.Driver | None = None) -> Bearer | None:
     """The access token ``value`` and its holder, read by one prepared statement without
-    the ORM (userinfo is the most frequent reader): on ``connection``, else on the
-    request's session's."""
+    the ORM (userinfo is the most frequent reader): on ``driver``, else on the request's
+    session's connection."""
     if not value or len(value) > 512:
         return None
-    found = (connection or db.session().connection()).execute(
-        BEARER, {"hashed": digest(value)}).first()
+    params = {"hashed": digest(value)}
+    found = driver.first(BEARER, params) if driver is not None else \
+        db.session().connection().execute(BEARER, params).first()
     if found is None:
         return None
     (scope, expires_at, revoked_at, account_id, status, sub, vhs, address, verified,
@@ -281,6 +285,15 @@ def save_code(code: str, client: Client, account: Account, *, redirect_uri: str,
     return row
 
 
+FIND_CODE = select(AuthorizationCode).where(
+    AuthorizationCode.code_hash == bindparam("hashed"),
+    AuthorizationCode.client_id == bindparam("client_id"))
+CLAIM_CODE = (
+    update(AuthorizationCode.__table__)
+    .where(AuthorizationCode.id == bindparam("code_id"), AuthorizationCode.used_at.is_(None))
+    .values(used_at=bindparam("moment")))
+
+
 def redeem_code(code: str, client: Client) -> AuthorizationCode | None:
     """Use a code once. A second use revokes every token the first use produced.
 
@@ -291,37 +304,33 @@ def redeem_code(code: str, client: Client) -> AuthorizationCode | None:
     if not code or len(code) > 512:
         return None
     session = db.session()
-    row = session.scalar(
-        select(AuthorizationCode).where(
-            AuthorizationCode.code_hash == digest(code),
-            AuthorizationCode.client_id == client.client_id,
-        )
-    )
+    row = session.scalar(FIND_CODE, {"hashed": digest(code), "client_id": client.client_id})
     if row is None:
         return None
-    claimed = session.execute(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
-        .values(used_at=now())
-    ).rowcount == 1
-    if not claimed:
+    moment = now()
+    claimed = session.connection().execute(
+        CLAIM_CODE, {"code_id": row.id, "moment": moment}).rowcount == 1
+    if claimed:
+        set_committed_value(row, "used_at", moment)  # as stored; nothing to flush
+    else:
         revoke_families(Token.code_id == row.id)
         account = db.session().get(Account, row.account_id)
         audit.record("code_replay", vhs=account.vhs.slug if account else None,
                      sub=account.sub if account else None, client=client.client_id,
                      detail="the tokens it gave were revoked")
-    if not claimed or row.expires_at <= now():
+    if not claimed or row.expires_at <= moment:
         return None
     return row
 
 
+NONCE_SEEN = select(AuthorizationCode.id).where(
+    AuthorizationCode.client_id == bindparam("client_id"),
+    AuthorizationCode.nonce == bindparam("nonce")).limit(1)
+
+
 def nonce_seen(client_id: str, nonce: str) -> bool:
     """Whether a code was already issued to this client with this nonce (replay)."""
-    return db.session().scalar(
-        select(AuthorizationCode.id).where(
-            AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce
-        ).limit(1)
-    ) is not None
+    return db.session().scalar(NONCE_SEEN, {"client_id": client_id, "nonce": nonce}) is not None
 
 
 def purge_expired(older_than: int) -> dict[str, int]:

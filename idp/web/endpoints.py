@@ -13,11 +13,10 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import UserInfoEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as AuthlibEndSessionEndpoint
 from flask import current_app
-from sqlalchemy import Connection
 
 from keys import ALGORITHMS
 
-from .. import audit, claims, tokens
+from .. import audit, claims, db, tokens
 from ..models import Client
 from ..signing import signing
 from . import signin
@@ -91,11 +90,11 @@ class BearerError(OAuth2Error):
                                          f'Bearer realm="{issuer}", error="{self.error}"')]
 
 
-def released(token_string: str, connection: Connection | None = None) -> dict:
-    """The claims that the access token ``token_string`` releases (read on ``connection``,
+def released(token_string: str, driver: db.Driver | None = None) -> dict:
+    """The claims that the access token ``token_string`` releases (read on ``driver``,
     else on the request's session); BearerError when the token is unknown, expired or
     revoked (401) or lacks ``openid`` (403)."""
-    presented = tokens.bearer(token_string, connection)
+    presented = tokens.bearer(token_string, driver)
     if presented is None or not presented.usable:
         raise BearerError("invalid_token", 401, "The access token is invalid, expired or "
                                                 "revoked.")

@@ -71,7 +71,7 @@ class Front:
     def __init__(self, app: Flask):
         self.app = app
         self.inner = app.wsgi_app
-        self.engine = db.engine(app)
+        self.driver = db.Driver(db.engine(app))
         self._lock = threading.Lock()
         self._answers: dict[str, tuple[object, Answer]] = {}
         self._userinfo_headers: list[tuple[str, str]] | None = None
@@ -111,11 +111,13 @@ class Front:
     def _released(self, token: str) -> bytes | None:
         """The body of a userinfo success for ``token``; None for anything else (a
         refused token, the database down or hung, even at the end of the app context)."""
-        try:  # one pooled connection, without an ORM session to make, begin and close
-            with self.app.app_context(), self.engine.connect() as connection:
-                return self.app.json.dumps(endpoints.released(token, connection)).encode()
+        try:  # one pooled connection, without an ORM session or SQLAlchemy's execution
+            with self.app.app_context():
+                body = self.app.json.dumps(endpoints.released(token, self.driver)).encode()
         except Exception:  # noqa: BLE001
             return None
+        self.app.extensions["idp.db.outage"].answered()  # it answered: back, if it was gone
+        return body
 
     def _learning(self, start_response: Callable) -> Callable:
         """``start_response`` that keeps the headers of a successful userinfo answer."""

@@ -19,7 +19,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
-from flask import current_app
+from flask import current_app, g
 from flask import request as flask_request
 
 from adapters.base import AdapterUnavailable
@@ -234,7 +234,14 @@ class OpenIDCode(oidc_grants.OpenIDCode):
     """ID tokens for the code flow, signed with the current key of the client's algorithm."""
 
     def exists_nonce(self, nonce, request):
-        return tokens.nonce_seen(request.payload.client_id, nonce)
+        # Authlib validates the request again when it issues the code (after the consent
+        # grant was validated): one query per request answers both, as no code is stored
+        # between them.
+        seen = g.setdefault("idp_nonces_seen", {})
+        key = (request.payload.client_id, nonce)
+        if key not in seen:
+            seen[key] = tokens.nonce_seen(*key)
+        return seen[key]
 
     def get_client_algorithm(self, client):
         return client.id_token_signed_response_alg

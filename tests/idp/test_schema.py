@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from idp import create_app, db, help
-from idp.models import HelpRequest
+from idp.models import HelpRequest, Vhs
 
 from ..helpers import SECRET
 
@@ -85,3 +85,16 @@ def test_a_help_requests_printed_diagnosis_becomes_data_and_back(make_app):
                 "[FAIL] Die Adresse fehlt.\tIm Programm eintragen.")
     finally:
         db.upgrade(app)
+
+
+def test_a_read_on_the_driver_binds_each_parameter_by_its_name(app, tenant):
+    """userinfo's read below SQLAlchemy: SQLite takes parameters by position, psycopg by
+    name; each value must land where its name is, whatever order the dict has."""
+    statement = select(Vhs.slug, Vhs.name).where(Vhs.name == bindparam("name"),
+                                                 Vhs.slug == bindparam("slug"))
+    slug, name = tenant[0], "vhs Straubing"
+    driver = db.Driver(db.engine(app))
+    assert driver.first(statement, {"slug": slug, "name": name}) == (slug, name)
+    assert driver.first(statement, {"name": name, "slug": slug}) == (slug, name)
+    assert driver.first(statement, {"slug": name, "name": slug}) is None
+    assert db.engine(app).pool.checkedout() == 0  # each read gave its connection back
