@@ -64,6 +64,8 @@ def start(identity: Identity, remember: bool, device: str) -> tuple[SsoSession, 
         expires_at=moment + lifetime,
     )
     db.session().add(sso)
+    # on the connection, past the ORM: the Account loaded for this sign-in keeps its old
+    # last_login_at in memory, which nothing reads before the request ends
     db.session().connection().execute(LOGGED_IN, {"account_id": identity.account_id,
                                                   "moment": moment})
     db.session().flush()
