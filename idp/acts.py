@@ -39,6 +39,7 @@ ACTS = {
     "accounts disable": _l("Zugang gesperrt"),
     "accounts enable": _l("Zugang entsperrt"),
     "accounts reset-mfa": _l("zweiten Faktor zurückgesetzt"),
+    "accounts delete": _l("Zugang gelöscht"),
     "accounts import": _l("Zugänge aus dem alten Login übernommen"),
     "accounts end-sessions": _l("Anmeldungen beendet"),
     "accounts activation-mail": _l("Aktivierungsmail erneut gesendet"),

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.address import clean
 
-from .. import accounts, audit, factors, imports, selfservice, tenants
+from .. import accounts, audit, deletion, factors, imports, selfservice, tenants
 from .base import Group, fail, operator, read_secret
 
 
@@ -87,6 +87,27 @@ def accounts_reset_mfa(vhs_slug: str, email: str) -> None:
     if not factors.reset(account, f"cli:{operator()}"):
         fail(f"{account.address} at {vhs_slug} has no second factor")
     click.echo(f"reset the second factors of {account.address} at {vhs_slug}")
+
+
+@accounts_group.command("delete")
+@click.option("--vhs", "vhs_slug", required=True)
+@click.option("--email", required=True)
+@click.option("--yes", is_flag=True, help="Delete without asking (for scripts).")
+def accounts_delete(vhs_slug: str, email: str, yes: bool) -> None:
+    """Delete an account and every row about it (GDPR Art. 17): its sessions end and the
+    services that shared them are told (back-channel logout); its tokens, second factors,
+    consents, help requests, unsent mails and the program's cached answers go. The audit
+    keeps its events under the pseudonym. An itm:PORTAL login stays at the portal; "Neuer
+    Zugang" later makes a new account."""
+    account = _account(vhs_slug, email)
+    address = account.address
+    if not yes:
+        click.confirm(f"Delete {address} at {vhs_slug} and everything held about it?",
+                      abort=True)
+    gone = deletion.delete(account)
+    click.echo(f"deleted {address} at {vhs_slug}: {gone.sessions} sessions, {gone.tokens} "
+               f"tokens, {gone.help_requests} help requests, {gone.mails} unsent mails, "
+               f"{gone.eligibility_answers} answers of the program")
 
 
 @accounts_group.command("import")

@@ -49,9 +49,11 @@ def in_app(command: Callable, act: str | None) -> Callable:
     transaction commits before the process exits."""
     @functools.wraps(command)
     def audited(*args, **kwargs):
+        context = click.get_current_context()
+        before = _person(context) if act is not None else {}
         status = command(*args, **kwargs)
         if act is not None:
-            _record(act, click.get_current_context())
+            _record(act, context, before)
         return status
 
     in_transaction = with_appcontext(db.transaction(audited))
@@ -67,22 +69,31 @@ def in_app(command: Callable, act: str | None) -> Callable:
     return run
 
 
-def _record(act: str, context: click.Context) -> None:
+def _record(act: str, context: click.Context, before: dict) -> None:
     """The act, with the VHS, the client and the person (by ``sub`` where the address has an
-    account, as the console records them) that the command's options name."""
+    account, as the console records them) that the command's options name; an account the
+    command deleted is named by the ``sub`` it had (``before``)."""
     params = context.params
     if params.get("dry_run"):
         return
-    slug, address = params.get("slug") or params.get("vhs_slug"), params.get("email")
-    person = {}
-    if slug and address:
-        try:
-            account = accounts.find(tenants.find(slug), clean(address).value)
-        except tenants.TenantError:
-            account = None
-        person = {"sub": account.sub} if account else {"address": clean(address).value}
-    acts.record(act, actor=f"cli:{operator()}", vhs=slug, client=params.get("client_id"),
-                **person)
+    person = _person(context)
+    if "sub" not in person and "sub" in before:
+        person = before
+    acts.record(act, actor=f"cli:{operator()}", vhs=params.get("slug") or params.get("vhs_slug"),
+                client=params.get("client_id"), **person)
+
+
+def _person(context: click.Context) -> dict:
+    """The person the command's options name: the account's ``sub``, else the address."""
+    slug, address = context.params.get("slug") or context.params.get("vhs_slug"), \
+        context.params.get("email")
+    if not (slug and address):
+        return {}
+    try:
+        account = accounts.find(tenants.find(slug), clean(address).value)
+    except tenants.TenantError:
+        account = None
+    return {"sub": account.sub} if account else {"address": clean(address).value}
 
 
 def operator() -> str:

@@ -1,0 +1,74 @@
+"""Deleting an account and every row about it (GDPR Art. 17): one function, whoever asks.
+
+The command line (``vhskoop-idp accounts delete``) calls ``delete``; the person's own
+"Zugang löschen", the console's and the leavers' lifecycle are to call the same function.
+In the caller's transaction:
+
+- every session of the account ends and every token it holds is revoked; each relying
+  party that shared a session is queued its back-channel logout notice (a notice carries
+  the pseudonymous ``sub`` and ``sid``, not the account, so it outlives the account and is
+  delivered after it);
+- the account's row goes, and with it (``ON DELETE CASCADE``) its sessions, tokens,
+  authorization codes, consents, second factors, recovery codes, mail links and console
+  role, and what was imported from the old login (``legacy_id``, its hash);
+- the rows about its address at its VHS go too: help requests, mails not yet sent, the
+  Verwaltungsprogramm's cached answers.
+
+What stays: the audit trail's events, which name the person only by the ``sub`` (a random
+value that nothing links to the address any more) or by the keyed tag of a typed address;
+the act of deleting is recorded by the caller. An itm:PORTAL login stays at the portal, and
+the entries the VHS's program or ITEM keep for the address (the directory, the
+Kursmanagement-APP links) are the VHS's data, not this account's. A later "Neuer Zugang"
+with the same address makes a new account with a new ``sub``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete as delete_rows
+from sqlalchemy import func, select
+
+from . import db, sessions
+from .models import Account, EligibilityCheck, HelpRequest, OutboxMail, SsoSession, Token
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """What one deletion removed (for the command's answer and the tests)."""
+
+    sub: str
+    sessions: int
+    tokens: int
+    help_requests: int
+    mails: int
+    eligibility_answers: int
+
+
+def delete(account: Account) -> Deleted:
+    """Delete ``account`` and every row about it, in the caller's transaction."""
+    session = db.session()
+    counted = {
+        "sessions": session.scalar(select(func.count()).select_from(SsoSession).where(
+            SsoSession.account_id == account.id)),
+        "tokens": session.scalar(select(func.count()).select_from(Token).where(
+            Token.account_id == account.id)),
+    }
+    sessions.end_all(account)  # revokes, and queues the relying parties' logout notices
+    about = {"vhs_id": account.vhs_id, "address": account.address}
+    removed = {
+        "help_requests": session.execute(delete_rows(HelpRequest).where(
+            HelpRequest.vhs_id == about["vhs_id"], HelpRequest.address == about["address"]
+        )).rowcount,
+        "mails": session.execute(delete_rows(OutboxMail).where(
+            OutboxMail.vhs_id == about["vhs_id"], OutboxMail.recipient == about["address"],
+            OutboxMail.delivered_at.is_(None), OutboxMail.failed_at.is_(None)
+        )).rowcount,
+        "eligibility_answers": session.execute(delete_rows(EligibilityCheck).where(
+            EligibilityCheck.vhs_id == about["vhs_id"],
+            EligibilityCheck.address == about["address"])).rowcount,
+    }
+    sub = account.sub
+    session.execute(delete_rows(Account).where(Account.id == account.id))
+    session.flush()
+    return Deleted(sub=sub, **counted, **removed)

@@ -1,0 +1,152 @@
+"""Deleting an account (GDPR Art. 17): ``vhskoop-idp accounts delete`` and idp.deletion."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+from sqlalchemy import func, select
+
+from idp import db
+from idp.models import (
+    Account,
+    AuditEvent,
+    EligibilityCheck,
+    HelpRequest,
+    LogoutDelivery,
+    OutboxMail,
+    SsoSession,
+    Token,
+    Vhs,
+)
+
+from ..helpers import PASSWORD, form_field, run
+
+ANNA = "anna.muster@vhs-straubing.de"
+OTHER = "berta.beispiel@vhs-straubing.de"
+CALLBACK = "https://app.vhskoop.de/cb"
+CLIENT_SECRET = "delete-test-secret-0123456789abcdef0123456789"
+
+
+def _tokens(app) -> dict:
+    """Anna signs in at the service through the code flow; its token response."""
+    client = app.test_client()
+    verifier = secrets.token_urlsafe(32)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
+                                         ).rstrip(b"=").decode()
+    query = {"client_id": "vhskoop", "response_type": "code", "redirect_uri": CALLBACK,
+             "scope": "openid email", "state": "s", "nonce": secrets.token_urlsafe(8),
+             "code_challenge": challenge, "code_challenge_method": "S256"}
+    login_url = client.get("/authorize", query_string=query).headers["Location"]
+    page = client.get(login_url).get_data(as_text=True)
+    answer = client.post("/login", data={
+        "csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next"),
+        "tenant": "straubing", "email": ANNA, "password": PASSWORD})
+    answer = client.get(answer.headers["Location"])
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    basic = base64.b64encode(f"vhskoop:{CLIENT_SECRET}".encode()).decode()
+    return client.post("/token", headers={"Authorization": f"Basic {basic}"}, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
+        "code_verifier": verifier}).get_json()
+
+
+def _about(app, address: str) -> dict:
+    """How many rows of each kind are about ``address`` at vhs Straubing."""
+    with app.app_context():
+        session = db.session()
+        vhs_id = session.scalar(select(Vhs.id).where(Vhs.slug == "straubing"))
+
+        def count(model, *where):
+            return session.scalar(select(func.count()).select_from(model).where(*where))
+
+        account = session.scalar(select(Account).where(Account.address == address))
+        return {
+            "account": account is not None,
+            "sessions": count(SsoSession, SsoSession.account_id == account.id) if account else 0,
+            "tokens": count(Token, Token.account_id == account.id) if account else 0,
+            "help": count(HelpRequest, HelpRequest.vhs_id == vhs_id,
+                          HelpRequest.address == address),
+            "unsent": count(OutboxMail, OutboxMail.vhs_id == vhs_id,
+                            OutboxMail.recipient == address, OutboxMail.delivered_at.is_(None)),
+            "sent": count(OutboxMail, OutboxMail.vhs_id == vhs_id,
+                          OutboxMail.recipient == address, OutboxMail.delivered_at.is_not(None)),
+            "answers": count(EligibilityCheck, EligibilityCheck.vhs_id == vhs_id,
+                             EligibilityCheck.address == address),
+        }
+
+
+def _plant(app, address: str) -> None:
+    """A help request, an unsent and a sent mail, and the program's answer for ``address``."""
+    with app.app_context():
+        session = db.session()
+        vhs = session.scalar(select(Vhs).where(Vhs.slug == "straubing"))
+        session.add(HelpRequest(vhs_id=vhs.id, address=address, message="Ich komme nicht rein",
+                                diagnosis="[]"))
+        for delivered in (None, 1):
+            session.add(OutboxMail(vhs_id=vhs.id, recipient=address, kind="activation",
+                                   subject="Zugang", text_body="…", html_body="…",
+                                   message_id=secrets.token_hex(8), next_attempt_at=0,
+                                   delivered_at=delivered))
+        session.add(EligibilityCheck(vhs_id=vhs.id, address=address, status="eligible",
+                                     checked_at=1))
+        session.commit()
+
+
+def test_accounts_delete_removes_the_account_and_every_row_about_it(app, tenant, runner):
+    run(runner, "clients", "add", "vhskoop", "--secret", CLIENT_SECRET, "--redirect-uri",
+        CALLBACK, "--scope", "openid email", "--first-party",
+        "--backchannel-logout-uri", "https://app.vhskoop.de/backchannel")
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email", OTHER,
+        "--password-stdin", input=PASSWORD + "\n")
+    token = _tokens(app)["access_token"]
+    for address in (ANNA, OTHER):
+        _plant(app, address)
+    with app.app_context():
+        sub = db.session().scalar(select(Account.sub).where(Account.address == ANNA))
+    assert _about(app, ANNA) == {"account": True, "sessions": 1, "tokens": 1, "help": 1,
+                                 "unsent": 1, "sent": 1, "answers": 1}
+
+    output = run(runner, "accounts", "delete", "--vhs", "straubing", "--email", ANNA, "--yes")
+
+    assert f"deleted {ANNA} at straubing: 1 sessions, 1 tokens, 1 help requests, 1 unsent " \
+           "mails, 1 answers of the program" in output
+    assert _about(app, ANNA) == {"account": False, "sessions": 0, "tokens": 0, "help": 0,
+                                 "unsent": 0, "sent": 1, "answers": 0}
+    assert _about(app, OTHER) == {"account": True, "sessions": 0, "tokens": 0, "help": 1,
+                                  "unsent": 1, "sent": 1, "answers": 1}
+    client = app.test_client()
+    answer = client.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401
+    with app.app_context():
+        session = db.session()
+        notices = session.scalars(select(LogoutDelivery)).all()
+        assert [(notice.client_id, notice.sub) for notice in notices] == [("vhskoop", sub)]
+        trail = session.scalars(select(AuditEvent).where(AuditEvent.who == sub)).all()
+        kinds = [(event.kind, event.detail) for event in trail]
+        assert ("login", None) in kinds  # what happened stays, under the pseudonym only
+        assert ("admin", "accounts delete") in kinds
+    # the address is free again: a new account gets a new sub
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email", ANNA, "--password-stdin",
+        input=PASSWORD + "\n")
+    with app.app_context():
+        assert db.session().scalar(select(Account.sub).where(Account.address == ANNA)) != sub
+
+
+def test_accounts_delete_asks_first_and_a_no_keeps_everything(app, tenant, runner):
+    result = runner.invoke(args=["accounts", "delete", "--vhs", "straubing", "--email", ANNA],
+                           input="n\n")
+    assert result.exit_code == 1
+    assert f"Delete {ANNA} at straubing and everything held about it?" in result.output
+    assert _about(app, ANNA)["account"] is True
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.detail == "accounts delete")) == 0
+
+
+def test_accounts_delete_names_an_unknown_address(app, tenant, runner):
+    result = runner.invoke(args=["accounts", "delete", "--vhs", "straubing", "--email",
+                                 "niemand@vhs-straubing.de", "--yes"])
+    assert result.exit_code != 0
+    assert "niemand@vhs-straubing.de" in result.output
