@@ -29,6 +29,7 @@ KINDS = {
     "login": _l("Anmeldung"),
     "login_failed": _l("Anmeldung abgelehnt"),
     "logout": _l("Abmeldung"),
+    "account_deleted": _l("Zugang gelöscht"),
     "consent": _l("Einwilligung"),
     "throttled": _l("gebremst (zu viele Versuche)"),
     "code_replay": _l("Anmeldecode doppelt eingelöst"),

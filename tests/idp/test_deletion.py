@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from idp import db
 from idp.models import (
@@ -22,7 +22,7 @@ from idp.models import (
     Vhs,
 )
 
-from ..helpers import PASSWORD, form_field, run
+from ..helpers import PASSWORD, account_of, form_field, give_totp, post_login, run
 
 ANNA = "anna.muster@vhs-straubing.de"
 OTHER = "berta.beispiel@vhs-straubing.de"
@@ -150,3 +150,51 @@ def test_accounts_delete_names_an_unknown_address(app, tenant, runner):
                                  "niemand@vhs-straubing.de", "--yes"])
     assert result.exit_code != 0
     assert "niemand@vhs-straubing.de" in result.output
+
+
+def test_a_person_deletes_their_own_account_after_a_fresh_sign_in(app, tenant):
+    client = app.test_client()
+    assert post_login(client).status_code == 303
+    sub = account_of(app, ANNA).sub
+    assert "Zugang löschen" in client.get("/account").get_data(as_text=True)
+    page = client.get("/account/delete").get_data(as_text=True)
+    assert "Zugang endgültig löschen" in page and "Sie werden bei allen Diensten abgemeldet" in page
+
+    assert client.post("/account/delete", data={}).status_code == 400  # no CSRF token
+    assert account_of(app, ANNA) is not None
+
+    answer = client.post("/account/delete", data={"csrf_token": form_field(page, "csrf_token")})
+    assert answer.status_code == 200
+    assert "Ihr Zugang ist gelöscht" in answer.get_data(as_text=True)
+    assert any(c.startswith("idp_sso=;") for c in answer.headers.getlist("Set-Cookie"))
+    assert account_of(app, ANNA) is None
+    with app.app_context():
+        events = db.session().scalars(select(AuditEvent).where(
+            AuditEvent.kind == "account_deleted")).all()
+        assert [(event.who, event.detail) for event in events] == [(sub, "by the person")]
+    assert client.get("/account").headers["Location"].startswith("/login")
+
+
+def test_deleting_needs_a_sign_in_of_the_last_five_minutes(app, tenant):
+    client = app.test_client()
+    post_login(client)
+    page = client.get("/account/delete").get_data(as_text=True)
+    with app.app_context():
+        db.session().execute(update(SsoSession).values(auth_time=SsoSession.auth_time - 301))
+        db.session().commit()
+    for answer in (client.get("/account/delete"), client.post(
+            "/account/delete", data={"csrf_token": form_field(page, "csrf_token")})):
+        assert answer.status_code == 303
+        assert answer.headers["Location"].startswith("/login?next=")
+    login = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Bitte melden Sie sich noch einmal an, um Ihren Zugang zu löschen." in login
+    assert account_of(app, ANNA) is not None
+
+
+def test_deleting_needs_the_second_factor_where_the_person_has_one(app, tenant):
+    client = app.test_client()
+    post_login(client)  # signed in with the password only; the factor comes after
+    give_totp(app, ANNA)
+    answer = client.get("/account/delete")
+    assert answer.status_code == 303 and answer.headers["Location"].startswith("/login")
+    assert account_of(app, ANNA) is not None

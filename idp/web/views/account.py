@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, session, url_for
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
 from wtforms import PasswordField
 
-from ... import audit, backchannel, db, factors, sessions, tokens
+from ... import audit, backchannel, db, deletion, factors, sessions, tokens
 from ...models import Client, Consent, Source, SsoSession, now
 from ...password_policy import refusals
 from ...passwords import passwords
@@ -20,6 +20,9 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 
 WRONG = lazy_gettext("Das bisherige Passwort stimmt nicht.")
 CHANGED = lazy_gettext("Ihr Passwort wurde geändert. Ihre anderen Sitzungen wurden beendet.")
+SIGN_IN_TO_DELETE = lazy_gettext("Bitte melden Sie sich noch einmal an, um Ihren Zugang zu "
+                                 "löschen.")
+FRESH_SECONDS = 300  # deleting needs a sign-in this recent (with the second factor, if any)
 
 
 class PasswordChangeForm(FlaskForm):
@@ -124,6 +127,42 @@ def change_password():
     sessions.end_all(account, keep=sso)
     _audit("password_change", sso)
     return _render(sso, notice=CHANGED)
+
+
+def _fresh(sso: SsoSession) -> bool:
+    """Whether the session's sign-in is recent, and with the second factor where the person
+    has one: what deleting the account asks for."""
+    return now() - sso.auth_time <= FRESH_SECONDS and (
+        factors.satisfied(sso.amr) or not factors.has_any(sso.account_id))
+
+
+def _sign_in_again():
+    session["login_notice"] = str(SIGN_IN_TO_DELETE)
+    return redirect(url_for("views.login", next=url_for("account.delete_page")), 303)
+
+
+@bp.get("/delete")
+def delete_page():
+    """"Zugang löschen": what happens, and the button; a fresh sign-in first."""
+    sso = signed_in(url_for("account.delete_page"))
+    if not _fresh(sso):
+        return _sign_in_again()
+    return render_template("account_delete.html", account=sso.account, form=ActionForm())
+
+
+@bp.post("/delete")
+def delete_account():
+    """Delete the account and every row about it (idp.deletion); the browser is signed out."""
+    sso = _checked()
+    if not _fresh(sso):
+        return _sign_in_again()
+    account = sso.account
+    _audit("account_deleted", sso, detail="by the person")
+    deletion.delete(account)
+    response = make_response(render_template("account_deleted.html"))
+    session.clear()
+    signin.forget_cookie(response)
+    return response
 
 
 def _audit(kind: str, sso: SsoSession, **values) -> None:
