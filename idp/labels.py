@@ -88,6 +88,11 @@ REASONS = {
     "second_step": _l("zweiter Schritt der Anmeldung"),
     "self_service": _l("„Neuer Zugang“, „Passwort vergessen“ oder „um Hilfe bitten“"),
     "client_authentication": _l("Anmeldung eines Dienstes"),
+    # why an administrator deleted an account
+    "left_vhs": _l("hat die VHS verlassen"),
+    "asked_by_person": _l("auf Wunsch der Person"),
+    "duplicate": _l("doppelter Zugang"),
+    "other": _l("anderer Grund"),
     # other refusals
     "denied": _l("abgelehnt"),
     "unavailable": _l("nicht erreichbar"),

@@ -231,6 +231,40 @@ def test_an_administrator_cannot_disable_themself(app, world):
     assert account(app, ANNA).status == Status.ACTIVE
 
 
+def test_an_administrator_deletes_an_account_after_asking_why(app, world):
+    client = signed_in(app)
+    dora_browser = signed_in(app, DORA)
+    dora = account(app, DORA)
+    page = f"/admin/vhs/straubing/people/{dora.id}"
+    assert "Zugang löschen" in page_text(client.get(page))
+    asked = act(client, page, f"{page}/delete")  # one click only asks, and why
+    assert asked.status_code == 200
+    assert "Zugang löschen?" in page_text(asked) and "hat die VHS verlassen" in page_text(asked)
+    without_reason = act(client, page, f"{page}/delete", confirmed="1")
+    assert without_reason.status_code == 400
+    assert "Bitte wählen Sie einen Grund." in page_text(without_reason)
+    assert account(app, DORA) is not None
+    done = act(client, page, f"{page}/delete", confirmed="1", reason="left_vhs")
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/admin/vhs/straubing/people"
+    assert "Der Zugang ist gelöscht" in page_text(client.get(done.headers["Location"]))
+    assert account(app, DORA) is None
+    assert dora_browser.get("/account").status_code in (302, 303)
+    [event] = console_events(app, "accounts delete")
+    assert (event.vhs, event.who, event.reason, event.actor) == (
+        "straubing", dora.sub, "left_vhs", f"console:straubing/{ANNA}")
+
+
+def test_an_administrator_cannot_delete_themself(app, world):
+    client = signed_in(app)
+    anna = account(app, ANNA)
+    page = f"/admin/vhs/straubing/people/{anna.id}"
+    assert f"{page}/delete" not in client.get(page).get_data(as_text=True)
+    act(client, page, f"{page}/delete", confirmed="1", reason="other")
+    assert "unter „Mein Zugang“" in page_text(client.get(page))
+    assert account(app, ANNA) is not None
+
+
 def test_end_sessions(app, world):
     client = signed_in(app)
     dora_browser = signed_in(app, DORA)

@@ -4,13 +4,13 @@ see or set passwords: they send the person the mail that lets them set one."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from adapters.base import AdapterUnavailable
 
-from ... import accounts, audit, diagnose, factors, selfservice, sessions
+from ... import accounts, audit, deletion, diagnose, factors, selfservice, sessions
 from ...connectors import PortalUnavailable
 from ...models import Account, Status, Vhs
 from . import acts, gate
@@ -74,6 +74,32 @@ def person(vhs: Vhs, account: Account):
 
 def _url(account: Account) -> str:
     return url_for("admin.people.person", slug=account.vhs.slug, account_id=account.id)
+
+
+# why an administrator deletes an account: a code in the audit (its words in idp.labels)
+DELETE_REASONS = ("left_vhs", "asked_by_person", "duplicate", "other")
+
+
+@bp.route("/<int:account_id>/delete", methods=["GET", "POST"])
+def delete(vhs: Vhs, account: Account):
+    """Delete the account and every row about it (``idp.deletion``), after asking why (a
+    GET, or a POST without ``confirmed`` and a reason, only asks)."""
+    if account.id == gate.clearance().account_id:
+        return acts.done(_l("Den eigenen Zugang löschen Sie unter „Mein Zugang“."),
+                         _url(account), "error")
+    reason = request.form.get("reason", "")
+    if request.method == "GET" or request.form.get("confirmed") != "1" or \
+            reason not in DELETE_REASONS:
+        missing = request.form.get("confirmed") == "1"
+        return render_template("admin/delete.html", vhs=account.vhs, account=account,
+                               reasons=DELETE_REASONS, missing=missing,
+                               back=_url(account)), 400 if missing else 200
+    slug, sub = account.vhs.slug, account.sub
+    deletion.delete(account)
+    acts.record("accounts delete", vhs=slug, sub=sub, reason=reason)
+    flash(str(_l("Der Zugang ist gelöscht, mit allem, was hier über die Person "
+                 "gespeichert war.")), "notice")  # on the list: the person's page is gone
+    return redirect(url_for("admin.people.listing", slug=slug), 303)
 
 
 def _record(action: str, account: Account) -> None:
