@@ -55,18 +55,15 @@ def delete(account: Account) -> Deleted:
             Token.account_id == account.id)),
     }
     sessions.end_all(account)  # revokes, and queues the relying parties' logout notices
-    about = {"vhs_id": account.vhs_id, "address": account.address}
+    vhs_id, address = account.vhs_id, account.address
     removed = {
         "help_requests": session.execute(delete_rows(HelpRequest).where(
-            HelpRequest.vhs_id == about["vhs_id"], HelpRequest.address == about["address"]
-        )).rowcount,
+            HelpRequest.vhs_id == vhs_id, HelpRequest.address == address)).rowcount,
         "mails": session.execute(delete_rows(OutboxMail).where(
-            OutboxMail.vhs_id == about["vhs_id"], OutboxMail.recipient == about["address"],
-            OutboxMail.delivered_at.is_(None), OutboxMail.failed_at.is_(None)
-        )).rowcount,
+            OutboxMail.vhs_id == vhs_id, OutboxMail.recipient == address,
+            OutboxMail.delivered_at.is_(None), OutboxMail.failed_at.is_(None))).rowcount,
         "eligibility_answers": session.execute(delete_rows(EligibilityCheck).where(
-            EligibilityCheck.vhs_id == about["vhs_id"],
-            EligibilityCheck.address == about["address"])).rowcount,
+            EligibilityCheck.vhs_id == vhs_id, EligibilityCheck.address == address)).rowcount,
     }
     sub = account.sub
     session.execute(delete_rows(Account).where(Account.id == account.id))

@@ -76,9 +76,9 @@ def _record(act: str, context: click.Context, before: dict) -> None:
     params = context.params
     if params.get("dry_run"):
         return
-    person = _person(context)
-    if "sub" not in person and "sub" in before:
-        person = before
+    # a sub never changes: looked up again only when there was no account before the
+    # command (it may have made one)
+    person = before if "sub" in before else _person(context)
     acts.record(act, actor=f"cli:{operator()}", vhs=params.get("slug") or params.get("vhs_slug"),
                 client=params.get("client_id"), **person)
 
