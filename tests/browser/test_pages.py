@@ -30,8 +30,10 @@ NEW_PASSWORD = "Morgens Kaffee, mittags Kurse"
 def choose(page, typed: str) -> None:
     """Pick the first VHS the combobox offers for ``typed``, by keyboard."""
     page.fill("#tenant-search", typed)
+    page.get_by_role("option").first.wait_for()  # the list is drawn: keys before it were lost
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
+    expect(page.locator("select[name=tenant]")).not_to_have_value("")
 
 
 def last_link(site, path: str) -> str:
