@@ -57,6 +57,14 @@ def shortened(ip: str) -> str:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
+def network(ip: str | None) -> str | None:
+    """An IP address as its shortened network, with the prefix: "192.0.2.0/24"."""
+    short = shortened(ip or "")
+    if not short:
+        return None
+    return short + ("/48" if ":" in short else "/24")
+
+
 def events(vhs: str | None = None, who: list[str] | None = None, since: int | None = None,
            limit: int = 1000) -> list[AuditEvent]:
     """Events, newest first, of one VHS, of some persons (``sub`` or tag), since a time."""

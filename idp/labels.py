@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import g
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from ua_parser import parse
 
 from adapters.base import ELIGIBLE, INACTIVE, NOT_LINKED, NOT_RELEASED, UNKNOWN
 
@@ -209,6 +210,18 @@ def detail(kind_value: str | None, value: str | None) -> str:
         return str(_l("mit %(factor)s", factor=source(value.split(": ", 1)[1])))
     found = DETAILS.get(value)
     return str(found) if found is not None else _words(value)
+
+
+def device(user_agent: str | None) -> str:
+    """A browser in words: "Firefox auf Windows", "Mobile Safari auf iOS (iPhone)"."""
+    found = parse(user_agent or "")
+    browser = found.user_agent.family if found.user_agent else None
+    system = found.os.family if found.os else None
+    if found.device and found.device.family not in ("Other", "Mac", "Spider"):
+        system = f"{system} ({found.device.family})" if system else found.device.family
+    if browser and system:
+        return gettext("%(browser)s auf %(system)s", browser=browser, system=system)
+    return browser or system or gettext("unbekanntes Gerät")
 
 
 def moment(seconds: int | None) -> str:

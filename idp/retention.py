@@ -54,8 +54,7 @@ def _shorten_ips(before: int) -> int:
         AuditEvent.ip.not_like("%/%"))).all()
     by_value: dict[str, list[int]] = {}
     for row_id, ip in rows:
-        prefix = "/24" if ":" not in ip else "/48"
-        by_value.setdefault(audit.shortened(ip) + prefix, []).append(row_id)
+        by_value.setdefault(audit.network(ip) or "", []).append(row_id)
     for value, ids in by_value.items():
         for start in range(0, len(ids), 500):
             session.execute(update(AuditEvent).where(and_(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import bindparam, select, update
 
-from . import backchannel, db, tokens
+from . import audit, backchannel, db, tokens
 from .identity import Identity
 from .models import Account, SsoSession, Token, digest, now
 
@@ -59,6 +59,7 @@ def start(identity: Identity, remember: bool, device: str) -> tuple[SsoSession, 
         amr=list(identity.amr),
         remember=remember,
         user_agent=device[:300],
+        ip=audit.network(request.remote_addr) if has_request_context() else None,
         created_at=moment,
         last_seen_at=moment,
         expires_at=moment + lifetime,

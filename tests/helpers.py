@@ -33,7 +33,19 @@ from idp import accounts, db, factors, links, mail, tenants
 from idp.cli import runner as cli_runner
 from idp.dev.proxy import TcpProxy
 from idp.dev.serving import QuietRequestHandler
-from idp.models import Account, AccountToken, Purpose, SsoSession, TotpFactor, digest, now
+from idp.models import (
+    Account,
+    AccountToken,
+    EligibilityCheck,
+    HelpRequest,
+    OutboxMail,
+    Purpose,
+    SsoSession,
+    TotpFactor,
+    Vhs,
+    digest,
+    now,
+)
 
 __all__ = ["TcpProxy"]  # the fault tests' proxy lives with the simulators (idp.dev)
 
@@ -571,3 +583,25 @@ FORBIDDEN = [
     (re.compile(r"\b(?:kufersql|itm_manager|itm_connect)\b"), "an adapter id"),
     (re.compile(r"(?<![/\w.])\d{1,3}(?:\.\d{1,3}){3}:\d+"), "host:port"),
 ]
+
+
+PLANTED_DIAGNOSIS = ('[{"ok": false, "text": "Die Adresse ist im Programm nicht freigegeben.", '
+                     '"advice": "Im Programm freigeben."}]')
+
+
+def plant_help_and_mails(app, address: str) -> None:
+    """A help request, an unsent and a sent mail, and the program's answer for ``address``
+    at vhs Straubing."""
+    with app.app_context():
+        session = db.session()
+        vhs = session.scalar(select(Vhs).where(Vhs.slug == "straubing"))
+        session.add(HelpRequest(vhs_id=vhs.id, address=address, message="Ich komme nicht rein",
+                                diagnosis=PLANTED_DIAGNOSIS))
+        for delivered in (None, 1):
+            session.add(OutboxMail(vhs_id=vhs.id, recipient=address, kind="activation",
+                                   subject="Zugang", text_body="…", html_body="…",
+                                   message_id=secrets.token_hex(8), next_attempt_at=0,
+                                   delivered_at=delivered))
+        session.add(EligibilityCheck(vhs_id=vhs.id, address=address, status="eligible",
+                                     checked_at=1))
+        session.commit()

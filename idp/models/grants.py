@@ -196,6 +196,8 @@ class SsoSession(Base):
     amr: Mapped[list] = mapped_column(JSON, default=list)
     remember: Mapped[bool] = mapped_column(Boolean, default=False)
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    # the network it started from, shortened at once ("192.0.2.0/24"): shown to the person
+    ip: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
     last_seen_at: Mapped[int] = mapped_column(BigInteger, default=now)
     expires_at: Mapped[int] = mapped_column(BigInteger)

@@ -114,6 +114,9 @@ def tour(page, site):
     yield "service-signed-in"
     page.goto(base + "/account")
     yield "account"
+    page.goto(base + "/account/data")
+    expect(page.locator("a[href='/account/data.json']")).to_be_visible()
+    yield "account-data"
     page.goto(base + "/account/delete")  # signed in seconds ago: the confirmation, no login
     expect(page.locator("form[action$='/account/delete'] button.primary")).to_be_visible()
     yield "account-delete"
@@ -184,7 +187,7 @@ def test_every_page_passes_axe_fits_the_window_and_is_photographed(
         elif name == "login":
             page.screenshot(path=SHOTS / f"{lang}-{name}-{width}.png", full_page=True)
     context.close()
-    assert len(seen) == 29
+    assert len(seen) == 30
     assert not blocking, blocking
     assert not too_wide, too_wide
     provider_titles = [t for n, t in titles.items() if n not in ("service", "service-signed-in")]

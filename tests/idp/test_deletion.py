@@ -22,7 +22,15 @@ from idp.models import (
     Vhs,
 )
 
-from ..helpers import PASSWORD, account_of, form_field, give_totp, post_login, run
+from ..helpers import (
+    PASSWORD,
+    account_of,
+    form_field,
+    give_totp,
+    plant_help_and_mails,
+    post_login,
+    run,
+)
 
 ANNA = "anna.muster@vhs-straubing.de"
 OTHER = "berta.beispiel@vhs-straubing.de"
@@ -77,23 +85,6 @@ def _about(app, address: str) -> dict:
         }
 
 
-def _plant(app, address: str) -> None:
-    """A help request, an unsent and a sent mail, and the program's answer for ``address``."""
-    with app.app_context():
-        session = db.session()
-        vhs = session.scalar(select(Vhs).where(Vhs.slug == "straubing"))
-        session.add(HelpRequest(vhs_id=vhs.id, address=address, message="Ich komme nicht rein",
-                                diagnosis="[]"))
-        for delivered in (None, 1):
-            session.add(OutboxMail(vhs_id=vhs.id, recipient=address, kind="activation",
-                                   subject="Zugang", text_body="…", html_body="…",
-                                   message_id=secrets.token_hex(8), next_attempt_at=0,
-                                   delivered_at=delivered))
-        session.add(EligibilityCheck(vhs_id=vhs.id, address=address, status="eligible",
-                                     checked_at=1))
-        session.commit()
-
-
 def test_accounts_delete_removes_the_account_and_every_row_about_it(app, tenant, runner):
     run(runner, "clients", "add", "vhskoop", "--secret", CLIENT_SECRET, "--redirect-uri",
         CALLBACK, "--scope", "openid email", "--first-party",
@@ -102,7 +93,7 @@ def test_accounts_delete_removes_the_account_and_every_row_about_it(app, tenant,
         "--password-stdin", input=PASSWORD + "\n")
     token = _tokens(app)["access_token"]
     for address in (ANNA, OTHER):
-        _plant(app, address)
+        plant_help_and_mails(app, address)
     with app.app_context():
         sub = db.session().scalar(select(Account.sub).where(Account.address == ANNA))
     assert _about(app, ANNA) == {"account": True, "sessions": 1, "tokens": 1, "help": 1,

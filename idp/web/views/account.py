@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
 from wtforms import PasswordField
 
-from ... import audit, backchannel, db, deletion, factors, sessions, tokens
+from ... import audit, backchannel, db, deletion, export, factors, sessions, tokens
 from ...models import Client, Consent, Source, SsoSession, now
 from ...password_policy import refusals
 from ...passwords import passwords
@@ -68,6 +68,25 @@ def _checked() -> SsoSession:
 def page():
     """The account page."""
     return _render(signed_in())
+
+
+@bp.get("/data")
+def data():
+    """"Meine Daten": everything held about the person (GDPR Art. 15)."""
+    sso = signed_in(url_for("account.data"))
+    return render_template("account_data.html", account=sso.account,
+                           held=export.held(sso.account))
+
+
+@bp.get("/data.json")
+def data_json():
+    """The same as a JSON download (GDPR Art. 20), never cached."""
+    sso = signed_in(url_for("account.data"))
+    response = make_response(export.as_json(export.held(sso.account)))
+    response.mimetype = "application/json"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="meine-daten-{sso.account.vhs.slug}.json"')
+    return response  # "no-store", as every page (views._security_headers)
 
 
 @bp.post("/sessions/<sid>/end")

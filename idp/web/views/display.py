@@ -4,23 +4,9 @@ way, browsers as "Firefox auf Windows", not as raw identification strings."""
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import gettext
-from ua_parser import parse
 
 from ... import help, labels
 from ...diagnose import marked
-
-
-def device(user_agent: str | None) -> str:
-    """A browser in words: "Firefox auf Windows", "Mobile Safari auf iOS (iPhone)"."""
-    found = parse(user_agent or "")
-    browser = found.user_agent.family if found.user_agent else None
-    system = found.os.family if found.os else None
-    if found.device and found.device.family not in ("Other", "Mac", "Spider"):
-        system = f"{system} ({found.device.family})" if system else found.device.family
-    if browser and system:
-        return gettext("%(browser)s auf %(system)s", browser=browser, system=system)
-    return browser or system or gettext("unbekanntes Gerät")
 
 
 def init_app(app: Flask) -> None:
@@ -32,7 +18,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(labels.moment, "when")
     for name, function in labels.filters().items():
         app.add_template_filter(function, name)
-    app.add_template_filter(device, "device")
+    app.add_template_filter(labels.device, "device")
     app.add_template_filter(marked, "marked")
     app.add_template_filter(help.findings, "findings")  # a help request's kept diagnosis
     app.add_template_filter(help.problem, "problem")
