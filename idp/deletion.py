@@ -1,7 +1,8 @@
 """Deleting an account and every row about it (GDPR Art. 17): one function, whoever asks.
 
-The command line (``vhskoop-idp accounts delete``) calls ``delete``; the person's own
-"Zugang löschen", the console's and the leavers' lifecycle are to call the same function.
+The command line (``vhskoop-idp accounts delete``), the person's own "Zugang löschen", the
+console's and ``purge`` for accounts unused for IDP_INACTIVE_DAYS call ``delete``; the
+leavers' lifecycle is to call the same function.
 In the caller's transaction:
 
 - every session of the account ends and every token it holds is revoked; each relying

@@ -116,6 +116,8 @@ DETAILS = {
     "re-check": _l("die regelmäßige Prüfung des Anmeldedienstes"),
     "everywhere": _l("überall"),
     "by the person": _l("durch die Person selbst"),
+    "inactive": _l("lange nicht angemeldet"),
+    "retention": _l("die Aufbewahrungsfrist"),
     "totp_added": _l("Authenticator-App eingerichtet"),
     "totp_removed": _l("Authenticator-App entfernt"),
     "passkey_added": _l("Passkey hinzugefügt"),

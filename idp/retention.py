@@ -1,49 +1,81 @@
-"""What ``vhskoop-idp purge`` removes (run it daily): nothing is kept longer than needed.
+"""What ``vhskoop-idp purge`` removes (run it daily): nothing is kept longer than needed
+(GDPR Art. 5(1)(e)).
 
-- tokens, codes, SSO sessions and eligibility answers that ended ``older_than_days`` ago
-  (``tokens.purge_expired``);
-- mails and back-channel logout notices delivered or given up that long ago;
-- pending accounts whose activation link expired unused;
-- help requests closed more than IDP_HELP_REQUEST_DAYS ago;
-- audit events older than IDP_AUDIT_DAYS; their IP addresses shortened (IPv4 /24,
-  IPv6 /48) after IDP_AUDIT_IP_DAYS (GDPR: raw IPs only as long as attack defence needs).
+Each kind of data has one retention period, declared once among the settings (those with
+``kept`` in ``idp.settings.SETTINGS``, all in days), and ``purge`` enforces each:
+
+- IDP_SESSIONS_DAYS: tokens, codes and SSO sessions that ended or expired that long ago,
+  and the Verwaltungsprogramm's answers last given that long ago (``tokens.purge_expired``);
+- IDP_MAIL_DAYS, IDP_LOGOUT_NOTICE_DAYS: mails and back-channel logout notices delivered
+  or given up that long ago;
+- IDP_HELP_REQUEST_DAYS: help requests closed that long ago;
+- IDP_PENDING_DAYS: accounts that never followed their activation link, made that long
+  ago (never while a link still works);
+- IDP_INACTIVE_DAYS (0: off): accounts nobody signed in to for that long, deleted as
+  "Zugang löschen" deletes (``idp.deletion``), each with its audit event;
+- IDP_AUDIT_DAYS: audit events older than that; IDP_AUDIT_IP_DAYS: their IP addresses
+  shortened (IPv4 /24, IPv6 /48) after that (raw IPs only as long as attack defence needs).
 """
 
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 
-from . import audit, db, help, tokens
+from . import audit, db, deletion, help, tokens
 from .models import Account, AccountToken, AuditEvent, LogoutDelivery, OutboxMail, Purpose, Status
+from .settings import SETTINGS
 
 DAY = 86400
+PERIODS = tuple(name for name, setting in SETTINGS.items() if setting.kept)
 
 
-def purge(moment: int, older_than_days: int) -> dict[str, int]:
-    """Remove and shorten what is due at ``moment``; how much of each."""
-    before = moment - older_than_days * DAY
+def periods() -> dict[str, int]:
+    """Each retention setting and its value in force, in days."""
+    return {name: int(current_app.config[name]) for name in PERIODS}
+
+
+def purge(moment: int) -> dict[str, dict[str, int]]:
+    """Remove and shorten what is due at ``moment``: per retention setting, how much of
+    each kind."""
+    days = periods()
+
+    def before(name: str) -> int:
+        return moment - days[name] * DAY
+
     session = db.session()
-    removed = tokens.purge_expired(before)
-    for name, model in (("delivered or given-up mails", OutboxMail),
-                        ("logout notices", LogoutDelivery)):
-        removed[name] = session.execute(delete(model).where(
-            or_(model.delivered_at < before, model.failed_at < before))).rowcount
+    done = {"SESSIONS_DAYS": tokens.purge_expired(before("SESSIONS_DAYS"))}
+    for name, what, model in (("MAIL_DAYS", "delivered or given-up mails", OutboxMail),
+                              ("LOGOUT_NOTICE_DAYS", "logout notices", LogoutDelivery)):
+        done[name] = {what: session.execute(delete(model).where(
+            or_(model.delivered_at < before(name), model.failed_at < before(name)))).rowcount}
+    done["HELP_REQUEST_DAYS"] = {"closed help requests": help.purge(before("HELP_REQUEST_DAYS"))}
     open_link = exists().where(AccountToken.account_id == Account.id,
                                AccountToken.purpose == Purpose.ACTIVATE,
                                AccountToken.used_at.is_(None), AccountToken.voided_at.is_(None),
                                AccountToken.expires_at > moment)
-    removed["pending accounts"] = session.execute(delete(Account).where(
-        Account.status == Status.PENDING,
-        Account.created_at < moment - current_app.config["ACTIVATION_TTL"],
-        ~open_link).execution_options(synchronize_session=False)).rowcount
-    removed["closed help requests"] = help.purge(
-        moment - current_app.config["HELP_REQUEST_DAYS"] * DAY)
-    removed["audit events"] = session.execute(delete(AuditEvent).where(
-        AuditEvent.at < moment - current_app.config["AUDIT_DAYS"] * DAY)).rowcount
-    removed["audit IPs shortened"] = _shorten_ips(moment - current_app.config["AUDIT_IP_DAYS"]
-                                                  * DAY)
-    return removed
+    done["PENDING_DAYS"] = {"pending accounts": session.execute(delete(Account).where(
+        Account.status == Status.PENDING, Account.created_at < before("PENDING_DAYS"),
+        ~open_link).execution_options(synchronize_session=False)).rowcount}
+    done["INACTIVE_DAYS"] = {"inactive accounts": _inactive(before("INACTIVE_DAYS"))
+                             if days["INACTIVE_DAYS"] else 0}
+    done["AUDIT_DAYS"] = {"audit events": session.execute(delete(AuditEvent).where(
+        AuditEvent.at < before("AUDIT_DAYS"))).rowcount}
+    done["AUDIT_IP_DAYS"] = {"audit IPs shortened": _shorten_ips(before("AUDIT_IP_DAYS"))}
+    return {name: done[name] for name in PERIODS}
+
+
+def _inactive(before: int) -> int:
+    """Delete every account (but pending ones) last signed in to, or made and never signed
+    in to, before ``before``; each as the person's own deletion would, audited."""
+    last = func.coalesce(Account.last_login_at, Account.created_at)
+    found = list(db.session().scalars(select(Account).where(
+        Account.status != Status.PENDING, last < before)))
+    for account in found:
+        audit.record("account_deleted", vhs=account.vhs.slug, sub=account.sub,
+                      actor="retention", detail="inactive")
+        deletion.delete(account)
+    return len(found)
 
 
 def _shorten_ips(before: int) -> int:

@@ -1,5 +1,6 @@
 """The provider's settings, each declared once: its default, its type, what it is for, its
-range and whether it is a secret. Start-up's check (``idp.config``), ``vhskoop-idp
+range, whether it is a secret and, for a retention period (in days), which data it limits.
+Start-up's check (``idp.config``), ``vhskoop-idp
 settings`` and the documentation's configuration page are all made from ``SETTINGS``.
 """
 
@@ -22,6 +23,7 @@ class Setting:
     high: float | None = None
     secret: bool = False
     written: str | None = None
+    kept: str | None = None  # a retention period: the data it limits (``idp.retention``)
 
     @property
     def written_default(self) -> str:
@@ -205,11 +207,31 @@ SETTINGS: dict[str, Setting] = {
     "LEGACY_LOGIN_CREDENTIAL": Setting("", str, "The bearer credential for "
                                        "`IDP_LEGACY_LOGIN_URL` (16 characters or more).",
                                        secret=True),
-    "AUDIT_DAYS": Setting(180, int, "Audit events older than this are removed by `purge`.", low=1),
+    "AUDIT_DAYS": Setting(180, int, "Audit events older than this are removed by `purge`.",
+                          low=1, kept="audit events"),
     "AUDIT_IP_DAYS": Setting(7, int, "After this, `purge` shortens the IP addresses in audit "
-                             "events (to /24, /48).", low=1),
+                             "events (to /24, /48).", low=1,
+                             kept="full IP addresses in audit events"),
+    "SESSIONS_DAYS": Setting(
+        7, int, "`purge` removes sessions, tokens and codes this long after they ended or "
+        "expired, and the Verwaltungsprogramm's cached answers this long after the last one "
+        "(codes stay that long on purpose: a late replay still revokes what one produced).",
+        low=1, kept="ended sessions, tokens and codes; the program's cached answers"),
+    "MAIL_DAYS": Setting(7, int, "`purge` removes a mail this long after it was delivered or "
+                         "given up (what was sent, to whom, whether it arrived).", low=1,
+                         kept="mails delivered or given up"),
+    "LOGOUT_NOTICE_DAYS": Setting(7, int, "`purge` removes a back-channel logout notice this "
+                                  "long after it was delivered or given up.", low=1,
+                                  kept="back-channel logout notices delivered or given up"),
     "HELP_REQUEST_DAYS": Setting(90, int, "`purge` removes help requests closed longer ago "
-                                 "than this.", low=1),
+                                 "than this.", low=1, kept="closed help requests"),
+    "PENDING_DAYS": Setting(7, int, "`purge` removes an account that asked for access "
+                            "(\"Neuer Zugang\") and never followed its activation link this "
+                            "long after it was made; never while a link still works.", low=1,
+                            kept="accounts never activated"),
+    "INACTIVE_DAYS": Setting(0, int, "`purge` deletes an account (as \"Zugang löschen\" does) "
+                             "when nobody signed in to it for this long; 0: never.", low=0,
+                             kept="accounts nobody signs in to"),
     "HELP_RECHECK_SECONDS": Setting(
         0, int, "How often the worker asks the program again about an open help request. 0: "
         "every 10 minutes on the request's first day, hourly after that (the demo: 5).",

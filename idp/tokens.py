@@ -334,7 +334,8 @@ def nonce_seen(client_id: str, nonce: str) -> bool:
 
 
 def purge_expired(older_than: int) -> dict[str, int]:
-    """Delete tokens, codes, SSO sessions and eligibility answers over before ``older_than``.
+    """Delete tokens, codes, SSO sessions and eligibility answers over before ``older_than``
+    (a token whose refresh token was revoked then, too: a revoked family is refused anyway).
 
     Codes are kept that long after expiry on purpose: they remember nonces (replay checks)
     and let a late replay still revoke what the code produced.
@@ -344,7 +345,8 @@ def purge_expired(older_than: int) -> dict[str, int]:
         "tokens": session.execute(
             Token.__table__.delete().where(
                 Token.access_expires_at < older_than,
-                or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < older_than),
+                or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < older_than,
+                    Token.refresh_revoked_at < older_than),
             )
         ).rowcount,
         "codes": session.execute(

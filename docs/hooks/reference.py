@@ -3,6 +3,8 @@
 - A page with the line ``<!-- settings -->`` gets, in its place, one row per setting of
   ``idp.settings.SETTINGS``: the variable, its default, its range, whether it is a secret,
   and its sentence.
+- A page with the line ``<!-- retention -->`` gets the retention periods: each setting
+  with ``kept``, the data it limits and its default.
 - A page with the line ``<!-- commands -->`` gets every command of ``vhskoop-idp`` (the
   click group ``idp.cli.main``), group by group: its help, its usage line and its options
   as click's own ``--help`` prints them. (mkdocs-click was tried first; with click 8.3 it
@@ -19,6 +21,7 @@ from idp.cli import main
 from idp.settings import SETTINGS, Setting
 
 MARK = "<!-- settings -->"
+RETENTION_MARK = "<!-- retention -->"
 COMMANDS_MARK = "<!-- commands -->"
 
 
@@ -42,6 +45,14 @@ def settings_table(settings: dict[str, Setting]) -> str:
                                  "set." if setting.secret else "")
         rows.append(f"| `IDP_{name}` | {_cell(setting.written_default)} | {_range(setting)} "
                     f"| {_cell(meaning)} |")
+    return "\n".join(rows)
+
+
+def retention_table(settings: dict[str, Setting]) -> str:
+    """The retention periods (the settings with ``kept``) as a Markdown table."""
+    rows = ["| data | kept for (days) | setting |", "| --- | --- | --- |"]
+    rows += [f"| {_cell(setting.kept)} | {setting.default} | `IDP_{name}` |"
+             for name, setting in settings.items() if setting.kept]
     return "\n".join(rows)
 
 
@@ -80,6 +91,8 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
     """Put the generated references where a page asks for them."""
     if MARK in markdown:
         markdown = markdown.replace(MARK, settings_table(SETTINGS))
+    if RETENTION_MARK in markdown:
+        markdown = markdown.replace(RETENTION_MARK, retention_table(SETTINGS))
     if COMMANDS_MARK in markdown:
         markdown = markdown.replace(COMMANDS_MARK, command_reference(main))
     return markdown

@@ -67,12 +67,12 @@ def settings_command() -> None:
 
 
 @command("purge")
-@click.option("--older-than-days", default=7, show_default=True, type=click.IntRange(1, 3650))
-def purge(older_than_days: int) -> None:
-    """Remove what ended that many days ago, old audit events and unused pending accounts;
-    shorten old IP addresses (run daily)."""
-    done = retention.purge(int(time.time()), older_than_days)
-    click.echo(", ".join(f"{count} {kind}" for kind, count in done.items()))
+def purge() -> None:
+    """Enforce every retention period (the IDP_*_DAYS settings): remove what is due,
+    shorten old IP addresses; one line per period with what it removed (run daily)."""
+    for name, counts in retention.purge(int(time.time())).items():
+        click.echo(f"IDP_{name}={current_app.config[name]}: "
+                   + ", ".join(f"{count} {kind}" for kind, count in counts.items()))
 
 
 @command("audit", read_only=True)

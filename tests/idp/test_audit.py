@@ -90,9 +90,9 @@ def test_purge_removes_old_events_shortens_old_ips_and_drops_what_is_done(app, r
             OutboxMail(vhs_id=vhs.id, recipient="a@b.de", kind="test", subject="s",
                        text_body="t", html_body="h", message_id="<2@x>", created_at=now)])
         pending = Account(vhs_id=vhs.id, address="nie@vhs.de", status=Status.PENDING,
-                          created_at=now - 5 * 86400)
+                          created_at=now - 8 * 86400)
         waiting = Account(vhs_id=vhs.id, address="bald@vhs.de", status=Status.PENDING,
-                          created_at=now - 5 * 86400)
+                          created_at=now - 8 * 86400)
         session.add_all([pending, waiting])
         session.flush()
         session.add(AccountToken(account_id=waiting.id, purpose="activate", token_hash="x" * 64,

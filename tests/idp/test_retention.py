@@ -1,0 +1,139 @@
+"""Retention, declared once: every period is a setting, ``settings`` lists it, and
+``purge`` enforces each one (here with small values) and says what it removed."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+
+from idp import db
+from idp.models import (
+    Account,
+    AuditEvent,
+    Client,
+    HelpRequest,
+    LogoutDelivery,
+    OutboxMail,
+    SsoSession,
+    Status,
+    Token,
+    Vhs,
+)
+from idp.retention import PERIODS
+from idp.settings import SETTINGS
+
+from ..helpers import PASSWORD, cli_runner, post_login, run
+
+DAY = 86400
+SMALL = {"AUDIT_DAYS": 5, "AUDIT_IP_DAYS": 1, "SESSIONS_DAYS": 2, "MAIL_DAYS": 3,
+         "LOGOUT_NOTICE_DAYS": 2, "HELP_REQUEST_DAYS": 4, "PENDING_DAYS": 1,
+         "INACTIVE_DAYS": 30}
+
+
+def test_every_kind_of_data_has_one_retention_setting_listed_by_settings(app, runner):
+    assert set(PERIODS) == set(SMALL)
+    assert all(SETTINGS[name].kept and SETTINGS[name].kind is int for name in PERIODS)
+    listed = {line.split("\t")[0] for line in run(runner, "settings").splitlines()}
+    assert {f"IDP_{name}" for name in PERIODS} <= listed
+
+
+def _plant(app) -> None:
+    """For each period, one row just past it (``old``) and one just within (``new``)."""
+    moment = int(time.time())
+
+    def ago(name: str, more: int) -> int:
+        return moment - SMALL[name] * DAY + more
+
+    with app.app_context():
+        session = db.session()
+        vhs = session.scalar(select(Vhs))
+        session.add(Client(client_id="svc", grant_types=["authorization_code"]))
+        people = {name: Account(vhs_id=vhs.id, address=f"{name}@vhs-straubing.de",
+                                status=status, created_at=created, last_login_at=login)
+                  for name, status, created, login in (
+                      ("gone", Status.ACTIVE, ago("INACTIVE_DAYS", -3600 * 400), None),
+                      ("idle", Status.ACTIVE, 1, ago("INACTIVE_DAYS", -60)),
+                      ("busy", Status.ACTIVE, 1, ago("INACTIVE_DAYS", 3600)),
+                      ("never", Status.PENDING, ago("PENDING_DAYS", -60), None),
+                      ("soon", Status.PENDING, ago("PENDING_DAYS", 3600), None))}
+        session.add_all(people.values())
+        session.flush()
+        for age, tag in ((-60, "old"), (3600, "new")):
+            ended = ago("SESSIONS_DAYS", age)
+            session.add(SsoSession(sid=f"s-{tag}", secret_hash=f"h-{tag}",
+                                   account_id=people["busy"].id, auth_time=1,
+                                   expires_at=moment + DAY, ended_at=ended))
+            session.add(Token(client_id="svc", account_id=people["busy"].id,
+                              access_token_hash=f"a-{tag}", access_expires_at=ended,
+                              refresh_token_hash=f"r-{tag}", refresh_expires_at=moment + DAY,
+                              refresh_revoked_at=ended, family_id=tag))
+            session.add(OutboxMail(vhs_id=vhs.id, recipient="x@vhs-straubing.de", kind="test",
+                                   subject=tag, text_body="t", html_body="h",
+                                   message_id=f"<{tag}@x>", delivered_at=ago("MAIL_DAYS", age)))
+            session.add(LogoutDelivery(client_id="svc", uri="https://svc.example/bc", sub="s",
+                                       sid=tag, failed_at=ago("LOGOUT_NOTICE_DAYS", age)))
+            session.add(HelpRequest(vhs_id=vhs.id, address=f"{tag}@vhs-straubing.de",
+                                    diagnosis="[]", state="done",
+                                    closed_at=ago("HELP_REQUEST_DAYS", age)))
+            session.add(AuditEvent(at=ago("AUDIT_DAYS", age), kind="login", detail=tag))
+            session.add(AuditEvent(at=ago("AUDIT_IP_DAYS", age), kind="login",
+                                   ip="198.51.100.7", detail=f"ip-{tag}"))
+        session.commit()
+
+
+def test_purge_enforces_each_period_and_prints_what_it_removed(make_app):
+    app = make_app(**SMALL)
+    runner = cli_runner(app)
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    _plant(app)
+
+    lines = run(runner, "purge").strip().splitlines()
+
+    assert lines == [
+        "IDP_AUDIT_DAYS=5: 1 audit events",
+        "IDP_AUDIT_IP_DAYS=1: 1 audit IPs shortened",
+        "IDP_SESSIONS_DAYS=2: 1 tokens, 0 codes, 1 sessions, 0 eligibility answers",
+        "IDP_MAIL_DAYS=3: 1 delivered or given-up mails",
+        "IDP_LOGOUT_NOTICE_DAYS=2: 1 logout notices",
+        "IDP_HELP_REQUEST_DAYS=4: 1 closed help requests",
+        "IDP_PENDING_DAYS=1: 1 pending accounts",
+        "IDP_INACTIVE_DAYS=30: 2 inactive accounts",
+    ]  # in the order of the declaration
+    with app.app_context():
+        session = db.session()
+        assert set(session.scalars(select(Account.address))) == {
+            "busy@vhs-straubing.de", "soon@vhs-straubing.de"}
+        assert list(session.scalars(select(SsoSession.sid))) == ["s-new"]
+        assert list(session.scalars(select(Token.family_id))) == ["new"]
+        assert list(session.scalars(select(OutboxMail.subject))) == ["new"]
+        assert list(session.scalars(select(LogoutDelivery.sid))) == ["new"]
+        assert list(session.scalars(select(HelpRequest.address))) == ["new@vhs-straubing.de"]
+        kept = dict(session.execute(select(AuditEvent.detail, AuditEvent.ip).where(
+            AuditEvent.kind == "login")).all())
+        assert kept == {"new": None, "ip-old": "198.51.100.0/24", "ip-new": "198.51.100.7"}
+        deleted = session.scalars(select(AuditEvent).where(
+            AuditEvent.kind == "account_deleted")).all()
+        assert sorted((e.detail, e.actor) for e in deleted) == [("inactive", "retention")] * 2
+
+
+def test_a_sign_in_keeps_an_account_that_inactivity_would_delete(make_app):
+    app = make_app(INACTIVE_DAYS=30)
+    runner = cli_runner(app)
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    with app.app_context():
+        db.session().execute(Account.__table__.update().values(created_at=1))
+        db.session().commit()
+    assert post_login(app.test_client()).status_code == 303
+    assert "IDP_INACTIVE_DAYS=30: 0 inactive accounts" in run(runner, "purge")
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Account)) == 1
+
+
+def test_inactivity_is_off_by_default(app, runner, tenant):
+    with app.app_context():
+        db.session().execute(Account.__table__.update().values(created_at=1))
+        db.session().commit()
+    assert "IDP_INACTIVE_DAYS=0: 0 inactive accounts" in run(runner, "purge")
