@@ -33,6 +33,7 @@ ACTS = {
     "vhs set-legacy-login": _l("alten Login für übernommene Zugänge eingetragen"),
     "vhs set-upstream": _l("Anmeldung über das itm:PORTAL eingetragen"),
     "vhs set-mfa": _l("zweiten Faktor für die VHS festgelegt"),
+    "vhs set-privacy": _l("Verantwortliche und Datenschutzbeauftragte eingetragen"),
     "vhs test-mail": _l("Testmail gesendet"),
     "vhs test-program": _l("Verbindung zum Verwaltungsprogramm getestet"),
     "accounts add": _l("Zugang angelegt"),

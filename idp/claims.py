@@ -60,10 +60,15 @@ def all_claims(who: Account | Holder) -> dict:
     return claims
 
 
+def released_by(scope: str) -> set[str]:
+    """The names of the claims ``scope`` releases (``legacy_id`` only where the client may
+    have it and the person has one)."""
+    return {name for s in set(scope_to_list(scope) or []) for name in SCOPE_CLAIMS.get(s, ())}
+
+
 def for_scope(who: Account | Holder, scope: str) -> UserInfo:
     """The claims ``scope`` releases."""
-    granted = set(scope_to_list(scope) or [])
-    released = {name for s in granted for name in SCOPE_CLAIMS.get(s, ())}
+    released = released_by(scope)
     claims = all_claims(who)
     return UserInfo({name: value for name, value in claims.items() if name in released})
 

@@ -127,6 +127,27 @@ DETAILS = {
     "optional": _l("jetzt freiwillig"),
 }
 
+CLAIMS = {  # what a service receives about a person (``idp.claims``), in words
+    "sub": _l("Kennung (sub)"),
+    "vhs": _l("VHS"),
+    "email": _l("E-Mail-Adresse"),
+    "email_verified": _l("ob die Adresse bestätigt ist"),
+    "name": _l("Name"),
+    "legacy_id": _l("bisherige vhsKOOP-Kennung"),
+}
+
+RETENTION = {  # the retention periods (``idp.retention.PERIODS``): what each limits
+    "AUDIT_DAYS": _l("Protokolleinträge"),
+    "AUDIT_IP_DAYS": _l("vollständige IP-Adressen im Protokoll (danach gekürzt)"),
+    "SESSIONS_DAYS": _l("beendete Sitzungen, Tokens und Anmeldecodes; Antworten des "
+                        "Verwaltungsprogramms"),
+    "MAIL_DAYS": _l("zugestellte oder aufgegebene Mails"),
+    "LOGOUT_NOTICE_DAYS": _l("zugestellte oder aufgegebene Abmeldenachrichten an Dienste"),
+    "HELP_REQUEST_DAYS": _l("abgeschlossene Hilfe-Anfragen"),
+    "PENDING_DAYS": _l("angefragte, nie aktivierte Zugänge"),
+    "INACTIVE_DAYS": _l("Zugänge ohne Anmeldung"),
+}
+
 MAILS = {
     "activation": _l("Link zum Passwort setzen"),
     "reset": _l("Link zum neuen Passwort"),

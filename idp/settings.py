@@ -232,6 +232,13 @@ SETTINGS: dict[str, Setting] = {
     "INACTIVE_DAYS": Setting(0, int, "`purge` deletes an account (as \"Zugang löschen\" does) "
                              "when nobody signed in to it for this long; 0: never.", low=0,
                              kept="accounts nobody signs in to"),
+    "PRIVACY_CONTROLLER": Setting(
+        "", str, "Who is responsible for the data (GDPR Art. 4(7)): name, postal address and "
+        "contact, for the record of processing and the privacy notice. A VHS may enter its "
+        "own (`vhs set-privacy`, the console).", written="none"),
+    "PRIVACY_DPO": Setting(
+        "", str, "How to reach the data protection officer, for the record of processing and "
+        "the privacy notice. A VHS may enter its own.", written="none"),
     "HELP_RECHECK_SECONDS": Setting(
         0, int, "How often the worker asks the program again about an open help request. 0: "
         "every 10 minutes on the request's first day, hourly after that (the demo: 5).",

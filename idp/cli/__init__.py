@@ -20,11 +20,13 @@ from .development import demo_command, itm_connect_sim_command, portal_sim_comma
 from .keys import keys_group
 from .mail import mail_worker
 from .operations import audit_command, db_group, diagnose_command, purge, settings_command
+from .privacy import privacy_group
 from .vhs import kma_group, vhs_group
 
 COMMANDS = (vhs_group, kma_group, clients_group, accounts_group, admins_group, keys_group, db_group,
-            diagnose_command, purge, audit_command, settings_command, mail_worker, demo_command,
-            portal_sim_command, itm_connect_sim_command, shell_command, routes_command)
+            diagnose_command, purge, audit_command, settings_command, privacy_group, mail_worker,
+            demo_command, portal_sim_command, itm_connect_sim_command, shell_command,
+            routes_command)
 
 
 class ProviderGroup(FlaskGroup):

@@ -11,7 +11,17 @@ from adapters import registry
 from adapters.base import AdapterConfigError, AdapterUnavailable
 from adapters.directory import DirectoryFormatError
 
-from .. import directory, eligibility, factors, mail, notices, portals, programs, tenants
+from .. import (
+    directory,
+    eligibility,
+    factors,
+    mail,
+    notices,
+    portals,
+    privacy,
+    programs,
+    tenants,
+)
 from ..connectors.portal import CONNECT_TIMEOUT, READ_TIMEOUT, PortalSettings, default_url
 from ..connectors.upstream import UpstreamSettings
 from .base import Group, fail, operator, read_secret
@@ -83,6 +93,25 @@ def vhs_set_mfa(slug: str, required: bool) -> None:
     vhs = _vhs(slug)
     factors.set_policy(vhs, required, f"cli:{operator()}")
     click.echo(f"VHS {vhs.slug}: second factor {'required' if required else 'optional'}")
+
+
+@vhs_group.command("set-privacy")
+@click.argument("slug")
+@click.option("--controller", default="", help="Who is responsible for the data (name, postal "
+              "address, contact); empty: IDP_PRIVACY_CONTROLLER applies.")
+@click.option("--dpo", default="", help="How to reach the VHS's data protection officer; "
+              "empty: IDP_PRIVACY_DPO applies.")
+def vhs_set_privacy(slug: str, controller: str, dpo: str) -> None:
+    """Enter the VHS's own controller and data protection officer (the record of processing
+    and the privacy notice name them)."""
+    vhs = _vhs(slug)
+    try:
+        privacy.set_contacts(vhs, controller, dpo)
+    except privacy.ContactError as error:
+        raise click.BadParameter(str(error)) from None
+    shown = {True: "entered", False: "as configured"}
+    click.echo(f"VHS {vhs.slug}: controller {shown[bool(vhs.privacy_controller)]}, "
+               f"data protection officer {shown[bool(vhs.privacy_dpo)]}")
 
 
 @vhs_group.command("set-adapter")

@@ -62,6 +62,10 @@ class Vhs(Base):
     legacy_login_config: Mapped[str | None] = mapped_column(Text)
     # every account of this VHS needs a second factor (``vhskoop-idp vhs set-mfa``)
     mfa_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # who is responsible for its people's data and its data protection officer, where the
+    # VHS entered its own (``idp.privacy``; else IDP_PRIVACY_CONTROLLER, IDP_PRIVACY_DPO)
+    privacy_controller: Mapped[str | None] = mapped_column(Text)
+    privacy_dpo: Mapped[str | None] = mapped_column(Text)
 
 
 class Account(Base):

@@ -6,6 +6,7 @@ the screenshots folder of conftest.py, axe's findings beside them (axe.json)."""
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -135,6 +136,9 @@ def tour(page, site):
     page.click("button.primary")
     page.goto(last_link(site, "/passwort-neu"))
     yield "reset-password"
+    page.get_by_role("link", name=re.compile("^(Datenschutz|Privacy)$")).click()  # the footer
+    expect(page.locator("h1")).to_contain_text(re.compile("Datenschutzhinweise|Privacy notice"))
+    yield "privacy-notice"
     page.goto(base + "/authorize?client_id=unbekannt&response_type=code&scope=openid")
     yield "authorize-error"
     page.goto(base + "/gibt-es-nicht")
@@ -187,7 +191,7 @@ def test_every_page_passes_axe_fits_the_window_and_is_photographed(
         elif name == "login":
             page.screenshot(path=SHOTS / f"{lang}-{name}-{width}.png", full_page=True)
     context.close()
-    assert len(seen) == 30
+    assert len(seen) == 31
     assert not blocking, blocking
     assert not too_wide, too_wide
     provider_titles = [t for n, t in titles.items() if n not in ("service", "service-signed-in")]

@@ -1,16 +1,17 @@
 """One VHS's own pages: "Warum kommt jemand nicht rein?", the access requests, the KMA
-links, the VHS's mail server (with "Testmail senden" and its outbox) and the
-Verwaltungsprogramm connection (with "Verbindung testen")."""
+links, the VHS's mail server (with "Testmail senden" and its outbox), the
+Verwaltungsprogramm connection (with "Verbindung testen") and the record of processing
+activities (with the VHS's own controller and data protection officer)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, make_response, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from adapters.address import clean, is_plausible
 from adapters.base import AdapterUnavailable
 
-from ... import audit, diagnose, directory, labels, mail, notices, programs, reports
+from ... import audit, diagnose, directory, labels, mail, notices, privacy, programs, reports
 from ...models import Vhs, now
 from . import acts, gate
 
@@ -26,6 +27,7 @@ NO_ADAPTER = _l("Für diese VHS ist kein Verwaltungsprogramm angebunden.")
 LINKED = _l("%(address)s ist verknüpft.")
 UNLINKED = _l("Die Verknüpfung von %(address)s ist entfernt.")
 NOT_LINKED = _l("%(address)s war nicht verknüpft.")
+CONTACTS_SAVED = _l("Verantwortliche und Datenschutzbeauftragte sind gespeichert.")
 
 
 
@@ -146,3 +148,34 @@ def program_test(vhs: Vhs):
                                          "error": error}, default, "error")
     return acts.done(PROBE_OK % {"adapter": labels.program(vhs.adapter), "ms": milliseconds},
                      default)
+
+
+@bp.get("/verzeichnis")
+def record(vhs: Vhs):
+    """"Verzeichnis der Verarbeitungstätigkeiten" (GDPR Art. 30), made from the running
+    configuration, and the VHS's own contacts."""
+    return render_template("admin/record.html", vhs=vhs, record=privacy.record(vhs),
+                           contacts=privacy.contacts(None))
+
+
+@bp.get("/verzeichnis.md")
+def record_markdown(vhs: Vhs):
+    """The same record as a Markdown file, for the data protection officer."""
+    response = make_response(privacy.markdown(privacy.record(vhs)))
+    response.mimetype = "text/markdown"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="verzeichnis-{vhs.slug}.md"')
+    return response
+
+
+@bp.post("/verzeichnis/kontakte")
+def record_contacts(vhs: Vhs):
+    """Enter the VHS's own controller and data protection officer (empty: the
+    installation's)."""
+    default = url_for("admin.vhs.record", slug=vhs.slug)
+    try:
+        privacy.set_contacts(vhs, acts.text("controller"), acts.text("dpo"))
+    except privacy.ContactError as error:
+        return acts.done(error, default, "error")
+    acts.record("vhs set-privacy", vhs=vhs.slug)
+    return acts.done(CONTACTS_SAVED, default)

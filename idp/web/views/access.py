@@ -15,13 +15,21 @@ from wtforms import HiddenField, PasswordField, StringField
 from adapters.address import clean
 from adapters.base import AdapterUnavailable
 
-from ... import audit, authn, clients, links, selfservice
+from ... import audit, authn, clients, links, privacy, selfservice, tenants
 from ...connectors import PortalUnavailable
 from ...identity import Refusal
 from ...models import Purpose, digest
 from ...password_policy import refusals
 from .. import signin
-from .forms import Problems, check_address, check_vhs, preselected, remember_vhs, vhs_field
+from .forms import (
+    LAST_VHS_COOKIE,
+    Problems,
+    check_address,
+    check_vhs,
+    preselected,
+    remember_vhs,
+    vhs_field,
+)
 from .pages import EXPIRED, allow_form_target, safe_next, wait_words
 
 bp = Blueprint("access", __name__)
@@ -190,6 +198,15 @@ def ask_help_submit():
 def help():
     """"Probleme bei der Anmeldung?": the help page's checklist and who to ask."""
     return render_template("help.html", next=safe_next(request.args.get("next")) or "")
+
+
+@bp.get("/datenschutz")
+def privacy_notice():
+    """"Datenschutzhinweise": made from the running configuration (idp.privacy); a VHS's own
+    contacts for the VHS asked for, or the one last chosen in this browser."""
+    slug = (request.args.get("vhs") or request.cookies.get(LAST_VHS_COOKIE) or "")[:63]
+    vhs = tenants.onboarded(slug) if slug else None
+    return render_template("privacy_notice.html", notice=privacy.notice(vhs), vhs=vhs)
 
 
 def _remember_request(next_url: str | None) -> None:
