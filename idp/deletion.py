@@ -12,15 +12,17 @@ In the caller's transaction:
 - the account's row goes, and with it (``ON DELETE CASCADE``) its sessions, tokens,
   authorization codes, consents, second factors, recovery codes, mail links and console
   role, and what was imported from the old login (``legacy_id``, its hash);
-- the rows about its address at its VHS go too: help requests, mails not yet sent, the
+- the rows about its address at its VHS go too: help requests, the mails to it (sent or
+  not: a sent one holds the address and a link until IDP_MAIL_DAYS), the
   Verwaltungsprogramm's cached answers.
 
 What stays: the audit trail's events, which name the person only by the ``sub`` (a random
-value that nothing links to the address any more) or by the keyed tag of a typed address;
-the act of deleting is recorded by the caller. An itm:PORTAL login stays at the portal, and
-the entries the VHS's program or ITEM keep for the address (the directory, the
-Kursmanagement-APP links) are the VHS's data, not this account's. A later "Neuer Zugang"
-with the same address makes a new account with a new ``sub``.
+value that nothing links to the address any more) or by the keyed tag of a typed address
+(the act of deleting is recorded by the caller); the back-channel logout notices, which
+carry the ``sub`` until they are delivered and IDP_LOGOUT_NOTICE_DAYS after. An itm:PORTAL
+login stays at the portal, and the entries the VHS's program or ITEM keep for the address
+(the directory, the Kursmanagement-APP links) are the VHS's data, not this account's. A
+later "Neuer Zugang" with the same address makes a new account with a new ``sub``.
 """
 
 from __future__ import annotations
@@ -61,8 +63,7 @@ def delete(account: Account) -> Deleted:
         "help_requests": session.execute(delete_rows(HelpRequest).where(
             HelpRequest.vhs_id == vhs_id, HelpRequest.address == address)).rowcount,
         "mails": session.execute(delete_rows(OutboxMail).where(
-            OutboxMail.vhs_id == vhs_id, OutboxMail.recipient == address,
-            OutboxMail.delivered_at.is_(None), OutboxMail.failed_at.is_(None))).rowcount,
+            OutboxMail.vhs_id == vhs_id, OutboxMail.recipient == address)).rowcount,
         "eligibility_answers": session.execute(delete_rows(EligibilityCheck).where(
             EligibilityCheck.vhs_id == vhs_id, EligibilityCheck.address == address)).rowcount,
     }

@@ -314,4 +314,5 @@ def filters() -> dict:
             "security_label": lambda value: of(SECURITY, value),
             "grant_label": lambda value: of(GRANTS, value),
             "scope_label": lambda value: of(SCOPES, value),
+            "claim_label": lambda value: of(CLAIMS, value),
             "key_state_label": lambda value: of(KEY_STATES, value)}

@@ -589,9 +589,9 @@ PLANTED_DIAGNOSIS = ('[{"ok": false, "text": "Die Adresse ist im Programm nicht 
                      '"advice": "Im Programm freigeben."}]')
 
 
-def plant_help_and_mails(app, address: str) -> None:
-    """A help request, an unsent and a sent mail, and the program's answer for ``address``
-    at vhs Straubing."""
+def plant_help_and_mails(app, address: str, answer: bool = True) -> None:
+    """A help request, an unsent and a sent mail, and (``answer``) the program's answer for
+    ``address`` at vhs Straubing."""
     with app.app_context():
         session = db.session()
         vhs = session.scalar(select(Vhs).where(Vhs.slug == "straubing"))
@@ -602,6 +602,7 @@ def plant_help_and_mails(app, address: str) -> None:
                                    subject="Zugang", text_body="…", html_body="…",
                                    message_id=secrets.token_hex(8), next_attempt_at=0,
                                    delivered_at=delivered))
-        session.add(EligibilityCheck(vhs_id=vhs.id, address=address, status="eligible",
-                                     checked_at=1))
+        if answer:
+            session.add(EligibilityCheck(vhs_id=vhs.id, address=address, status="eligible",
+                                         checked_at=1))
         session.commit()

@@ -96,9 +96,9 @@ def accounts_reset_mfa(vhs_slug: str, email: str) -> None:
 def accounts_delete(vhs_slug: str, email: str, yes: bool) -> None:
     """Delete an account and every row about it (GDPR Art. 17): its sessions end and the
     services that shared them are told (back-channel logout); its tokens, second factors,
-    consents, help requests, unsent mails and the program's cached answers go. The audit
-    keeps its events under the pseudonym. An itm:PORTAL login stays at the portal; "Neuer
-    Zugang" later makes a new account."""
+    consents, help requests, mails to the address and the program's cached answers go. The
+    audit keeps its events under the pseudonym. An itm:PORTAL login stays at the portal;
+    "Neuer Zugang" later makes a new account."""
     account = _account(vhs_slug, email)
     address = account.address
     if not yes:
@@ -106,7 +106,7 @@ def accounts_delete(vhs_slug: str, email: str, yes: bool) -> None:
                       abort=True)
     gone = deletion.delete(account)
     click.echo(f"deleted {address} at {vhs_slug}: {gone.sessions} sessions, {gone.tokens} "
-               f"tokens, {gone.help_requests} help requests, {gone.mails} unsent mails, "
+               f"tokens, {gone.help_requests} help requests, {gone.mails} mails, "
                f"{gone.eligibility_answers} answers of the program")
 
 

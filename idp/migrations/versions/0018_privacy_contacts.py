@@ -28,7 +28,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Downgrade schema."""
-    with op.batch_alter_table('vhs') as batch:
-        batch.drop_column('privacy_dpo')
-        batch.drop_column('privacy_controller')
+    """Downgrade schema: ALTER TABLE ... DROP COLUMN, also on SQLite (3.35 and later). A
+    batch would copy the table ``vhs`` and drop the old one, and with it, by ON DELETE
+    CASCADE, every row that belongs to a VHS."""
+    for column in ('privacy_dpo', 'privacy_controller'):
+        op.execute(f'ALTER TABLE vhs DROP COLUMN {column}')
