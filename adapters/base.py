@@ -89,6 +89,10 @@ class Adapter(Protocol):
     def check(self, address: str) -> Decision:
         """The decision for ``address`` (cleaned by the adapter before matching)."""
 
+    # Optional: ``check_many(addresses: list[str]) -> dict[str, Decision]``, the decision
+    # for each of many addresses (keyed as given) in one go, as ``check`` would decide each;
+    # the lifecycle pass uses it where an adapter has it (the SQL adapters: one query).
+
     def close(self) -> None:
         """Release connections."""
 

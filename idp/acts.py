@@ -49,6 +49,7 @@ ACTS = {
     "vhs import-directory": _l("Benutzerliste eingelesen"),
     "db upgrade": _l("Datenbank auf den neuen Stand gebracht"),
     "purge": _l("Abgelaufenes gelöscht"),
+    "lifecycle run": _l("Verwaltungsprogramme nach Ausgeschiedenen gefragt"),
     "admins grant": _l("Rolle vergeben"),
     "admins revoke": _l("Rolle entzogen"),
 }

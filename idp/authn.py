@@ -75,11 +75,11 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
     if not matches:
         reason = Reason.LEGACY_UNAVAILABLE if checked.unavailable else Reason.WRONG_PASSWORD
         return _refused(reason, Via.PASSWORD, vhs_slug, address)
-    if not account.active:
+    if not (account.active or account.status == Status.LEFT):
         reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
         return _refused(reason, Via.PASSWORD, vhs_slug, address)
-    if not eligibility.allows(vhs, address):
-        return _refused(Reason.NOT_ELIGIBLE, Via.PASSWORD, vhs_slug, address)
+    if not (eligibility.allows(vhs, address) and account.active):  # a leaver listed again
+        return _refused(Reason.NOT_ELIGIBLE, Via.PASSWORD, vhs_slug, address)  # comes back
     if checked.confirmed_by:
         _upgrade(account, password, checked.confirmed_by)
     elif passwords().needs_rehash(account.password_hash):
@@ -156,7 +156,8 @@ def admit(vhs: Vhs, confirmed: Identity) -> Identity | Refusal:
     account = accounts.find(vhs, confirmed.address)
     if account is not None and account.status == Status.DISABLED:
         return _refused(Reason.DISABLED, confirmed.via, vhs.slug, confirmed.address)
-    if not eligibility.allows(vhs, confirmed.address):
+    if not eligibility.allows(vhs, confirmed.address) or (
+            account is not None and account.status == Status.LEFT):
         return _refused(Reason.NOT_ELIGIBLE, confirmed.via, vhs.slug, confirmed.address)
     account = _portal_account(vhs, account, confirmed)
     return replace(confirmed, account_id=account.id, sub=account.sub,
@@ -174,10 +175,10 @@ def by_passkey(account: Account, amr: tuple[str, ...]) -> Identity | Refusal:
 
 
 def _still_allowed(account: Account, via: str, amr: tuple[str, ...]) -> Identity | Refusal:
-    if not account.active:
+    if not (account.active or account.status == Status.LEFT):
         reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
         return _refused(reason, via, account.vhs.slug, account.address)
-    if not eligibility.allows(account.vhs, account.address):
+    if not (eligibility.allows(account.vhs, account.address) and account.active):
         return _refused(Reason.NOT_ELIGIBLE, via, account.vhs.slug, account.address)
     return _confirmed(account, via, amr)
 

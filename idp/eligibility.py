@@ -22,7 +22,7 @@ from adapters import registry
 from adapters.address import clean
 from adapters.base import ELIGIBLE, Adapter, AdapterUnavailable, Context, Decision
 
-from . import audit, db, directory, metrics
+from . import audit, db, directory, leavers, metrics
 from .built import PerVhs
 from .models import EligibilityCheck, Vhs, now
 from .sealing import seal, unseal
@@ -47,9 +47,10 @@ def adapter_for(vhs: Vhs) -> Adapter | None:
             vhs, vhs.adapter, unseal(vhs.adapter_config) if vhs.adapter_config else {}))
 
 
-def ask(vhs: Vhs, address: str) -> Decision:
+def ask(vhs: Vhs, address: str, react: bool = True) -> Decision:
     """The adapter's answer now (no cache), remembered with its answer time for the next
-    logins and the console; AdapterUnavailable passes through, as an audit event too."""
+    logins and the console; AdapterUnavailable passes through, as an audit event too.
+    The person's account follows the answer (``idp.leavers``) unless ``react`` is False."""
     adapter = adapter_for(vhs)
     if adapter is None:
         raise LookupError(f"VHS {vhs.slug} has no adapter")
@@ -63,8 +64,23 @@ def ask(vhs: Vhs, address: str) -> Decision:
         raise
     seconds = time.perf_counter() - started
     metrics.timed_program(vhs.slug, vhs.adapter, seconds, False)
-    _remember(vhs, clean(address).value, decision, now(), round(seconds * 1000))
+    moment = now()
+    remember(vhs, clean(address).value, decision, moment, round(seconds * 1000))
+    if react:
+        follow(vhs, clean(address).value, decision, moment)
     return decision
+
+
+def follow(vhs: Vhs, address: str, decision: Decision, moment: int) -> None:
+    """The account of ``address`` follows the program's answer: a "no" ends its access and
+    marks it as leaving, a "yes" takes it back (``idp.leavers``)."""
+    account = leavers.account_at(vhs, address)
+    if account is None:
+        return
+    if decision.eligible:
+        leavers.said_yes(account)
+    else:
+        leavers.said_no(account, decision.status, moment)
 
 
 def allows(vhs: Vhs, typed_address: str) -> bool:
@@ -94,7 +110,7 @@ def allows(vhs: Vhs, typed_address: str) -> bool:
     return decision.eligible
 
 
-def _remember(vhs: Vhs, address: str, decision: Decision, moment: int, latency_ms: int) -> None:
+def remember(vhs: Vhs, address: str, decision: Decision, moment: int, latency_ms: int) -> None:
     """Store the answer, whether or not another instance stored one meanwhile (upsert)."""
     values = {"vhs_id": vhs.id, "address": address, "status": decision.status,
               "checked_at": moment, "latency_ms": latency_ms}

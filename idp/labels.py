@@ -31,6 +31,11 @@ KINDS = {
     "login_failed": _l("Anmeldung abgelehnt"),
     "logout": _l("Abmeldung"),
     "account_deleted": _l("Zugang gelöscht"),
+    "leaving": _l("Zugang beendet: nicht mehr im Verwaltungsprogramm"),
+    "leaving_ended": _l("wieder im Verwaltungsprogramm"),
+    "account_left": _l("Zugang geschlossen: ausgeschieden"),
+    "account_back": _l("Zugang wieder geöffnet: wieder im Verwaltungsprogramm"),
+    "lifecycle_braked": _l("Prüfung angehalten: zu viele wären auf einmal ausgeschieden"),
     "consent": _l("Einwilligung"),
     "throttled": _l("gebremst (zu viele Versuche)"),
     "code_replay": _l("Anmeldecode doppelt eingelöst"),
@@ -117,6 +122,7 @@ DETAILS = {
     "everywhere": _l("überall"),
     "by the person": _l("durch die Person selbst"),
     "inactive": _l("lange nicht angemeldet"),
+    "left": _l("ausgeschieden"),
     "retention": _l("die Aufbewahrungsfrist"),
     "totp_added": _l("Authenticator-App eingerichtet"),
     "totp_removed": _l("Authenticator-App entfernt"),
@@ -146,6 +152,7 @@ RETENTION = {  # the retention periods (``idp.retention.PERIODS``): what each li
     "HELP_REQUEST_DAYS": _l("abgeschlossene Hilfe-Anfragen"),
     "PENDING_DAYS": _l("angefragte, nie aktivierte Zugänge"),
     "INACTIVE_DAYS": _l("Zugänge ohne Anmeldung"),
+    "LEAVER_DELETE_DAYS": _l("Zugänge ausgeschiedener Personen, nach dem Schließen"),
 }
 
 MAILS = {

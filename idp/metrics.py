@@ -53,6 +53,9 @@ PORTAL_SECONDS = Histogram("idp_portal_seconds", "Time of an itm:PORTAL call, by
                            buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 PORTAL_ERRORS = Counter("idp_portal_errors_total", "itm:PORTAL calls that failed, by VHS.",
                         ["vhs", "call"])
+LIFECYCLE = Counter("idp_lifecycle_total", "What lifecycle passes did, by VHS and what: "
+                    "checked (addresses asked), ended (access ended), closed, deleted, "
+                    "braked (passes that changed nothing).", ["vhs", "what"])
 REQUEST_SECONDS = Histogram("idp_request_seconds", "Time to answer a request, by endpoint "
                             "and status class.", ["endpoint", "method", "status"],
                             buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
@@ -78,6 +81,15 @@ def timed_program(vhs: str, adapter: str, seconds: float, failed: bool) -> None:
     PROGRAM_SECONDS.labels(vhs, adapter).observe(seconds)
     if failed:
         PROGRAM_ERRORS.labels(vhs, adapter).inc()
+
+
+def count_lifecycle(vhs: str, checked: int, ended: int, closed: int, deleted: int,
+                    braked: bool) -> None:
+    """One lifecycle pass at one VHS (``idp.lifecycle``)."""
+    for what, count in (("checked", checked), ("ended", ended), ("closed", closed),
+                        ("deleted", deleted), ("braked", int(braked))):
+        if count:
+            LIFECYCLE.labels(vhs, what).inc(count)
 
 
 def timed_portal(vhs: str, call: str, seconds: float, failed: bool) -> None:

@@ -13,6 +13,8 @@ Each kind of data has one retention period, declared once among the settings (th
   ago (never while a link still works);
 - IDP_INACTIVE_DAYS (0: off): accounts nobody signed in to for that long, deleted as
   "Zugang löschen" deletes (``idp.deletion``), each with its audit event;
+- IDP_LEAVER_DELETE_DAYS: accounts closed as "ausgeschieden" that long ago
+  (``leavers.delete_due``, which the lifecycle pass runs too);
 - IDP_AUDIT_DAYS: audit events older than that; IDP_AUDIT_IP_DAYS: their IP addresses
   shortened (IPv4 /24, IPv6 /48) after that (raw IPs only as long as attack defence needs).
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 
-from . import audit, db, deletion, help, tokens
+from . import audit, db, deletion, help, leavers, tokens
 from .models import Account, AccountToken, AuditEvent, LogoutDelivery, OutboxMail, Purpose, Status
 from .settings import SETTINGS
 
@@ -59,6 +61,7 @@ def purge(moment: int) -> dict[str, dict[str, int]]:
         ~open_link).execution_options(synchronize_session=False)).rowcount}
     done["INACTIVE_DAYS"] = {"inactive accounts": _inactive(before("INACTIVE_DAYS"))
                              if days["INACTIVE_DAYS"] else 0}
+    done["LEAVER_DELETE_DAYS"] = {"closed leavers' accounts": leavers.delete_due(moment)}
     done["AUDIT_DAYS"] = {"audit events": session.execute(delete(AuditEvent).where(
         AuditEvent.at < before("AUDIT_DAYS"))).rowcount}
     done["AUDIT_IP_DAYS"] = {"audit IPs shortened": _shorten_ips(before("AUDIT_IP_DAYS"))}

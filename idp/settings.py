@@ -232,6 +232,24 @@ SETTINGS: dict[str, Setting] = {
     "INACTIVE_DAYS": Setting(0, int, "`purge` deletes an account (as \"Zugang löschen\" does) "
                              "when nobody signed in to it for this long; 0: never.", low=0,
                              kept="accounts nobody signs in to"),
+    "LIFECYCLE_CHECK_HOURS": Setting(
+        24, int, "Every account whose eligibility a Verwaltungsprogramm decides is asked "
+        "about again at least this often by the lifecycle pass (`lifecycle run`, the worker).",
+        low=1, high=24 * 30),
+    "LIFECYCLE_CHECKS_PER_MINUTE": Setting(
+        600, int, "At most this many addresses a minute are put to one VHS's program by the "
+        "lifecycle pass (a batch counts each address).", low=1),
+    "LEAVER_GRACE_DAYS": Setting(
+        7, int, "A person whom the program has answered \"no\" for this long (at least twice, "
+        "every answer \"no\") is closed as \"ausgeschieden\"; 0: at the next pass.", low=0),
+    "LEAVER_DELETE_DAYS": Setting(
+        90, int, "A closed leaver's account is deleted (as \"Zugang löschen\" does) this long "
+        "after it was closed; 0: at the next pass.", low=0,
+        kept="accounts of leavers, after they were closed"),
+    "LEAVER_BRAKE_PERCENT": Setting(
+        20, int, "A lifecycle pass that would end the access of more than this share of a "
+        "VHS's active accounts (at least 5) changes nothing there and tells its "
+        "administrators and ITEM.", low=1, high=100),
     "PRIVACY_CONTROLLER": Setting(
         "", str, "Who is responsible for the data (GDPR Art. 4(7)): name, postal address and "
         "contact, for the record of processing and the privacy notice. A VHS may enter its "

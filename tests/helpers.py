@@ -3,7 +3,9 @@ Flask's test client, or on the command line."""
 
 from __future__ import annotations
 
+import base64
 import fcntl
+import hashlib
 import html
 import json
 import logging
@@ -606,3 +608,34 @@ def plant_help_and_mails(app, address: str, answer: bool = True) -> None:
             session.add(EligibilityCheck(vhs_id=vhs.id, address=address, status="eligible",
                                          checked_at=1))
         session.commit()
+
+
+FLOW_CALLBACK = "https://app.example/cb"
+
+
+def code_flow(browser, client_id: str, client_secret: str, email: str,
+              tenant: str = "straubing", scope: str = "openid profile email") -> dict:
+    """The browser (Flask test client, signed in or not) goes through the code flow of
+    ``client_id`` (registered with FLOW_CALLBACK) as ``email``; the token response."""
+    verifier = secrets.token_urlsafe(32)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
+                                         ).rstrip(b"=").decode()
+    answer = browser.get("/authorize", query_string={
+        "client_id": client_id, "response_type": "code", "redirect_uri": FLOW_CALLBACK,
+        "scope": scope, "state": "s", "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge, "code_challenge_method": "S256"})
+    if not answer.headers["Location"].startswith(FLOW_CALLBACK):  # not signed in yet
+        page = browser.get(answer.headers["Location"]).get_data(as_text=True)
+        answer = browser.post("/login", data={
+            "csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next"),
+            "tenant": tenant, "email": email, "password": PASSWORD})
+        answer = browser.get(answer.headers["Location"])
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    tokens = browser.post("/token", headers={"Authorization": f"Basic {basic}"}, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": FLOW_CALLBACK,
+        "code_verifier": verifier}).get_json()
+    assert "access_token" in tokens, tokens
+    for name in ("access_token", "refresh_token", "id_token"):
+        secret(tokens.get(name))
+    return tokens

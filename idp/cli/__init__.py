@@ -18,15 +18,16 @@ from .base import MissingConfiguration, build_app
 from .clients import clients_group
 from .development import demo_command, itm_connect_sim_command, portal_sim_command
 from .keys import keys_group
+from .lifecycle import lifecycle_group
 from .mail import mail_worker
 from .operations import audit_command, db_group, diagnose_command, purge, settings_command
 from .privacy import privacy_group
 from .vhs import kma_group, vhs_group
 
 COMMANDS = (vhs_group, kma_group, clients_group, accounts_group, admins_group, keys_group, db_group,
-            diagnose_command, purge, audit_command, settings_command, privacy_group, mail_worker,
-            demo_command, portal_sim_command, itm_connect_sim_command, shell_command,
-            routes_command)
+            lifecycle_group, diagnose_command, purge, audit_command, settings_command,
+            privacy_group, mail_worker, demo_command, portal_sim_command,
+            itm_connect_sim_command, shell_command, routes_command)
 
 
 class ProviderGroup(FlaskGroup):

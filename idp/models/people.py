@@ -24,6 +24,7 @@ class Status:
     PENDING = "pending"  # asked for access, has not followed the activation link yet
     ACTIVE = "active"
     DISABLED = "disabled"  # an administrator closed it on purpose
+    LEFT = "left"  # "ausgeschieden": the program said no for IDP_LEAVER_GRACE_DAYS
 
 
 class Source:
@@ -98,6 +99,11 @@ class Account(Base):
     legacy_hash: Mapped[str | None] = mapped_column(String(255))
     imported_at: Mapped[int | None] = mapped_column(BigInteger)
     welcomed_at: Mapped[int | None] = mapped_column(BigInteger)
+    # A leaver (``idp.leavers``): since when every answer of the VHS's program said no, how
+    # many such answers, and when the account was closed as "ausgeschieden" (Status.LEFT).
+    leaving_since: Mapped[int | None] = mapped_column(BigInteger)
+    no_answers: Mapped[int] = mapped_column(default=0, server_default="0")
+    left_at: Mapped[int | None] = mapped_column(BigInteger)
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
 

@@ -10,6 +10,7 @@ from adapters import registry
 from adapters.base import AdapterUnavailable, Decision
 from adapters.sql import KuferSqlAdapter
 from idp.dev.itm_connect_sim import Simulator
+from idp.lifecycle import check_many
 
 from ..worlds import Links, closed_port, context, unique_vhs
 
@@ -148,3 +149,24 @@ def test_unreachable_backend_raises_adapter_unavailable(backends):
         dead.check("anna.muster@vhs-straubing.de")
     assert time.monotonic() - started < 10
     dead.close()
+
+
+def test_many_addresses_at_once_are_decided_as_one_by_one(adapter):
+    """The lifecycle pass asks many addresses at once (``check_many`` where an adapter has
+    one, else ``check`` each): the same decisions, keyed as asked, hostile ones included."""
+    asked = [address for address, _ in CASES] + HOSTILE[:3] + ["bernd@vhs-straubing.de"]
+    answers = check_many(adapter, asked)
+    assert set(answers) == set(asked)
+    assert {address: d.status for address, d in answers.items()} == {
+        address: adapter.check(address).status for address in asked}
+    assert answers["dora@vhs-straubing.de"].person.stored_address == "dora@vhs-straubing.de\u00a0"
+
+
+def test_many_addresses_of_an_unreachable_program_raise_adapter_unavailable(backends):
+    name, made = backends
+    dead = getattr(made, name)(reachable=False)
+    try:
+        with pytest.raises(AdapterUnavailable):
+            check_many(dead, ["anna.muster@vhs-straubing.de", "bernd@vhs-straubing.de"])
+    finally:
+        dead.close()

@@ -6,11 +6,7 @@ The same for the person's own deletion, the console's and the command's."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
-import secrets
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import String, Text, func, or_, select
@@ -19,8 +15,9 @@ from idp import db
 from idp.models import Account, AuditEvent, Base, Consent, LogoutDelivery, Passkey
 
 from ..helpers import (
-    PASSWORD,
+    FLOW_CALLBACK,
     account_of,
+    code_flow,
     form_field,
     give_totp,
     plant_help_and_mails,
@@ -32,35 +29,10 @@ from ..helpers import (
 )
 from .test_console import ANNA, DORA, act, signed_in, world  # noqa: F401 - the fixture
 
-CALLBACK = "https://app.example/cb"
 SECRETS = {"vhskoop": "forget-test-secret-vhskoop-0123456789abcdef",
            "feedback": "forget-test-secret-feedback-0123456789abcdef"}
 NAME = "Dora Beispiel"
 PSEUDONYMOUS = ("audit_events", "logout_deliveries")  # the sub only; checked apart
-
-
-def _code_flow(browser, client_id: str) -> dict:
-    """The browser (signed in or not) goes through the code flow of ``client_id``."""
-    verifier = secrets.token_urlsafe(32)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()
-                                         ).rstrip(b"=").decode()
-    answer = browser.get("/authorize", query_string={
-        "client_id": client_id, "response_type": "code", "redirect_uri": CALLBACK,
-        "scope": "openid profile email", "state": "s", "nonce": secrets.token_urlsafe(8),
-        "code_challenge": challenge, "code_challenge_method": "S256"})
-    if not answer.headers["Location"].startswith(CALLBACK):  # not signed in yet
-        page = browser.get(answer.headers["Location"]).get_data(as_text=True)
-        answer = browser.post("/login", data={
-            "csrf_token": form_field(page, "csrf_token"), "next": form_field(page, "next"),
-            "tenant": "straubing", "email": DORA, "password": PASSWORD})
-        answer = browser.get(answer.headers["Location"])
-    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
-    basic = base64.b64encode(f"{client_id}:{SECRETS[client_id]}".encode()).decode()
-    tokens = browser.post("/token", headers={"Authorization": f"Basic {basic}"}, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-        "code_verifier": verifier}).get_json()
-    assert "access_token" in tokens, tokens
-    return tokens
 
 
 def _holding(app, account_id: int, values: tuple[str, ...]) -> set[tuple[str, str]]:
@@ -96,7 +68,7 @@ def _rich_account(app, runner) -> tuple[Account, object]:
     passkey, a help request and mails; her browser, signed in with both factors."""
     for client_id, first_party in (("vhskoop", True), ("feedback", False)):
         run(runner, "clients", "add", client_id, "--secret", SECRETS[client_id],
-            "--redirect-uri", CALLBACK, "--scope", "openid profile email",
+            "--redirect-uri", FLOW_CALLBACK, "--scope", "openid profile email",
             "--backchannel-logout-uri", f"https://{client_id}.example/backchannel",
             *(("--first-party",) if first_party else ()))
     dora = account_of(app, DORA)
@@ -113,7 +85,7 @@ def _rich_account(app, runner) -> tuple[Account, object]:
     assert post_login(browser, email=DORA).headers["Location"] == "/login/zweiter-schritt"
     assert second_step(browser, totp_code(app, DORA, key)).status_code == 303
     for client_id in SECRETS:
-        _code_flow(browser, client_id)
+        code_flow(browser, client_id, SECRETS[client_id], DORA)
     return account_of(app, DORA), browser
 
 

@@ -28,7 +28,7 @@ from ..helpers import PASSWORD, cli_runner, post_login, run
 DAY = 86400
 SMALL = {"AUDIT_DAYS": 5, "AUDIT_IP_DAYS": 1, "SESSIONS_DAYS": 2, "MAIL_DAYS": 3,
          "LOGOUT_NOTICE_DAYS": 2, "HELP_REQUEST_DAYS": 4, "PENDING_DAYS": 1,
-         "INACTIVE_DAYS": 30}
+         "INACTIVE_DAYS": 30, "LEAVER_DELETE_DAYS": 10}
 
 
 def test_every_kind_of_data_has_one_retention_setting_listed_by_settings(app, runner):
@@ -56,8 +56,12 @@ def _plant(app) -> None:
                       ("idle", Status.ACTIVE, 1, ago("INACTIVE_DAYS", -60)),
                       ("busy", Status.ACTIVE, 1, ago("INACTIVE_DAYS", 3600)),
                       ("never", Status.PENDING, ago("PENDING_DAYS", -60), None),
+                      ("left", Status.LEFT, 1, moment - 3600),
+                      ("leftnow", Status.LEFT, 1, moment - 3600),
                       ("soon", Status.PENDING, ago("PENDING_DAYS", 3600), None))}
         session.add_all(people.values())
+        people["left"].left_at = ago("LEAVER_DELETE_DAYS", -60)
+        people["leftnow"].left_at = ago("LEAVER_DELETE_DAYS", 3600)
         session.flush()
         for age, tag in ((-60, "old"), (3600, "new")):
             ended = ago("SESSIONS_DAYS", age)
@@ -99,11 +103,12 @@ def test_purge_enforces_each_period_and_prints_what_it_removed(make_app):
         "IDP_HELP_REQUEST_DAYS=4: 1 closed help requests",
         "IDP_PENDING_DAYS=1: 1 pending accounts",
         "IDP_INACTIVE_DAYS=30: 2 inactive accounts",
+        "IDP_LEAVER_DELETE_DAYS=10: 1 closed leavers' accounts",
     ]  # in the order of the declaration
     with app.app_context():
         session = db.session()
         assert set(session.scalars(select(Account.address))) == {
-            "busy@vhs-straubing.de", "soon@vhs-straubing.de"}
+            "busy@vhs-straubing.de", "soon@vhs-straubing.de", "leftnow@vhs-straubing.de"}
         assert list(session.scalars(select(SsoSession.sid))) == ["s-new"]
         assert list(session.scalars(select(Token.family_id))) == ["new"]
         assert list(session.scalars(select(OutboxMail.subject))) == ["new"]
@@ -114,7 +119,8 @@ def test_purge_enforces_each_period_and_prints_what_it_removed(make_app):
         assert kept == {"new": None, "ip-old": "198.51.100.0/24", "ip-new": "198.51.100.7"}
         deleted = session.scalars(select(AuditEvent).where(
             AuditEvent.kind == "account_deleted")).all()
-        assert sorted((e.detail, e.actor) for e in deleted) == [("inactive", "retention")] * 2
+        assert sorted((e.detail, e.actor) for e in deleted) == [
+            ("inactive", "retention")] * 2 + [("left", "retention")]
 
 
 def test_a_sign_in_keeps_an_account_that_inactivity_would_delete(make_app):

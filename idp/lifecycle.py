@@ -1,0 +1,180 @@
+"""The lifecycle pass: every account whose eligibility a Verwaltungsprogramm decides is put to
+that program again, so that who leaves loses access everywhere without signing in.
+
+One pass at one VHS (``run_at``):
+
+1. the accounts due (no answer for their address within IDP_LIFECYCLE_CHECK_HOURS, the
+   oldest first) are asked, in batches where the adapter answers many addresses at once
+   (``check_many``), at most IDP_LIFECYCLE_CHECKS_PER_MINUTE addresses a minute;
+2. each answer feeds the eligibility cache, as a sign-in's would;
+3. the brake: when the "no" answers would end the access of more than
+   IDP_LEAVER_BRAKE_PERCENT of the VHS's active accounts (and at least 5), the pass changes
+   nothing there (a KuferSQL upgrade that emptied its user table, a new mail domain), and
+   the audit records it for the VHS's administrators and ITEM;
+4. otherwise every account follows its answer (``idp.leavers``): a "no" ends its access
+   and marks it as leaving, a "yes" takes it back;
+5. closed leavers past IDP_LEAVER_DELETE_DAYS are deleted, and leavers whose grace period
+   is over are closed (the same brake); a period of 0 acts at the next pass.
+
+A program that cannot be reached, times out or answers garbage changes nothing: the pass
+at that VHS stops, and the failure is recorded as a sign-in's would be.
+``vhskoop-idp lifecycle run`` runs a pass now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select
+
+from adapters.base import AdapterUnavailable, Decision
+
+from . import audit, db, eligibility, leavers, metrics
+from .models import Account, EligibilityCheck, Status, Vhs
+
+BATCH = 200  # addresses put to a program in one check_many
+
+
+@dataclass
+class Pass:
+    """What one pass at one VHS found and did."""
+
+    vhs: str
+    checked: int = 0
+    said_yes: int = 0
+    said_no: int = 0
+    ended: int = 0  # accounts whose access ended now (leaving from this pass on)
+    back: int = 0  # leavers and closed accounts the program lists again
+    closed: int = 0
+    deleted: int = 0
+    braked: bool = False
+    failed: str | None = None  # why the program could not answer
+
+    def line(self) -> str:
+        """As ``lifecycle run`` prints it."""
+        if self.failed:
+            state = f"program unavailable ({self.failed}); nothing changed"
+        elif self.braked:
+            state = "BRAKED: too many would leave at once; nothing changed"
+        else:
+            state = (f"{self.ended} access ended, {self.back} back, {self.closed} closed, "
+                     f"{self.deleted} deleted")
+        return (f"{self.vhs}: {self.checked} checked ({self.said_yes} yes, {self.said_no} no); "
+                + state)
+
+
+def run(moment: int, vhs: Vhs | None = None, dry_run: bool = False,
+        sleep: Callable[[float], None] = time.sleep) -> list[Pass]:
+    """One pass at ``vhs``, or at every VHS with a program."""
+    places = [vhs] if vhs is not None else list(db.session().scalars(
+        select(Vhs).where(Vhs.adapter.is_not(None)).order_by(Vhs.slug)))
+    return [run_at(place, moment, dry_run, sleep) for place in places if place.adapter]
+
+
+def due(vhs: Vhs, moment: int, limit: int | None = None) -> list[Account]:
+    """The VHS's accounts whose program answer is older than IDP_LIFECYCLE_CHECK_HOURS (or
+    missing), the oldest first."""
+    since = moment - current_app.config["LIFECYCLE_CHECK_HOURS"] * 3600
+    query = (select(Account).outerjoin(EligibilityCheck, and_(
+        EligibilityCheck.vhs_id == Account.vhs_id, EligibilityCheck.address == Account.address))
+        .where(Account.vhs_id == vhs.id, Account.status.in_(leavers.WATCHED),
+               or_(EligibilityCheck.id.is_(None), EligibilityCheck.checked_at <= since))
+        .order_by(func.coalesce(EligibilityCheck.checked_at, 0), Account.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session().scalars(query))
+
+
+def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
+           sleep: Callable[[float], None] = time.sleep, limit: int | None = None) -> Pass:
+    """One pass at one VHS (see the module's description)."""
+    done = Pass(vhs.slug)
+    accounts = due(vhs, moment, limit)
+    try:
+        answers = _answers(vhs, [account.address for account in accounts], sleep)
+    except AdapterUnavailable as error:
+        done.failed = str(error)[:200]
+        audit.record("program_unavailable", vhs=vhs.slug, reason="unavailable",
+                     detail=vhs.adapter)
+        return done
+    done.checked = len(accounts)
+    done.said_yes = sum(1 for decision in answers.values() if decision.eligible)
+    done.said_no = done.checked - done.said_yes
+    leaving = [a for a in accounts
+               if not answers[a.address].eligible and a.status == Status.ACTIVE
+               and a.leaving_since is None]
+    coming = [a for a in accounts if answers[a.address].eligible
+              and (a.leaving_since is not None or a.status == Status.LEFT)]
+    active = db.session().scalar(select(func.count()).select_from(Account).where(
+        Account.vhs_id == vhs.id, Account.status == Status.ACTIVE)) or 0
+    done.braked = _brake(len(leaving), active)
+    done.ended = 0 if done.braked else len(leaving)
+    done.back = len(coming)
+    if dry_run:
+        done.closed = 0 if done.braked else len(leavers.closable(vhs, moment))
+        return done
+    for account in accounts:
+        decision = answers[account.address]
+        eligibility.remember(vhs, account.address, decision, moment, 0)
+        if decision.eligible:
+            leavers.said_yes(account)
+        elif not done.braked:
+            leavers.said_no(account, decision.status, moment)
+    done.deleted = leavers.delete_due(moment, vhs)  # before closing: 0 days is the next pass
+    closable = [] if done.braked else leavers.closable(vhs, moment)  # with this pass's answers
+    going = len(closable) if closable else len(leaving)
+    if _brake(len(closable), active):
+        done.braked, closable = True, []
+    if done.braked:
+        audit.record("lifecycle_braked", vhs=vhs.slug,
+                     detail=f"{going} of {active} active accounts")
+    leavers.close(closable, moment)
+    done.closed = len(closable)
+    metrics.count_lifecycle(vhs.slug, done.checked, done.ended, done.closed, done.deleted,
+                            done.braked)
+    return done
+
+
+def _brake(count: int, active: int) -> bool:
+    """Whether ``count`` of ``active`` accounts is too many to let go at once."""
+    return count >= 5 and count * 100 > current_app.config["LEAVER_BRAKE_PERCENT"] * active
+
+
+def _answers(vhs: Vhs, addresses: list[str],
+             sleep: Callable[[float], None]) -> dict[str, Decision]:
+    """The program's answer for each address, in batches, within the per-minute budget;
+    AdapterUnavailable when it cannot answer (then nothing of this pass counts)."""
+    adapter = eligibility.adapter_for(vhs)
+    budget = current_app.config["LIFECYCLE_CHECKS_PER_MINUTE"]
+    answers: dict[str, Decision] = {}
+    window_start, used, step = time.monotonic(), 0, min(BATCH, budget)
+    for start in range(0, len(addresses), step):
+        batch = addresses[start:start + step]
+        if used + len(batch) > budget:
+            sleep(max(0.0, 60 - (time.monotonic() - window_start)))
+            window_start, used = time.monotonic(), 0
+        started = time.perf_counter()
+        try:
+            found = check_many(adapter, batch)
+        except AdapterUnavailable:
+            metrics.timed_program(vhs.slug, vhs.adapter, time.perf_counter() - started, True)
+            raise
+        metrics.timed_program(vhs.slug, vhs.adapter, time.perf_counter() - started, False)
+        if set(found) != set(batch) or not all(isinstance(d, Decision) for d in found.values()):
+            raise AdapterUnavailable(f"the {vhs.adapter} adapter answered other addresses "
+                                     "than it was asked")
+        answers.update(found)
+        used += len(batch)
+    return answers
+
+
+def check_many(adapter, addresses: list[str]) -> dict[str, Decision]:
+    """The adapter's answers for many addresses: its own ``check_many`` where it has one
+    (one query for a batch), else one ``check`` each."""
+    many = getattr(adapter, "check_many", None)
+    if many is not None:
+        return dict(many(addresses))
+    return {address: adapter.check(address) for address in addresses}

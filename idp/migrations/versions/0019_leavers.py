@@ -1,0 +1,40 @@
+"""leavers: since when the program says no, how often, when the account was closed
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-06
+
+``idp.leavers`` marks an account whose VHS's program answers "no" as leaving, closes it as
+"ausgeschieden" (status ``left``) after IDP_LEAVER_GRACE_DAYS and deletes it
+IDP_LEAVER_DELETE_DAYS later.
+"""
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = '0019'
+down_revision: Union[str, Sequence[str], None] = '0018'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+COLUMNS = ('leaving_since', 'no_answers', 'left_at')
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    with op.batch_alter_table('accounts') as batch:  # ADD COLUMN: no copy of the table
+        batch.add_column(sa.Column('leaving_since', sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column('no_answers', sa.Integer(), server_default='0',
+                                   nullable=False))
+        batch.add_column(sa.Column('left_at', sa.BigInteger(), nullable=True))
+
+
+def downgrade() -> None:
+    """Downgrade schema (ALTER TABLE ... DROP COLUMN, also on SQLite 3.35 and later: a copy
+    of ``accounts`` would cascade into every row that belongs to an account)."""
+    op.execute("UPDATE accounts SET status = 'disabled' WHERE status = 'left'")
+    for column in COLUMNS:
+        op.execute(f'ALTER TABLE accounts DROP COLUMN {column}')
