@@ -28,14 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 
 from adapters.base import AdapterUnavailable, Decision
 
 from . import audit, db, eligibility, leavers, metrics
-from .models import Account, EligibilityCheck, Status, Vhs
+from .models import Account, EligibilityCheck, LifecycleLease, Status, Vhs, now
 
 BATCH = 200  # addresses put to a program in one check_many
+LEASE_SECONDS = 600  # a worker that died holding a VHS's pass frees it after this
 
 
 @dataclass
@@ -178,3 +179,54 @@ def check_many(adapter, addresses: list[str]) -> dict[str, Decision]:
     if many is not None:
         return dict(many(addresses))
     return {address: adapter.check(address) for address in addresses}
+
+
+def watched(vhs: Vhs) -> int:
+    """How many accounts of the VHS its program's answers change."""
+    return db.session().scalar(select(func.count()).select_from(Account).where(
+        Account.vhs_id == vhs.id, Account.status.in_(leavers.WATCHED))) or 0
+
+
+def spread(vhs: Vhs, interval: float) -> int:
+    """How many accounts one round (every ``interval`` s) asks, so that all of them are
+    asked within IDP_LIFECYCLE_CHECK_HOURS, spread over the period rather than in a burst."""
+    period = current_app.config["LIFECYCLE_CHECK_HOURS"] * 3600
+    return max(1, -(-watched(vhs) * int(max(interval, 1)) // period))
+
+
+def claim(vhs_id: int, holder: str, moment: int) -> bool:
+    """Take the VHS's pass for ``holder`` (committed at once); False while another worker
+    holds it."""
+    session = db.session()
+    session.execute(db.insert(LifecycleLease).values(vhs_id=vhs_id, lease_until=0)
+                    .on_conflict_do_nothing(index_elements=["vhs_id"]))
+    taken = session.execute(update(LifecycleLease).where(
+        LifecycleLease.vhs_id == vhs_id, LifecycleLease.lease_until < moment).values(
+        lease_until=moment + LEASE_SECONDS, holder=holder[:100])).rowcount == 1
+    session.commit()
+    return taken
+
+
+def release(vhs_id: int, holder: str) -> None:
+    """Give the VHS's pass back (committed at once)."""
+    db.session().execute(update(LifecycleLease).where(
+        LifecycleLease.vhs_id == vhs_id, LifecycleLease.holder == holder[:100]).values(
+        lease_until=0, last_pass_at=now()))
+    db.session().commit()
+
+
+def round_at(vhs_id: int, holder: str, interval: float) -> Pass | None:
+    """A worker's share of the pass at one VHS: the accounts due now, as many as the spread
+    asks for; None when another worker holds the VHS. Commits what it did."""
+    if not claim(vhs_id, holder, now()):
+        return None
+    try:
+        vhs = db.session().get(Vhs, vhs_id)
+        if vhs is None or not vhs.adapter:
+            return None
+        done = run_at(vhs, now(), limit=spread(vhs, interval))
+        db.session().commit()
+        return done
+    finally:
+        db.discard()
+        release(vhs_id, holder)

@@ -64,7 +64,7 @@ DATA = {
                                          "nicht umkehrbares Kürzel (HMAC) der Adresse, Dienst, "
                                          "IP-Adresse, wer handelte")),
 }
-NOT_PERSONAL = ("vhs", "clients", "alembic_version")
+NOT_PERSONAL = ("vhs", "clients", "lifecycle_leases", "alembic_version")
 
 PURPOSES = (
     _l("Anmeldung der Beschäftigten und Kursleitenden der VHS an den angeschlossenen "
@@ -219,6 +219,8 @@ def _kinds() -> dict[str, list[str]]:
 def _period(name: str, days: int) -> str:
     if name == "INACTIVE_DAYS" and not days:
         return _("nie (abgeschaltet)")
+    if not days:
+        return _("beim nächsten Durchlauf")
     return _("nach %(days)s Tagen", days=days)
 
 

@@ -13,6 +13,7 @@ from .people import (
     DirectoryEntry,
     EligibilityCheck,
     KmaLink,
+    LifecycleLease,
     Purpose,
     Role,
     Source,
@@ -23,7 +24,7 @@ from .people import (
 __all__ = [
     "Account", "AccountToken", "AuditEvent", "AuthorizationCode", "Base", "Client",
     "ConsoleRole", "Consent", "Deliverable", "DirectoryEntry", "EligibilityCheck",
-    "HelpRequest", "HelpState", "KmaLink",
+    "HelpRequest", "HelpState", "KmaLink", "LifecycleLease",
     "LogoutDelivery", "OutboxMail", "Passkey", "Purpose", "RecoveryCode", "Role", "Source",
     "SsoSession", "Status", "Token", "TotpFactor", "Vhs", "digest", "new_secret", "now",
 ]

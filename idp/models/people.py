@@ -176,6 +176,19 @@ class EligibilityCheck(Base):
     latency_ms: Mapped[int | None] = mapped_column()  # how long the program took to answer
 
 
+class LifecycleLease(Base):
+    """Which worker runs the lifecycle pass at a VHS now, and until when (``idp.lifecycle``):
+    with several workers, each VHS's program is asked by one at a time."""
+
+    __tablename__ = "lifecycle_leases"
+
+    vhs_id: Mapped[int] = mapped_column(ForeignKey("vhs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    lease_until: Mapped[int] = mapped_column(BigInteger, default=0)
+    holder: Mapped[str | None] = mapped_column(String(100))
+    last_pass_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class KmaLink(Base):
     """ITEM linked this address's user in the Kursmanagement-APP for this VHS."""
 

@@ -1,4 +1,5 @@
-"""leavers: since when the program says no, how often, when the account was closed
+"""leavers: since when the program says no, how often, when the account was closed; which
+worker runs a VHS's lifecycle pass
 
 Revision ID: 0019
 Revises: 0018
@@ -30,11 +31,21 @@ def upgrade() -> None:
         batch.add_column(sa.Column('no_answers', sa.Integer(), server_default='0',
                                    nullable=False))
         batch.add_column(sa.Column('left_at', sa.BigInteger(), nullable=True))
+    op.create_table(
+        'lifecycle_leases',
+        sa.Column('vhs_id', sa.Integer(), nullable=False),
+        sa.Column('lease_until', sa.BigInteger(), nullable=False),
+        sa.Column('holder', sa.String(length=100), nullable=True),
+        sa.Column('last_pass_at', sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(['vhs_id'], ['vhs.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('vhs_id'),
+    )
 
 
 def downgrade() -> None:
     """Downgrade schema (ALTER TABLE ... DROP COLUMN, also on SQLite 3.35 and later: a copy
     of ``accounts`` would cascade into every row that belongs to an account)."""
+    op.drop_table('lifecycle_leases')
     op.execute("UPDATE accounts SET status = 'disabled' WHERE status = 'left'")
     for column in COLUMNS:
         op.execute(f'ALTER TABLE accounts DROP COLUMN {column}')
