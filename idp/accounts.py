@@ -66,7 +66,8 @@ def every(vhs_slug: str | None = None) -> list[Account]:
     return list(db.session().scalars(query))
 
 
-STATES = (Status.ACTIVE, Status.PENDING, Status.DISABLED)
+STATES = (Status.ACTIVE, Status.PENDING, Status.DISABLED, Status.LEFT)
+LEAVING = "leaving"  # a filter: active, and the program answers no (``idp.leavers``)
 SOURCES = (Source.LOCAL, Source.PORTAL)
 PAGE_SIZE = 50
 MAX_SEARCH = 100
@@ -101,6 +102,8 @@ def people(vhs: Vhs, search: str = "", status: str = "", source: str = "",
                                 func.lower(Account.display_name).like(pattern, escape="\\")))
     if status in STATES:
         query = query.where(Account.status == status)
+    elif status == LEAVING:
+        query = query.where(Account.status == Status.ACTIVE, Account.leaving_since.is_not(None))
     if source in SOURCES:
         query = query.where(Account.source == source)
     if after:

@@ -36,7 +36,9 @@ TYPED = _l("der eingegebenen Adresse")
 STORED = _l("der gespeicherten Adresse")
 IMPORTED = _l("der Adresse in der Datei")
 STATES = {Status.ACTIVE: _l("aktiv"), Status.PENDING: _l("wartet auf die Aktivierung"),
-          Status.DISABLED: _l("gesperrt")}
+          Status.DISABLED: _l("gesperrt"), Status.LEFT: _l("ausgeschieden")}
+LEAVING = "leaving"  # the people listing's filter: active, but the program says no
+FILTERS = {**STATES, LEAVING: _l("verlässt die VHS (Programm sagt nein)")}
 
 
 @dataclass(frozen=True)

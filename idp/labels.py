@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import g
+from flask import current_app, g
 from flask_babel import format_datetime, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from adapters.base import ELIGIBLE, INACTIVE, NOT_LINKED, NOT_RELEASED, UNKNOWN
 from . import db
 from .acts import ACTS
 from .identity import Via
-from .models import Account, Client, ConsoleRole, Role, Vhs
+from .models import Account, Client, ConsoleRole, Role, Status, Vhs
 
 TIME_PATTERNS = {"de": "dd.MM.yyyy, HH:mm 'Uhr'", "en": "d MMM yyyy, HH:mm"}
 
@@ -254,6 +254,19 @@ def device(user_agent: str | None) -> str:
     return browser or system or gettext("unbekanntes Gerät")
 
 
+def leaver(account: Account) -> str:
+    """Where a leaver stands, in words; "" for anyone else: "ausgeschieden seit …, wird am
+    … gelöscht", or "verlässt die VHS: das Verwaltungsprogramm sagt seit … nein"."""
+    if account.status == Status.LEFT and account.left_at:
+        deleted = account.left_at + current_app.config["LEAVER_DELETE_DAYS"] * 86400
+        return gettext("ausgeschieden seit %(since)s, wird am %(deleted)s gelöscht",
+                       since=moment(account.left_at), deleted=moment(deleted))
+    if account.leaving_since:
+        return gettext("verlässt die VHS: das Verwaltungsprogramm sagt seit %(since)s nein",
+                       since=moment(account.leaving_since))
+    return ""
+
+
 def moment(seconds: int | None) -> str:
     """A moment in Europe/Berlin, the pages' way: "28.11.2026, 09:41 Uhr"."""
     if not seconds:
@@ -322,4 +335,5 @@ def filters() -> dict:
             "grant_label": lambda value: of(GRANTS, value),
             "scope_label": lambda value: of(SCOPES, value),
             "claim_label": lambda value: of(CLAIMS, value),
+            "leaver_state": leaver,
             "key_state_label": lambda value: of(KEY_STATES, value)}

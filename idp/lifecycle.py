@@ -23,6 +23,7 @@ at that VHS stops, and the failure is recorded as a sign-in's would be.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -191,7 +192,7 @@ def spread(vhs: Vhs, interval: float) -> int:
     """How many accounts one round (every ``interval`` s) asks, so that all of them are
     asked within IDP_LIFECYCLE_CHECK_HOURS, spread over the period rather than in a burst."""
     period = current_app.config["LIFECYCLE_CHECK_HOURS"] * 3600
-    return max(1, -(-watched(vhs) * int(max(interval, 1)) // period))
+    return max(1, math.ceil(watched(vhs) * interval / period))
 
 
 def claim(vhs_id: int, holder: str, moment: int) -> bool:

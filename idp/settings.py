@@ -233,9 +233,9 @@ SETTINGS: dict[str, Setting] = {
                              "when nobody signed in to it for this long; 0: never.", low=0,
                              kept="accounts nobody signs in to"),
     "LIFECYCLE_CHECK_HOURS": Setting(
-        24, int, "Every account whose eligibility a Verwaltungsprogramm decides is asked "
-        "about again at least this often by the lifecycle pass (`lifecycle run`, the worker).",
-        low=1, high=24 * 30),
+        24, float, "Every account whose eligibility a Verwaltungsprogramm decides is asked "
+        "about again at least this often by the lifecycle pass (`lifecycle run`, the worker; "
+        "the demo: 0.002, about 7 s).", low=0.001, high=24 * 30),
     "LIFECYCLE_CHECKS_PER_MINUTE": Setting(
         600, int, "At most this many addresses a minute are put to one VHS's program by the "
         "lifecycle pass (a batch counts each address).", low=1),

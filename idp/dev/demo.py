@@ -66,14 +66,17 @@ PASSWORD = "Sonnige Tage am Donauufer"
 ADMIN_TOTP = "KVHSKOOPDEMOADMINTOTPSECRET23456"  # the administrator's app (RFC 6238)
 # What the demo sets unlike an installation (its app is built with these): a fix in the
 # demo's program is seen within seconds while one watches.
-SETTINGS = {"HELP_RECHECK_SECONDS": 5}
+# help requests re-checked every 5 s; every account's program answer renewed every 7 s, so
+# that a leaver's access ends within seconds (production: every 24 hours)
+SETTINGS = {"HELP_RECHECK_SECONDS": 5, "LIFECYCLE_CHECK_HOURS": 0.002}
 PORTAL_PASSWORD = "Portal-Kennwort für Paula"
 SERVICES = (("vhskoop", "vhsKOOP", "vhskoop.svg"), ("feedback", "itm:FEEDBACK", "feedback.svg"))
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
 STATES = {Status.ACTIVE: _l("hat jetzt einen aktiven Zugang"),
           Status.PENDING: _l("hat einen Zugang angefordert; er wartet auf die Aktivierung"),
-          Status.DISABLED: _l("Zugang gesperrt")}
+          Status.DISABLED: _l("Zugang gesperrt"),
+          Status.LEFT: _l("ausgeschieden: das Verwaltungsprogramm führt sie nicht mehr")}
 
 
 def free_port() -> int:
@@ -133,7 +136,7 @@ class Demo:
             self._seed_vhs(vhs, known)
         for slug, address in world.LINKED:
             directory.link(tenants.find(slug), address)
-        for person in (world.MUSTERSTADT.people[0], world.ADMIN):
+        for person in (world.MUSTERSTADT.people[0], world.ADMIN, world.LEAVER):
             if accounts.find(tenants.find("musterstadt"), person.address) is None:
                 accounts.add_local("musterstadt", person.address, PASSWORD,
                                    name=f"{person.first} {person.last}")
@@ -231,6 +234,9 @@ class Demo:
             f"  itm:PORTAL login: vhs Portalstadt, {world.PORTALSTADT.people[0].address}, "
             f"password {json.dumps(PORTAL_PASSWORD, ensure_ascii=False)}",
             f"  Neuer Zugang: {world.MUSTERSTADT.people[1].address} (vhs Musterstadt)",
+            f"  a leaver: sign in as {world.LEAVER.address} (vhs Musterstadt, password "
+            f"{_password(world.LEAVER.address)}) at both services, then untick \"aktiv\" for "
+            f"her in the demo's program: both services are told within seconds",
             f"  no support ticket: Neuer Zugang with {world.MUSTERSTADT.people[5].address}, "
             f"then \"Meine VHS um Hilfe bitten\" in the mail, then the console's "
             f"Hilfe-Anfragen",
@@ -301,7 +307,8 @@ def home():
     now_state = {address: status for address, status in db.session().execute(
         select(Account.address, Account.status).where(Account.address.in_(addresses)))}
     unchanged = {address for address in (world.MUSTERSTADT.people[0].address,
-                                         world.ADMIN.address) if _unchanged(address)}
+                                         world.ADMIN.address, world.LEAVER.address)
+                 if _unchanged(address)}
     imported = {address: hashed is None for address, hashed in db.session().execute(
         select(Account.address, Account.password_hash).where(Account.address.in_(
             [cutover.address(local) for local, _, _ in cutover.PEOPLE])))}

@@ -66,8 +66,12 @@ MUSTERSTADT = DemoVhs("musterstadt", "vhs Musterstadt", "kufersql", (
            case=_l("im Verwaltungsprogramm mit einem Tippfehler gespeichert")),
     Person(7, "Anton", "Admin", "admin@vhs-musterstadt.de",
            case=_l("Administrator der VHS: Konsole mit Authenticator-App (Code im Banner)")),
+    Person(8, "Lea", "Weggang", "weggang@vhs-musterstadt.de",
+           case=_l("hat einen Zugang; wer im Demo-Programm „aktiv“ abwählt, sieht sie "
+                   "ausscheiden: ihre Sitzungen enden binnen Sekunden")),
 ))
 ADMIN = MUSTERSTADT.people[6]  # the console's administrator, with TOTP
+LEAVER = MUSTERSTADT.people[7]  # signs in, then leaves the program (the lifecycle pass)
 BEISPIELKREIS = DemoVhs("beispielkreis", "Kreisvolkshochschule Beispielkreis", "kma", (
     Person(1, "Karl", "Kursleiter", "kma@kvhs-beispielkreis.de",
            case=_l("nutzt die Kursmanagement-APP, von ITEM noch nicht verknüpft")),

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import html
 import re
+import time
 
 import pytest
 from sqlalchemy import func, select
 
-from idp import backchannel, db, mail, roles
+from idp import backchannel, db, mail, roles, worker
 from idp.dev import cutover, demo, world
 from idp.models import Account, Client, Role, Vhs
 from idp.passwords import passwords
@@ -123,6 +124,7 @@ DEMO_CASES = {  # what the console's diagnosis says of each person of the demo's
     "tom.tippfehler@vhs-musterstadt.de": (False, "die Adresse steht nicht in der "
                                                  "Benutzerverwaltung"),
     "admin@vhs-musterstadt.de": (True, "so gespeichert, wie eingegeben"),
+    "weggang@vhs-musterstadt.de": (True, "so gespeichert, wie eingegeben"),
     "kma@kvhs-beispielkreis.de": (False, "die Verknüpfung in der Kursmanagement-APP fehlt"),
     "verknuepft@kvhs-beispielkreis.de": (True, "Kursmanagement-APP ist da"),
     "portal@vhs-portalstadt.de": (True, "Mitarbeitenden-Login für die Adresse"),
@@ -194,3 +196,48 @@ def test_vhs_altstadts_imported_people_sign_in_with_their_old_password(story, lo
             Account.address == cutover.address(local)))
         assert account.password_hash.startswith("$argon2id$") and account.legacy_hash is None
     assert "Passwort als Argon2id gespeichert" in browser.get("/demo/").text
+
+
+def test_a_leaver_is_signed_out_of_both_services_within_seconds_and_comes_back(story):
+    """The README's leaver story: Lea Weggang signs in at both demo services; unticking
+    "aktiv" in the demo's program ends both sessions by back-channel within 30 s (the
+    demo's worker asks the program every few seconds); ticked again, she signs in."""
+    live, _ = story
+    lea, browser = world.LEAVER, Browser(live.url)
+    browser.authorize("/demo/vhskoop/login", "musterstadt", lea.address, demo.PASSWORD,
+                      until="/demo/vhskoop/")
+    browser.authorize("/demo/feedback/login", until="/demo/feedback/")
+    assert "Angemeldet als Lea Weggang" in browser.get("/demo/feedback/").text
+
+    def tick(active: bool) -> None:  # the form's checkboxes: sent when ticked
+        page = browser.get("/demo/programs/musterstadt").text
+        assert browser.post(f"/demo/programs/musterstadt/{lea.id}", {
+            "csrf_token": form_field(page, "csrf_token"), "email": lea.address,
+            "internet_anzeigen": "J", **({"aktiv": "J"} if active else {})}).status_code == 303
+
+    tick(False)
+    started = time.monotonic()
+    stop = worker.start_in_background(live.app, interval=1.0)  # as the demo runs it
+    try:
+        while time.monotonic() - started < 30 and not all(
+                "Back-Channel-Logout" in browser.get(f"/demo/{service}/").text
+                for service in ("vhskoop", "feedback")):
+            time.sleep(0.5)
+        waited = time.monotonic() - started
+        assert waited < 30, "no back-channel logout within 30 s"
+        with live.app.app_context():
+            left = db.session().scalar(select(Account).where(Account.address == lea.address))
+            assert left.leaving_since is not None
+        tick(True)
+        with live.app.app_context():  # the next pass asks about her again
+            while db.session().scalar(select(Account.leaving_since).where(
+                    Account.address == lea.address)) is not None:
+                assert time.monotonic() - started < 60, "still leaving"
+                db.session().rollback()
+                time.sleep(0.3)
+        answer = browser.authorize("/demo/vhskoop/login", "musterstadt", lea.address,
+                                   demo.PASSWORD, until="/demo/vhskoop/")
+        assert answer.headers.get("Location", "").endswith("/demo/vhskoop/"), answer.text[-500:]
+        assert "Angemeldet als Lea Weggang" in browser.get("/demo/vhskoop/").text
+    finally:
+        stop.set()

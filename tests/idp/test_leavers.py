@@ -21,7 +21,7 @@ from ..helpers import (
     run,
     write_config,
 )
-from .test_console import DORA, world  # noqa: F401 - the fixture
+from .test_console import BERND, DORA, page_text, signed_in, world  # noqa: F401
 from .test_forgetting import _holding
 
 SECRETS = {"vhskoop": "leaver-test-secret-vhskoop-0123456789abcdef",
@@ -212,3 +212,27 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(app, runner, world
         db.session().execute(update(Account).values(status=Status.ACTIVE))
         db.session().commit()
     assert "--vhs" in run(runner, "lifecycle", "run", "--vhs", "passau", code=2)
+
+
+def test_the_console_shows_leaving_and_closed_people_and_filters_them(app, runner, world,
+                                                                      kufer_world):
+    app.config.update(LEAVER_GRACE_DAYS=0, LIFECYCLE_CHECK_HOURS=1, LEAVER_DELETE_DAYS=90)
+    _program(kufer_world, "UPDATE benutzer SET aktiv = 'N' WHERE id = 4")
+    _pass(runner)  # Bernd (not released) and Dora (inactive) leave: their first "no"
+    with app.app_context():
+        db.session().execute(update(Account).where(Account.address == BERND).values(
+            no_answers=2))  # Bernd has said no twice: he is closed at the next pass
+        db.session().execute(text("UPDATE eligibility_checks SET checked_at = 0 "
+                                  "WHERE address = :a"), {"a": "anna.muster@vhs-straubing.de"})
+        db.session().commit()
+    _pass(runner)
+    admin = signed_in(app)
+    listing = page_text(admin.get("/admin/vhs/straubing/people"))
+    assert "ausgeschieden seit" in listing and "gelöscht" in listing  # Bernd
+    assert "verlässt die VHS: das Verwaltungsprogramm sagt seit" in listing  # Dora
+    leaving = page_text(admin.get("/admin/vhs/straubing/people?state=leaving"))
+    assert DORA in leaving and BERND not in leaving
+    closed = page_text(admin.get("/admin/vhs/straubing/people?state=left"))
+    assert BERND in closed and DORA not in closed
+    person = page_text(admin.get(f"/admin/vhs/straubing/people/{account_of(app, DORA).id}"))
+    assert "verlässt die VHS" in person

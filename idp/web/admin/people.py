@@ -57,7 +57,8 @@ def listing(vhs: Vhs):
                    after=page.after) if page.after else None
     return render_template("admin/people.html", vhs=vhs, page=page, search=search,
                            state=status, source=source, more=more, problem=problem,
-                           states=diagnose.STATES, sources=accounts.SOURCES), \
+                           states=diagnose.STATES, filters=diagnose.FILTERS,
+                           sources=accounts.SOURCES), \
         400 if problem else 200
 
 
