@@ -7,10 +7,11 @@ One pass at one VHS (``run_at``):
    oldest first) are asked, in batches where the adapter answers many addresses at once
    (``check_many``), at most IDP_LIFECYCLE_CHECKS_PER_MINUTE addresses a minute;
 2. each answer feeds the eligibility cache, as a sign-in's would;
-3. the brake: when the "no" answers would end the access of more than
-   IDP_LEAVER_BRAKE_PERCENT of the VHS's active accounts (and at least 5), the pass changes
-   nothing there (a KuferSQL upgrade that emptied its user table, a new mail domain), and
-   the audit records it for the VHS's administrators and ITEM;
+3. the brake: when the "no" answers of the period (this round's and the leavers of the
+   last IDP_LIFECYCLE_CHECK_HOURS) are more than IDP_LEAVER_BRAKE_PERCENT of the accounts
+   answered for in it (and at least 5), the pass ends no access there (a KuferSQL upgrade
+   that emptied its user table, a new mail domain), and the audit records it once an hour
+   for the VHS's administrators and ITEM;
 4. otherwise every account follows its answer (``idp.leavers``): a "no" ends its access
    and marks it as leaving, a "yes" takes it back;
 5. closed leavers past IDP_LEAVER_DELETE_DAYS are deleted, and leavers whose grace period
@@ -34,7 +35,7 @@ from sqlalchemy import and_, func, or_, select, update
 from adapters.base import AdapterUnavailable, Decision
 
 from . import audit, db, eligibility, leavers, metrics
-from .models import Account, EligibilityCheck, LifecycleLease, Status, Vhs, now
+from .models import Account, AuditEvent, EligibilityCheck, LifecycleLease, Status, Vhs, now
 
 BATCH = 200  # addresses put to a program in one check_many
 LEASE_SECONDS = 600  # a worker that died holding a VHS's pass frees it after this
@@ -110,9 +111,9 @@ def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
                and a.leaving_since is None]
     coming = [a for a in accounts if answers[a.address].eligible
               and (a.leaving_since is not None or a.status == Status.LEFT)]
-    active = db.session().scalar(select(func.count()).select_from(Account).where(
-        Account.vhs_id == vhs.id, Account.status == Status.ACTIVE)) or 0
-    done.braked = _brake(len(leaving), active)
+    recent, answered = _period_counts(vhs, moment)
+    answered += len(accounts)  # each was due: its answer was older than the period
+    done.braked = _brake(recent + len(leaving), answered)
     done.ended = 0 if done.braked else len(leaving)
     done.back = len(coming)
     if dry_run:
@@ -127,12 +128,12 @@ def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
             leavers.said_no(account, decision.status, moment)
     done.deleted = leavers.delete_due(moment, vhs)  # before closing: 0 days is the next pass
     closable = [] if done.braked else leavers.closable(vhs, moment)  # with this pass's answers
-    going = len(closable) if closable else len(leaving)
-    if _brake(len(closable), active):
+    going = len(closable) if closable else recent + len(leaving)
+    if _brake(len(closable), answered):
         done.braked, closable = True, []
-    if done.braked:
+    if done.braked and not _braked_lately(vhs, moment):
         audit.record("lifecycle_braked", vhs=vhs.slug,
-                     detail=f"{going} of {active} active accounts")
+                     detail=f"{going} of {answered} accounts")
     leavers.close(closable, moment)
     done.closed = len(closable)
     metrics.count_lifecycle(vhs.slug, done.checked, done.ended, done.closed, done.deleted,
@@ -140,9 +141,36 @@ def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
     return done
 
 
-def _brake(count: int, active: int) -> bool:
-    """Whether ``count`` of ``active`` accounts is too many to let go at once."""
-    return count >= 5 and count * 100 > current_app.config["LEAVER_BRAKE_PERCENT"] * active
+def _brake(count: int, answered: int) -> bool:
+    """Whether ``count`` leavers among the ``answered`` accounts of one period are too many
+    to let go at once (IDP_LEAVER_BRAKE_PERCENT, and at least 5)."""
+    return count >= 5 and count * 100 > current_app.config["LEAVER_BRAKE_PERCENT"] * answered
+
+
+def _period_counts(vhs: Vhs, moment: int) -> tuple[int, int]:
+    """Of the VHS's active accounts, how many became leavers within the last
+    IDP_LIFECYCLE_CHECK_HOURS, and how many of its accounts the program answered for
+    within it. The worker asks a share of the accounts each round, so the brake judges
+    the whole period: an emptied user table is stopped after its first few "no"s, not
+    after a fifth of the VHS."""
+    since = moment - current_app.config["LIFECYCLE_CHECK_HOURS"] * 3600
+    session = db.session()
+    recent = session.scalar(select(func.count()).select_from(Account).where(
+        Account.vhs_id == vhs.id, Account.status == Status.ACTIVE,
+        Account.leaving_since >= since)) or 0
+    answered = session.scalar(select(func.count()).select_from(Account).join(
+        EligibilityCheck, and_(EligibilityCheck.vhs_id == Account.vhs_id,
+                               EligibilityCheck.address == Account.address)).where(
+        Account.vhs_id == vhs.id, Account.status.in_(leavers.WATCHED),
+        EligibilityCheck.checked_at > since)) or 0
+    return recent, answered
+
+
+def _braked_lately(vhs: Vhs, moment: int) -> bool:
+    """Whether the brake was recorded at the VHS within the last hour (once is enough)."""
+    return db.session().scalar(select(AuditEvent.id).where(
+        AuditEvent.kind == "lifecycle_braked", AuditEvent.vhs == vhs.slug,
+        AuditEvent.at > moment - 3600).limit(1)) is not None
 
 
 def _answers(vhs: Vhs, addresses: list[str],

@@ -247,9 +247,10 @@ SETTINGS: dict[str, Setting] = {
         "after it was closed; 0: at the next pass.", low=0,
         kept="accounts of leavers, after they were closed"),
     "LEAVER_BRAKE_PERCENT": Setting(
-        20, int, "A lifecycle pass that would end the access of more than this share of a "
-        "VHS's active accounts (at least 5) changes nothing there and tells its "
-        "administrators and ITEM.", low=1, high=100),
+        20, int, "When more than this share (in percent, and at least 5) of the accounts a "
+        "VHS's program answered for within IDP_LIFECYCLE_CHECK_HOURS would be leavers, the "
+        "lifecycle ends no access and closes nobody there, and tells its administrators and "
+        "ITEM.", low=1, high=100),
     "PRIVACY_CONTROLLER": Setting(
         "", str, "Who is responsible for the data (GDPR Art. 4(7)): name, postal address and "
         "contact, for the record of processing and the privacy notice. A VHS may enter its "

@@ -10,8 +10,8 @@ import base64
 
 from sqlalchemy import create_engine, func, select, text, update
 
-from idp import db
-from idp.models import Account, AuditEvent, LogoutDelivery, SsoSession, Status
+from idp import db, lifecycle
+from idp.models import Account, AuditEvent, LogoutDelivery, SsoSession, Status, Vhs, now
 
 from ..helpers import (
     FLOW_CALLBACK,
@@ -156,7 +156,25 @@ def test_the_brake_a_program_that_says_no_for_everyone_closes_nobody(app, runner
         assert db.session().scalar(select(func.count()).select_from(Account).where(
             Account.leaving_since.is_not(None))) == 0
     [braked] = _events(app, "lifecycle_braked")
-    assert (braked.vhs, braked.detail) == ("straubing", "51 of 53 active accounts")
+    assert (braked.vhs, braked.detail) == ("straubing", "51 of 53 accounts")
+
+
+def test_the_brake_holds_when_the_worker_asks_a_few_accounts_a_round(app, runner, world):
+    """Spread over the period, an emptied user table shows as one "no" a round: the brake
+    judges the whole period and holds after the fifth."""
+    with app.app_context():
+        vhs_id = account_of(app, DORA).vhs_id
+        db.session().add_all([Account(vhs_id=vhs_id, address=f"weg{n}@vhs-straubing.de",
+                                      status=Status.ACTIVE) for n in range(30)])
+        db.session().commit()
+        straubing = db.session().get(Vhs, vhs_id)
+        for _ in range(12):  # Anna, Bernd, Dora, then the 30 the program does not know
+            lifecycle.run_at(straubing, now(), limit=1)
+            db.session().commit()
+        leaving = db.session().scalars(select(Account.address).where(
+            Account.leaving_since.is_not(None))).all()
+    assert sorted(leaving) == sorted([BERND] + [f"weg{n}@vhs-straubing.de" for n in range(3)])
+    assert len(_events(app, "lifecycle_braked")) == 1  # recorded once, not every round
 
 
 def test_a_leaver_listed_again_signs_in_with_the_same_sub(app, runner, world,
