@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask import current_app, g
-from flask_babel import format_datetime, get_locale, gettext
+from flask_babel import format_date, format_datetime, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from ua_parser import parse
@@ -25,6 +25,7 @@ from .identity import Via
 from .models import Account, Client, ConsoleRole, Role, Status, Vhs
 
 TIME_PATTERNS = {"de": "dd.MM.yyyy, HH:mm 'Uhr'", "en": "d MMM yyyy, HH:mm"}
+DAY_PATTERNS = {"de": "dd.MM.yyyy", "en": "d MMM yyyy"}
 
 KINDS = {
     "login": _l("Anmeldung"),
@@ -172,6 +173,7 @@ MAILS = {
     "help_rejected": _l("Hilfe-Anfrage abgelehnt, mit Begründung"),
     "help_digest": _l("tägliche Zusammenfassung der Hilfe-Anfragen"),
     "help_link": _l("Link: Meine VHS um Hilfe bitten"),
+    "inactive": _l("Hinweis: Zugang wird wegen fehlender Anmeldung geschlossen"),
 }
 
 PROGRAMS = {"kufersql": "KuferSQL", "itm_manager": "itm:MANAGER",
@@ -265,6 +267,14 @@ def leaver(account: Account) -> str:
         return gettext("verlässt die VHS: das Verwaltungsprogramm sagt seit %(since)s nein",
                        since=moment(account.leaving_since))
     return ""
+
+
+def day(seconds: int | None) -> str:
+    """A day in Europe/Berlin, the pages' way: "28.11.2026"."""
+    if not seconds:
+        return ""
+    at = datetime.fromtimestamp(seconds, timezone.utc)
+    return format_date(at, DAY_PATTERNS.get(str(get_locale()), DAY_PATTERNS["de"]))
 
 
 def moment(seconds: int | None) -> str:

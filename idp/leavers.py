@@ -68,12 +68,12 @@ def closable(vhs: Vhs, moment: int) -> list[Account]:
         Account.no_answers >= 2)))
 
 
-def close(accounts: list[Account], moment: int) -> None:
-    """Close each as "ausgeschieden"."""
+def close(accounts: list[Account], moment: int, why: str | None = None) -> None:
+    """Close each as "ausgeschieden" (``why``: "inactive" when nobody signed in)."""
     for account in accounts:
         account.status, account.left_at = Status.LEFT, moment
         sessions.end_all(account)  # nothing should be left; a session started meanwhile
-        audit.record("account_left", vhs=account.vhs.slug, sub=account.sub)
+        audit.record("account_left", vhs=account.vhs.slug, sub=account.sub, detail=why)
 
 
 def delete_due(moment: int, vhs: Vhs | None = None) -> int:

@@ -37,6 +37,7 @@ SUBJECTS = {
     "welcome": lazy_gettext("Kooperationsportal vhsKOOP: Ihre Anmeldung zieht um"),
     "help_rejected": lazy_gettext("Ihre Hilfe-Anfrage zum Kooperationsportal vhsKOOP"),
     "help_link": lazy_gettext("Kooperationsportal vhsKOOP: Ihre VHS um Hilfe bitten"),
+    "inactive": lazy_gettext("Kooperationsportal vhsKOOP: Ihr Zugang wird geschlossen"),
     "help_digest": lazy_gettext("Kooperationsportal vhsKOOP: Hilfe-Anfragen und "
                                 "fehlgeschlagene Zugänge"),
 }
@@ -110,6 +111,14 @@ def wrong_codes(account: Account) -> None:
     known to them. Tell the person, at most once a day."""
     send(account.vhs, account.address, "wrong_codes", "de", interval=86400,
          link=issuer_link("/passwort-vergessen"), link_label=lazy_gettext("Passwort vergessen"))
+
+
+def inactive(account: Account, closing_at: int, since: int) -> None:
+    """Tell the person that their account will be closed at ``closing_at`` because nobody
+    signed in to it since ``since``, and that a sign-in keeps it."""
+    send(account.vhs, account.address, "inactive", "de", interval=0,
+         closing=LazyString(labels.day, closing_at), since=LazyString(labels.day, since),
+         link=issuer_link("/account"), link_label=lazy_gettext("Anmelden und Zugang behalten"))
 
 
 def send_test(vhs: Vhs, typed_address: str) -> tuple[str, str]:

@@ -11,8 +11,9 @@ Each kind of data has one retention period, declared once among the settings (th
 - IDP_HELP_REQUEST_DAYS: help requests closed that long ago;
 - IDP_PENDING_DAYS: accounts that never followed their activation link, made that long
   ago (never while a link still works);
-- IDP_INACTIVE_DAYS (0: off): accounts nobody signed in to for that long, deleted as
-  "Zugang löschen" deletes (``idp.deletion``), each with its audit event;
+- IDP_INACTIVE_DAYS (0: off): accounts nobody signed in to for that long get one mail 30
+  days before, then are closed as leavers (and deleted IDP_LEAVER_DELETE_DAYS later, as
+  "Zugang löschen" deletes); a sign-in in between keeps them;
 - IDP_LEAVER_DELETE_DAYS: accounts closed as "ausgeschieden" that long ago
   (``leavers.delete_due``, which the lifecycle pass runs too);
 - IDP_AUDIT_DAYS: audit events older than that; IDP_AUDIT_IP_DAYS: their IP addresses
@@ -24,11 +25,12 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 
-from . import audit, db, deletion, help, leavers, tokens
+from . import audit, db, help, leavers, notices, tokens
 from .models import Account, AccountToken, AuditEvent, LogoutDelivery, OutboxMail, Purpose, Status
 from .settings import SETTINGS
 
 DAY = 86400
+WARN_DAYS = 30  # the mail "Ihr Zugang wird geschlossen" goes out this long before
 PERIODS = tuple(name for name, setting in SETTINGS.items() if setting.kept)
 
 
@@ -59,8 +61,8 @@ def purge(moment: int) -> dict[str, dict[str, int]]:
     done["PENDING_DAYS"] = {"pending accounts": session.execute(delete(Account).where(
         Account.status == Status.PENDING, Account.created_at < before("PENDING_DAYS"),
         ~open_link).execution_options(synchronize_session=False)).rowcount}
-    done["INACTIVE_DAYS"] = {"inactive accounts": _inactive(before("INACTIVE_DAYS"))
-                             if days["INACTIVE_DAYS"] else 0}
+    done["INACTIVE_DAYS"] = (_inactive(moment, days["INACTIVE_DAYS"])
+                             if days["INACTIVE_DAYS"] else {"warned": 0, "closed": 0})
     done["LEAVER_DELETE_DAYS"] = {"closed leavers' accounts": leavers.delete_due(moment)}
     done["AUDIT_DAYS"] = {"audit events": session.execute(delete(AuditEvent).where(
         AuditEvent.at < before("AUDIT_DAYS"))).rowcount}
@@ -68,17 +70,26 @@ def purge(moment: int) -> dict[str, dict[str, int]]:
     return {name: done[name] for name in PERIODS}
 
 
-def _inactive(before: int) -> int:
-    """Delete every account (but pending ones) last signed in to, or made and never signed
-    in to, before ``before``; each as the person's own deletion would, audited."""
+def _inactive(moment: int, days: int) -> dict[str, int]:
+    """Accounts nobody signed in to (or, never signed in to, made) ``days`` ago: each gets
+    one mail WARN_DAYS before (earlier when ``days`` is shorter), and is closed as a
+    leaver once the mail is WARN_DAYS old and still nobody signed in; ``leavers.delete_due``
+    deletes it IDP_LEAVER_DELETE_DAYS later. A sign-in clears the warning."""
     last = func.coalesce(Account.last_login_at, Account.created_at)
-    found = list(db.session().scalars(select(Account).where(
-        Account.status != Status.PENDING, last < before)))
-    for account in found:
-        audit.record("account_deleted", vhs=account.vhs.slug, sub=account.sub,
-                      actor="retention", detail="inactive")
-        deletion.delete(account)
-    return len(found)
+    warn = min(WARN_DAYS, days // 2)
+    session = db.session()
+    due = list(session.scalars(select(Account).where(
+        Account.status == Status.ACTIVE, Account.inactivity_warned_at.is_(None),
+        last < moment - (days - warn) * DAY)))
+    for account in due:
+        notices.inactive(account, moment + warn * DAY,
+                         account.last_login_at or account.created_at)
+        account.inactivity_warned_at = moment
+    closing = list(session.scalars(select(Account).where(
+        Account.status == Status.ACTIVE, last < moment - days * DAY,
+        Account.inactivity_warned_at <= moment - warn * DAY)))
+    leavers.close(closing, moment, "inactive")
+    return {"warned": len(due), "closed": len(closing)}
 
 
 def _shorten_ips(before: int) -> int:

@@ -22,7 +22,7 @@ TOUCH_EVERY = 60  # seconds between last_seen_at writes for one session
 
 FIND = select(SsoSession).where(SsoSession.secret_hash == bindparam("hashed"))
 LOGGED_IN = (update(Account.__table__).where(Account.id == bindparam("account_id"))
-             .values(last_login_at=bindparam("moment")))
+             .values(last_login_at=bindparam("moment"), inactivity_warned_at=None))
 
 
 def find(secret: str) -> SsoSession | None:

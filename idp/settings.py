@@ -229,9 +229,10 @@ SETTINGS: dict[str, Setting] = {
                             "(\"Neuer Zugang\") and never followed its activation link this "
                             "long after it was made; never while a link still works.", low=1,
                             kept="accounts never activated"),
-    "INACTIVE_DAYS": Setting(0, int, "`purge` deletes an account (as \"Zugang löschen\" does) "
-                             "when nobody signed in to it for this long; 0: never.", low=0,
-                             kept="accounts nobody signs in to"),
+    "INACTIVE_DAYS": Setting(395, int, "An account nobody signed in to for this long (about 13 "
+                             "months) is closed by `purge`, and deleted IDP_LEAVER_DELETE_DAYS "
+                             "later; its person gets one mail 30 days before (a sign-in keeps "
+                             "it). 0: never.", low=0, kept="accounts nobody signs in to"),
     "LIFECYCLE_CHECK_HOURS": Setting(
         24, float, "Every account whose eligibility a Verwaltungsprogramm decides is asked "
         "about again at least this often by the lifecycle pass (`lifecycle run`, the worker; "

@@ -104,6 +104,9 @@ class Account(Base):
     leaving_since: Mapped[int | None] = mapped_column(BigInteger)
     no_answers: Mapped[int] = mapped_column(default=0, server_default="0")
     left_at: Mapped[int | None] = mapped_column(BigInteger)
+    # when the mail "Ihr Zugang wird geschlossen" went out (IDP_INACTIVE_DAYS); a sign-in
+    # clears it
+    inactivity_warned_at: Mapped[int | None] = mapped_column(BigInteger)
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
 

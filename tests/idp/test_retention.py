@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from idp import db
 from idp.models import (
@@ -23,7 +23,7 @@ from idp.models import (
 from idp.retention import PERIODS
 from idp.settings import SETTINGS
 
-from ..helpers import PASSWORD, cli_runner, post_login, run
+from ..helpers import PASSWORD, cli_runner, deliver, post_login, run
 
 DAY = 86400
 SMALL = {"AUDIT_DAYS": 5, "AUDIT_IP_DAYS": 1, "SESSIONS_DAYS": 2, "MAIL_DAYS": 3,
@@ -54,12 +54,13 @@ def _plant(app) -> None:
                   for name, status, created, login in (
                       ("gone", Status.ACTIVE, ago("INACTIVE_DAYS", -3600 * 400), None),
                       ("idle", Status.ACTIVE, 1, ago("INACTIVE_DAYS", -60)),
-                      ("busy", Status.ACTIVE, 1, ago("INACTIVE_DAYS", 3600)),
+                      ("busy", Status.ACTIVE, 1, moment - 3600),
                       ("never", Status.PENDING, ago("PENDING_DAYS", -60), None),
                       ("left", Status.LEFT, 1, moment - 3600),
                       ("leftnow", Status.LEFT, 1, moment - 3600),
                       ("soon", Status.PENDING, ago("PENDING_DAYS", 3600), None))}
         session.add_all(people.values())
+        people["gone"].inactivity_warned_at = moment - 16 * DAY  # warned 16 days ago
         people["left"].left_at = ago("LEAVER_DELETE_DAYS", -60)
         people["leftnow"].left_at = ago("LEAVER_DELETE_DAYS", 3600)
         session.flush()
@@ -102,16 +103,21 @@ def test_purge_enforces_each_period_and_prints_what_it_removed(make_app):
         "IDP_LOGOUT_NOTICE_DAYS=2: 1 logout notices",
         "IDP_HELP_REQUEST_DAYS=4: 1 closed help requests",
         "IDP_PENDING_DAYS=1: 1 pending accounts",
-        "IDP_INACTIVE_DAYS=30: 2 inactive accounts",
+        "IDP_INACTIVE_DAYS=30: 1 warned, 1 closed",  # warned 15 days before (half of 30)
         "IDP_LEAVER_DELETE_DAYS=10: 1 closed leavers' accounts",
     ]  # in the order of the declaration
     with app.app_context():
         session = db.session()
-        assert set(session.scalars(select(Account.address))) == {
-            "busy@vhs-straubing.de", "soon@vhs-straubing.de", "leftnow@vhs-straubing.de"}
+        assert dict(session.execute(select(Account.address, Account.status)).all()) == {
+            "busy@vhs-straubing.de": "active", "soon@vhs-straubing.de": "pending",
+            "leftnow@vhs-straubing.de": "left", "gone@vhs-straubing.de": "left",
+            "idle@vhs-straubing.de": "active"}
+        assert session.scalar(select(Account.inactivity_warned_at).where(
+            Account.address == "idle@vhs-straubing.de")) is not None
         assert list(session.scalars(select(SsoSession.sid))) == ["s-new"]
         assert list(session.scalars(select(Token.family_id))) == ["new"]
-        assert list(session.scalars(select(OutboxMail.subject))) == ["new"]
+        assert sorted(session.execute(select(OutboxMail.kind, OutboxMail.recipient)).all()) == [
+            ("inactive", "idle@vhs-straubing.de"), ("test", "x@vhs-straubing.de")]
         assert list(session.scalars(select(LogoutDelivery.sid))) == ["new"]
         assert list(session.scalars(select(HelpRequest.address))) == ["new@vhs-straubing.de"]
         kept = dict(session.execute(select(AuditEvent.detail, AuditEvent.ip).where(
@@ -119,12 +125,51 @@ def test_purge_enforces_each_period_and_prints_what_it_removed(make_app):
         assert kept == {"new": None, "ip-old": "198.51.100.0/24", "ip-new": "198.51.100.7"}
         deleted = session.scalars(select(AuditEvent).where(
             AuditEvent.kind == "account_deleted")).all()
-        assert sorted((e.detail, e.actor) for e in deleted) == [
-            ("inactive", "retention")] * 2 + [("left", "retention")]
+        assert [(e.detail, e.actor) for e in deleted] == [("left", "retention")]
+        closed = session.scalars(select(AuditEvent).where(AuditEvent.kind == "account_left"))
+        assert [e.detail for e in closed] == ["inactive"]
 
 
-def test_a_sign_in_keeps_an_account_that_inactivity_would_delete(make_app):
+def test_a_sign_in_keeps_an_account_that_inactivity_would_close(make_app):
     app = make_app(INACTIVE_DAYS=30)
+    runner = cli_runner(app)
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    with app.app_context():  # made long ago, warned 16 days ago: closed at the next purge
+        db.session().execute(Account.__table__.update().values(
+            created_at=1, inactivity_warned_at=int(time.time()) - 16 * DAY))
+        db.session().commit()
+    assert post_login(app.test_client()).status_code == 303
+    assert "IDP_INACTIVE_DAYS=30: 0 warned, 0 closed" in run(runner, "purge")
+    with app.app_context():
+        kept = db.session().scalar(select(Account))
+        assert (kept.status, kept.inactivity_warned_at) == (Status.ACTIVE, None)
+
+
+def test_the_inactivity_mail_goes_out_once_and_says_when(make_app, smtp):
+    app = make_app(INACTIVE_DAYS=30)
+    runner = cli_runner(app)
+    run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
+    run(runner, "vhs", "set-mail", "straubing", "--host", "127.0.0.1", "--port",
+        str(smtp.port), "--security", "none", "--sender", "info@vhs-straubing.de")
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email",
+        "anna.muster@vhs-straubing.de", "--password-stdin", input=PASSWORD + "\n")
+    with app.app_context():
+        db.session().execute(Account.__table__.update().values(created_at=1))
+        db.session().commit()
+    assert "IDP_INACTIVE_DAYS=30: 1 warned, 0 closed" in run(runner, "purge")
+    assert "IDP_INACTIVE_DAYS=30: 0 warned, 0 closed" in run(runner, "purge")  # once
+    deliver(app)
+    [told] = smtp.to("anna.muster@vhs-straubing.de")
+    body = told.get_body(("plain",)).get_content()
+    assert told["Subject"] == "Kooperationsportal vhsKOOP: Ihr Zugang wird geschlossen"
+    assert "wird am " in body and "geschlossen, weil Sie sich seit dem 01.01.1970" in body
+    assert "melden Sie sich vorher einmal an" in body
+
+
+def test_inactivity_is_switched_off_with_0(make_app):
+    app = make_app(INACTIVE_DAYS=0)
     runner = cli_runner(app)
     run(runner, "vhs", "add", "straubing", "--name", "vhs Straubing", "--onboarded")
     run(runner, "accounts", "add", "--vhs", "straubing", "--email",
@@ -132,14 +177,4 @@ def test_a_sign_in_keeps_an_account_that_inactivity_would_delete(make_app):
     with app.app_context():
         db.session().execute(Account.__table__.update().values(created_at=1))
         db.session().commit()
-    assert post_login(app.test_client()).status_code == 303
-    assert "IDP_INACTIVE_DAYS=30: 0 inactive accounts" in run(runner, "purge")
-    with app.app_context():
-        assert db.session().scalar(select(func.count()).select_from(Account)) == 1
-
-
-def test_inactivity_is_off_by_default(app, runner, tenant):
-    with app.app_context():
-        db.session().execute(Account.__table__.update().values(created_at=1))
-        db.session().commit()
-    assert "IDP_INACTIVE_DAYS=0: 0 inactive accounts" in run(runner, "purge")
+    assert "IDP_INACTIVE_DAYS=0: 0 warned, 0 closed" in run(runner, "purge")

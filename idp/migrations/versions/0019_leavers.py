@@ -1,5 +1,5 @@
-"""leavers: since when the program says no, how often, when the account was closed; which
-worker runs a VHS's lifecycle pass
+"""leavers: since when the program says no, how often, when the account was closed, when
+it was warned of its closing for inactivity; which worker runs a VHS's lifecycle pass
 
 Revision ID: 0019
 Revises: 0018
@@ -21,7 +21,7 @@ down_revision: Union[str, Sequence[str], None] = '0018'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-COLUMNS = ('leaving_since', 'no_answers', 'left_at')
+COLUMNS = ('leaving_since', 'no_answers', 'left_at', 'inactivity_warned_at')
 
 
 def upgrade() -> None:
@@ -31,6 +31,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('no_answers', sa.Integer(), server_default='0',
                                    nullable=False))
         batch.add_column(sa.Column('left_at', sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column('inactivity_warned_at', sa.BigInteger(), nullable=True))
     op.create_table(
         'lifecycle_leases',
         sa.Column('vhs_id', sa.Integer(), nullable=False),
