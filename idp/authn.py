@@ -31,7 +31,7 @@ from flask import current_app
 
 from adapters.address import clean, is_plausible
 
-from . import accounts, audit, db, eligibility, legacy, notices, portals, tenants
+from . import accounts, audit, db, eligibility, leavers, legacy, notices, portals, tenants
 from .connectors import PortalUnavailable
 from .identity import Identity, Reason, Refusal, Via
 from .models import Account, Source, Status, Vhs, now
@@ -78,8 +78,12 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
     if not (account.active or account.status == Status.LEFT):
         reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
         return _refused(reason, Via.PASSWORD, vhs_slug, address)
-    if not (eligibility.allows(vhs, address) and account.active):  # a leaver listed again
-        return _refused(Reason.NOT_ELIGIBLE, Via.PASSWORD, vhs_slug, address)  # comes back
+    if not eligibility.allows(vhs, address):
+        return _refused(Reason.NOT_ELIGIBLE, Via.PASSWORD, vhs_slug, address)
+    if account.status == Status.LEFT:  # listed again (a leaver), or back after inactivity
+        if account.leaving_since is not None:  # the program still says no
+            return _refused(Reason.NOT_ELIGIBLE, Via.PASSWORD, vhs_slug, address)
+        leavers.reopen(account)
     if checked.confirmed_by:
         _upgrade(account, password, checked.confirmed_by)
     elif passwords().needs_rehash(account.password_hash):
@@ -178,8 +182,12 @@ def _still_allowed(account: Account, via: str, amr: tuple[str, ...]) -> Identity
     if not (account.active or account.status == Status.LEFT):
         reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
         return _refused(reason, via, account.vhs.slug, account.address)
-    if not (eligibility.allows(account.vhs, account.address) and account.active):
+    if not eligibility.allows(account.vhs, account.address):
         return _refused(Reason.NOT_ELIGIBLE, via, account.vhs.slug, account.address)
+    if account.status == Status.LEFT:  # as at a password sign-in
+        if account.leaving_since is not None:
+            return _refused(Reason.NOT_ELIGIBLE, via, account.vhs.slug, account.address)
+        leavers.reopen(account)
     return _confirmed(account, via, amr)
 
 

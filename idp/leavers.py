@@ -48,9 +48,16 @@ def said_no(account: Account, status: str, moment: int) -> None:
 
 
 def said_yes(account: Account) -> None:
-    """The program lists the person (again): no longer leaving; a closed account opens."""
-    if account.leaving_since is None and account.status != Status.LEFT:
+    """The program lists the person (again): no longer leaving; an account closed as a
+    leaver opens. One closed because nobody signed in stays closed (the program's "yes"
+    says nothing about that): only the person's own sign-in opens it (``reopen``)."""
+    if account.leaving_since is None:
         return
+    reopen(account)
+
+
+def reopen(account: Account) -> None:
+    """Open a leaver's account again (same ``sub``, same services), or end its leaving."""
     came_back = account.status == Status.LEFT
     account.leaving_since, account.no_answers, account.left_at = None, 0, None
     account.status = Status.ACTIVE

@@ -254,3 +254,17 @@ def test_the_console_shows_leaving_and_closed_people_and_filters_them(app, runne
     assert BERND in closed and DORA not in closed
     person = page_text(admin.get(f"/admin/vhs/straubing/people/{account_of(app, DORA).id}"))
     assert "verlässt die VHS" in person
+
+
+def test_an_account_closed_for_inactivity_stays_closed_until_its_person_signs_in(
+        app, runner, world):
+    """The program's "yes" says nothing about someone who stopped using the account: the
+    pass leaves it closed; the person's own sign-in opens it again."""
+    with app.app_context():
+        db.session().execute(update(Account).where(Account.address == DORA).values(
+            status=Status.LEFT, left_at=now(), leaving_since=None))
+        db.session().commit()
+    _pass(runner)
+    assert account_of(app, DORA).status == Status.LEFT
+    assert post_login(app.test_client(), email=DORA).status_code == 303
+    assert account_of(app, DORA).status == Status.ACTIVE
