@@ -41,6 +41,7 @@ ACTS = {
     "accounts enable": _l("Zugang entsperrt"),
     "accounts reset-mfa": _l("zweiten Faktor zurückgesetzt"),
     "accounts delete": _l("Zugang gelöscht"),
+    "accounts keep": _l("Zugang behalten (Ausnahme)"),
     "accounts import": _l("Zugänge aus dem alten Login übernommen"),
     "accounts end-sessions": _l("Anmeldungen beendet"),
     "accounts activation-mail": _l("Aktivierungsmail erneut gesendet"),

@@ -18,13 +18,18 @@ A program that cannot answer changes nothing (the caller gets ``AdapterUnavailab
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
 from flask import current_app
-from sqlalchemy import select
+from flask_babel import gettext
+from sqlalchemy import or_, select
 
 from . import audit, db, deletion, sessions
 from .models import Account, Status, Vhs
 
 DAY = 86400
+BERLIN = ZoneInfo("Europe/Berlin")
 WATCHED = (Status.ACTIVE, Status.LEFT)  # the states a program's answer changes
 
 
@@ -65,14 +70,50 @@ def reopen(account: Account) -> None:
                  sub=account.sub)
 
 
+KEEP_REASON = 200  # characters of an exception's reason
+KEEP_DAYS = 366  # an exception ends within a year (it can be renewed)
+
+
+class KeepError(ValueError):
+    """An exception that cannot be granted; the message says why, in words."""
+
+
+def unkept(moment: int):
+    """The condition: no administrator's exception in force at ``moment``."""
+    return or_(Account.keep_until.is_(None), Account.keep_until <= moment)
+
+
+def keep(account: Account, until: int, reason: str, moment: int) -> None:
+    """"Zugang behalten": neither closed nor deleted as a leaver or for inactivity before
+    ``until``; the person's access still follows the program."""
+    reason = " ".join(reason.split())
+    if not reason or len(reason) > KEEP_REASON:
+        raise KeepError(gettext("Bitte nennen Sie einen Grund (höchstens %(limit)s Zeichen).",
+                                limit=KEEP_REASON))
+    if not moment < until <= moment + KEEP_DAYS * DAY:
+        raise KeepError(gettext("Das Enddatum muss in der Zukunft liegen, höchstens ein Jahr "
+                                "voraus."))
+    account.keep_until, account.keep_reason = until, reason
+
+
+def end_of_day(typed: str) -> int:
+    """The end of a typed day ("2027-03-31") in Europe/Berlin, as a moment; KeepError when
+    it is not a day."""
+    try:
+        day = date.fromisoformat(typed.strip()[:10])
+    except ValueError:
+        raise KeepError(gettext("Bitte geben Sie ein Datum an (JJJJ-MM-TT).")) from None
+    return int(datetime.combine(day, time.max, BERLIN).timestamp())
+
+
 def closable(vhs: Vhs, moment: int) -> list[Account]:
     """The VHS's leavers whose grace period is over: every answer for
-    IDP_LEAVER_GRACE_DAYS said no, and there were at least two."""
+    IDP_LEAVER_GRACE_DAYS said no, and there were at least two (and no exception)."""
     grace = current_app.config["LEAVER_GRACE_DAYS"] * DAY
     return list(db.session().scalars(select(Account).where(
         Account.vhs_id == vhs.id, Account.status == Status.ACTIVE,
         Account.leaving_since.is_not(None), Account.leaving_since <= moment - grace,
-        Account.no_answers >= 2)))
+        Account.no_answers >= 2, unkept(moment))))
 
 
 def close(accounts: list[Account], moment: int, why: str | None = None) -> None:
@@ -87,7 +128,7 @@ def delete_due(moment: int, vhs: Vhs | None = None) -> int:
     """Delete the closed leavers' accounts IDP_LEAVER_DELETE_DAYS after they were closed
     (of one VHS, or of all); how many."""
     query = select(Account).where(
-        Account.status == Status.LEFT,
+        Account.status == Status.LEFT, unkept(moment),
         Account.left_at <= moment - current_app.config["LEAVER_DELETE_DAYS"] * DAY)
     if vhs is not None:
         query = query.where(Account.vhs_id == vhs.id)

@@ -80,14 +80,14 @@ def _inactive(moment: int, days: int) -> dict[str, int]:
     session = db.session()
     due = list(session.scalars(select(Account).where(
         Account.status == Status.ACTIVE, Account.inactivity_warned_at.is_(None),
-        last < moment - (days - warn) * DAY)))
+        last < moment - (days - warn) * DAY, leavers.unkept(moment))))
     for account in due:
         notices.inactive(account, moment + warn * DAY,
                          account.last_login_at or account.created_at)
         account.inactivity_warned_at = moment
     closing = list(session.scalars(select(Account).where(
         Account.status == Status.ACTIVE, last < moment - days * DAY,
-        Account.inactivity_warned_at <= moment - warn * DAY)))
+        Account.inactivity_warned_at <= moment - warn * DAY, leavers.unkept(moment))))
     leavers.close(closing, moment, "inactive")
     return {"warned": len(due), "closed": len(closing)}
 

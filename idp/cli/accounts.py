@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import time
 
 import click
 from flask_babel import force_locale
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adapters.address import clean
 
-from .. import accounts, audit, deletion, factors, imports, selfservice, tenants
+from .. import accounts, audit, deletion, factors, imports, leavers, selfservice, tenants
 from .base import Group, fail, operator, read_secret
 
 
@@ -64,6 +65,22 @@ def accounts_disable(vhs_slug: str, email: str) -> None:
     if not accounts.disable(account):
         fail(f"{account.address} at {vhs_slug} is disabled already")
     click.echo(f"disabled {account.address} at {vhs_slug}")
+
+
+@accounts_group.command("keep")
+@click.option("--vhs", "vhs_slug", required=True)
+@click.option("--email", required=True)
+@click.option("--until", required=True, help="The last day of the exception (2027-03-31).")
+@click.option("--reason", required=True, help="Why (shown in the console).")
+def accounts_keep(vhs_slug: str, email: str, until: str, reason: str) -> None:
+    """"Zugang behalten": neither closed nor deleted as a leaver or for inactivity before
+    the end of --until (at most a year ahead)."""
+    account = _account(vhs_slug, email)
+    try:
+        leavers.keep(account, leavers.end_of_day(until), reason, int(time.time()))
+    except leavers.KeepError as error:
+        raise click.BadParameter(str(error)) from None
+    click.echo(f"kept {account.address} at {vhs_slug} until {until[:10]}")
 
 
 @accounts_group.command("enable")

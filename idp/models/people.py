@@ -107,6 +107,10 @@ class Account(Base):
     # when the mail "Ihr Zugang wird geschlossen" went out (IDP_INACTIVE_DAYS); a sign-in
     # clears it
     inactivity_warned_at: Mapped[int | None] = mapped_column(BigInteger)
+    # "Zugang behalten": an administrator's exception until then, and why (neither a
+    # leaver's nor an unused account is closed or deleted before it ends)
+    keep_until: Mapped[int | None] = mapped_column(BigInteger)
+    keep_reason: Mapped[str | None] = mapped_column(String(200))
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
 

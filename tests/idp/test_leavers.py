@@ -7,6 +7,7 @@ back with the same ``sub``."""
 from __future__ import annotations
 
 import base64
+import time
 
 from sqlalchemy import create_engine, func, select, text, update
 
@@ -17,6 +18,7 @@ from ..helpers import (
     FLOW_CALLBACK,
     account_of,
     code_flow,
+    form_field,
     post_login,
     run,
     write_config,
@@ -268,3 +270,43 @@ def test_an_account_closed_for_inactivity_stays_closed_until_its_person_signs_in
     assert account_of(app, DORA).status == Status.LEFT
     assert post_login(app.test_client(), email=DORA).status_code == 303
     assert account_of(app, DORA).status == Status.ACTIVE
+
+
+def test_zugang_behalten_keeps_a_leaver_from_being_closed_until_its_end(app, runner, world,
+                                                                         kufer_world):
+    app.config.update(LEAVER_GRACE_DAYS=0, LIFECYCLE_CHECK_HOURS=1)
+    admin = signed_in(app)
+    dora = account_of(app, DORA)
+    page = f"/admin/vhs/straubing/people/{dora.id}"
+    refused = admin.post(f"{page}/keep", data={
+        "csrf_token": _token(admin, page), "back": page, "reason": "", "until": "2099-01-01"})
+    assert "Bitte nennen Sie einen Grund" in page_text(admin.get(refused.headers["Location"]))
+    later = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 30 * 86400))
+    kept = admin.post(f"{page}/keep", data={
+        "csrf_token": _token(admin, page), "back": page, "reason": "Elternzeit bis März",
+        "until": later})
+    assert "wird bis zum Enddatum behalten" in page_text(admin.get(kept.headers["Location"]))
+    assert "Elternzeit bis März" in page_text(admin.get(page))
+    _program(kufer_world, "DELETE FROM benutzer WHERE id = 4")
+    for _ in range(3):
+        with app.app_context():
+            db.session().execute(text("UPDATE eligibility_checks SET checked_at = 0"))
+            db.session().commit()
+        _pass(runner)
+    kept_account = account_of(app, DORA)
+    assert kept_account.status == Status.ACTIVE and kept_account.leaving_since is not None
+    assert account_of(app, BERND).status == Status.LEFT  # no exception for him
+    with app.app_context():
+        [act] = db.session().scalars(select(AuditEvent).where(
+            AuditEvent.detail == "accounts keep")).all()
+        assert act.who == dora.sub
+    assert "Bitte geben Sie ein Datum an" in run(
+        runner, "accounts", "keep", "--vhs", "straubing", "--email", DORA, "--until", "gestern",
+        "--reason", "Elternzeit", code=2)
+    assert "kept dora@vhs-straubing.de at straubing until " in run(
+        runner, "accounts", "keep", "--vhs", "straubing", "--email", DORA, "--until", later,
+        "--reason", "Elternzeit")
+
+
+def _token(client, page: str) -> str:
+    return form_field(client.get(page).get_data(as_text=True), "csrf_token")

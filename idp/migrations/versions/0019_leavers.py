@@ -1,5 +1,6 @@
 """leavers: since when the program says no, how often, when the account was closed, when
-it was warned of its closing for inactivity; which worker runs a VHS's lifecycle pass
+it was warned of its closing for inactivity, an administrator's exception ("Zugang
+behalten"); which worker runs a VHS's lifecycle pass
 
 Revision ID: 0019
 Revises: 0018
@@ -21,7 +22,8 @@ down_revision: Union[str, Sequence[str], None] = '0018'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-COLUMNS = ('leaving_since', 'no_answers', 'left_at', 'inactivity_warned_at')
+COLUMNS = ('leaving_since', 'no_answers', 'left_at', 'inactivity_warned_at', 'keep_until',
+           'keep_reason')
 
 
 def upgrade() -> None:
@@ -32,6 +34,8 @@ def upgrade() -> None:
                                    nullable=False))
         batch.add_column(sa.Column('left_at', sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column('inactivity_warned_at', sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column('keep_until', sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column('keep_reason', sa.String(length=200), nullable=True))
     op.create_table(
         'lifecycle_leases',
         sa.Column('vhs_id', sa.Integer(), nullable=False),

@@ -10,9 +10,9 @@ from flask_babel import lazy_gettext as _l
 
 from adapters.base import AdapterUnavailable
 
-from ... import accounts, audit, deletion, diagnose, factors, selfservice, sessions
+from ... import accounts, audit, deletion, diagnose, factors, leavers, selfservice, sessions
 from ...connectors import PortalUnavailable
-from ...models import Account, Status, Vhs
+from ...models import Account, Status, Vhs, now
 from . import acts, gate
 
 bp = Blueprint("people", __name__, url_prefix="/vhs/<slug>/people")
@@ -68,7 +68,7 @@ def person(vhs: Vhs, account: Account):
     who = audit.persons(account.address, account.vhs.slug)
     return render_template("admin/person.html", vhs=account.vhs, account=account,
                            sessions=sessions.of(account), states=diagnose.STATES,
-                           have=factors.of(account),
+                           have=factors.of(account), now_moment=now(),
                            mails=diagnose.last_mails(account.vhs, account.address, 10),
                            events=audit.events(account.vhs.slug, who, limit=20))
 
@@ -101,6 +101,19 @@ def delete(vhs: Vhs, account: Account):
     flash(str(_l("Der Zugang ist gelöscht, mit allem, was hier über die Person "
                  "gespeichert war.")), "notice")  # on the list: the person's page is gone
     return redirect(url_for("admin.people.listing", slug=slug), 303)
+
+
+@bp.post("/<int:account_id>/keep")
+def keep(vhs: Vhs, account: Account):
+    """"Zugang behalten": an exception, with a reason and an end date, from closing and
+    deleting a leaver's or an unused account (``idp.leavers.keep``)."""
+    try:
+        leavers.keep(account, leavers.end_of_day(acts.text("until")), acts.text("reason"),
+                     now())
+    except leavers.KeepError as error:
+        return acts.done(error, _url(account), "error")
+    _record("accounts keep", account)
+    return acts.done(_l("Der Zugang wird bis zum Enddatum behalten."), _url(account))
 
 
 def _record(action: str, account: Account) -> None:
