@@ -51,6 +51,8 @@ ACTS = {
     "db upgrade": _l("Datenbank auf den neuen Stand gebracht"),
     "purge": _l("Abgelaufenes gelöscht"),
     "lifecycle run": _l("Verwaltungsprogramme nach Ausgeschiedenen gefragt"),
+    "lifecycle confirm": _l("angehaltene Prüfung bestätigt: Ausgeschiedene abgemeldet"),
+    "lifecycle dismiss": _l("angehaltene Prüfung verworfen"),
     "admins grant": _l("Rolle vergeben"),
     "admins revoke": _l("Rolle entzogen"),
 }

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
-from adapters.base import AdapterUnavailable, Decision
+from adapters.base import ELIGIBLE, AdapterUnavailable, Decision
 
 from . import audit, db, eligibility, leavers, metrics
 from .models import Account, AuditEvent, EligibilityCheck, LifecycleLease, Status, Vhs, now
@@ -133,7 +133,7 @@ def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
         done.braked, closable = True, []
     if done.braked and not _braked_lately(vhs, moment):
         audit.record("lifecycle_braked", vhs=vhs.slug,
-                     detail=f"{going} of {answered} accounts")
+                     detail=f"{going}/{answered}")  # leavers / accounts answered for
     leavers.close(closable, moment)
     done.closed = len(closable)
     metrics.count_lifecycle(vhs.slug, done.checked, done.ended, done.closed, done.deleted,
@@ -155,15 +155,54 @@ def _period_counts(vhs: Vhs, moment: int) -> tuple[int, int]:
     after a fifth of the VHS."""
     since = moment - current_app.config["LIFECYCLE_CHECK_HOURS"] * 3600
     session = db.session()
+    confirmed = _last(vhs, CONFIRM)  # leavers an operator let through count no more
     recent = session.scalar(select(func.count()).select_from(Account).where(
         Account.vhs_id == vhs.id, Account.status == Status.ACTIVE,
-        Account.leaving_since >= since)) or 0
+        Account.leaving_since >= max(since, (confirmed.at + 1) if confirmed else 0))) or 0
     answered = session.scalar(select(func.count()).select_from(Account).join(
         EligibilityCheck, and_(EligibilityCheck.vhs_id == Account.vhs_id,
                                EligibilityCheck.address == Account.address)).where(
         Account.vhs_id == vhs.id, Account.status.in_(leavers.WATCHED),
         EligibilityCheck.checked_at > since)) or 0
     return recent, answered
+
+
+CONFIRM, DISMISS = "lifecycle confirm", "lifecycle dismiss"  # an operator's answer
+
+
+def _last(vhs: Vhs, act: str) -> AuditEvent | None:
+    """The newest audit event of the administrative ``act`` at the VHS."""
+    return db.session().scalar(select(AuditEvent).where(
+        AuditEvent.kind == "admin", AuditEvent.detail == act, AuditEvent.vhs == vhs.slug)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1))
+
+
+def braked(vhs: Vhs, moment: int) -> AuditEvent | None:
+    """The brake's event at the VHS within the last day that no operator has answered
+    yet (confirmed or dismissed), if there is one."""
+    event = db.session().scalar(select(AuditEvent).where(
+        AuditEvent.kind == "lifecycle_braked", AuditEvent.vhs == vhs.slug,
+        AuditEvent.at > moment - 86400).order_by(AuditEvent.at.desc()).limit(1))
+    if event is None:
+        return None
+    answered = [found.at for found in (_last(vhs, CONFIRM), _last(vhs, DISMISS)) if found]
+    return None if answered and max(answered) >= event.at else event
+
+
+def confirm(vhs: Vhs, moment: int) -> int:
+    """An operator confirms a braked pass: every active account whose last answer from the
+    program is "no" now ends its access as a leaver; how many. The caller records the act
+    (from then on those leavers no longer count for the brake)."""
+    found = list(db.session().scalars(select(Account).join(EligibilityCheck, and_(
+        EligibilityCheck.vhs_id == Account.vhs_id, EligibilityCheck.address == Account.address))
+        .where(Account.vhs_id == vhs.id, Account.status == Status.ACTIVE,
+               Account.leaving_since.is_(None), EligibilityCheck.status != ELIGIBLE)))
+    statuses = dict(db.session().execute(select(EligibilityCheck.address,
+                                                EligibilityCheck.status).where(
+        EligibilityCheck.vhs_id == vhs.id)).all())
+    for account in found:
+        leavers.said_no(account, statuses[account.address], moment)
+    return len(found)
 
 
 def _braked_lately(vhs: Vhs, moment: int) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import exists, func, select
 
-from . import audit, db
+from . import audit, db, lifecycle
 from .models import (
     Account,
     AuditEvent,
@@ -126,6 +126,7 @@ class Dashboard:
     waiting: list[tuple[str, int, int]]  # (VHS, open help requests > 2 days, oldest's time)
     without_admin: list[str]  # VHS with a program or people, but nobody to fix things there
     failing: list[tuple[str, int]]  # (VHS, since when its program has not answered)
+    braked: list[tuple[str, int]] = ()  # (VHS, when) a lifecycle pass was braked, unanswered
 
 
 WAITING_SECONDS = 2 * 86400  # a help request open longer than this: ITEM should call
@@ -152,7 +153,21 @@ def dashboard(hours: int = 24) -> Dashboard:
 
     return Dashboard([(bucket * 3600, ok, failed) for bucket, (ok, failed) in counted.items()],
                      by(AuditEvent.reason, "login_failed"), by(AuditEvent.vhs, "throttled"),
-                     by(AuditEvent.vhs, "program_unavailable"), *_to_call(now()))
+                     by(AuditEvent.vhs, "program_unavailable"), *_to_call(now()),
+                     braked=_braked(now()))
+
+
+def _braked(moment: int) -> list[tuple[str, int]]:
+    """The VHS whose lifecycle pass the brake held within a day, not yet answered by ITEM."""
+    slugs = db.session().scalars(select(AuditEvent.vhs).where(
+        AuditEvent.kind == "lifecycle_braked", AuditEvent.at > moment - 86400).distinct())
+    found = []
+    for slug in sorted(slug for slug in slugs if slug):
+        vhs = db.session().scalar(select(Vhs).where(Vhs.slug == slug))
+        event = lifecycle.braked(vhs, moment) if vhs is not None else None
+        if event is not None:
+            found.append((slug, event.at))
+    return found
 
 
 def _to_call(moment: int) -> tuple[list, list, list]:

@@ -23,7 +23,7 @@ from ..helpers import (
     run,
     write_config,
 )
-from .test_console import BERND, DORA, page_text, signed_in, world  # noqa: F401
+from .test_console import BERND, DORA, OPS, act, page_text, signed_in, world  # noqa: F401
 from .test_forgetting import _holding
 
 SECRETS = {"vhskoop": "leaver-test-secret-vhskoop-0123456789abcdef",
@@ -158,7 +158,7 @@ def test_the_brake_a_program_that_says_no_for_everyone_closes_nobody(app, runner
         assert db.session().scalar(select(func.count()).select_from(Account).where(
             Account.leaving_since.is_not(None))) == 0
     [braked] = _events(app, "lifecycle_braked")
-    assert (braked.vhs, braked.detail) == ("straubing", "51 of 53 accounts")
+    assert (braked.vhs, braked.detail) == ("straubing", "51/53")
 
 
 def test_the_brake_holds_when_the_worker_asks_a_few_accounts_a_round(app, runner, world):
@@ -310,3 +310,42 @@ def test_zugang_behalten_keeps_a_leaver_from_being_closed_until_its_end(app, run
 
 def _token(client, page: str) -> str:
     return form_field(client.get(page).get_data(as_text=True), "csrf_token")
+
+
+def test_itm_sees_a_braked_pass_and_confirms_or_dismisses_it(app, runner, world):
+    with app.app_context():
+        vhs_id = account_of(app, DORA).vhs_id
+        db.session().add_all([Account(vhs_id=vhs_id, address=f"kollege{n}@vhs-straubing.de",
+                                      status=Status.ACTIVE) for n in range(10)])
+        db.session().commit()
+    assert "BRAKED" in _pass(runner)[0]
+    admin = signed_in(app)  # the VHS's administrator: told, but ITEM decides
+    program = page_text(admin.get("/admin/vhs/straubing/program"))
+    assert "Prüfung auf Ausgeschiedene angehalten" in program
+    assert "ITEM ist informiert" in program and "Bestätigen" not in program
+    operator = signed_in(app, OPS, "item")
+    board = page_text(operator.get("/admin/dashboard"))
+    assert "vhs Straubing" in board.split("Prüfung auf Ausgeschiedene angehalten")[1][:300]
+
+    dismissed = act(operator, "/admin/vhs/straubing/program",
+                    "/admin/vhs/straubing/lifecycle/dismiss")
+    assert "Verworfen" in page_text(operator.get(dismissed.headers["Location"]))
+    assert "Prüfung auf Ausgeschiedene angehalten" not in page_text(
+        operator.get("/admin/vhs/straubing/program"))
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Account).where(
+            Account.leaving_since.is_not(None))) == 0
+
+    with app.app_context():  # braked again later: this time the people did leave
+        db.session().add(AuditEvent(kind="lifecycle_braked", vhs="straubing",
+                                    detail="11/13", at=now() + 1))
+        db.session().commit()
+    time.sleep(1.1)
+    confirmed = act(operator, "/admin/vhs/straubing/program",
+                    "/admin/vhs/straubing/lifecycle/confirm")
+    assert "Bestätigt: 11 Personen" in page_text(operator.get(confirmed.headers["Location"]))
+    with app.app_context():
+        assert db.session().scalar(select(func.count()).select_from(Account).where(
+            Account.leaving_since.is_not(None))) == 11  # the 10 and Bernd
+    assert "vhs Straubing" not in page_text(operator.get("/admin/dashboard")).split(
+        "Prüfung auf Ausgeschiedene angehalten")[1][:200]

@@ -15,7 +15,17 @@ from adapters import registry
 from adapters.address import clean
 from adapters.base import AdapterConfigError
 
-from ... import audit, clients, eligibility, factors, mail, portals, reports, tenants
+from ... import (
+    audit,
+    clients,
+    eligibility,
+    factors,
+    lifecycle,
+    mail,
+    portals,
+    reports,
+    tenants,
+)
 from ...connectors.portal import PortalSettings
 from ...connectors.upstream import UpstreamSettings
 from ...models import Vhs, now
@@ -82,6 +92,25 @@ def set_vhs(vhs: Vhs):
     factors.set_policy(vhs, bool(request.form.get("mfa_required")), gate.clearance().actor)
     acts.record("vhs set", vhs=vhs.slug)
     return acts.done(SAVED, url_for("admin.item.settings", slug=vhs.slug))
+
+
+@bp.post("/vhs/<slug>/lifecycle/confirm")
+def lifecycle_confirm(vhs: Vhs):
+    """The brake held a pass at the VHS and ITEM checked: the people really left. Every
+    active account whose last answer is "no" ends its access now."""
+    ended = lifecycle.confirm(vhs, now())
+    acts.record(lifecycle.CONFIRM, vhs=vhs.slug)
+    return acts.done(_l("Bestätigt: %(count)s Personen wurden als ausgeschieden abgemeldet.",
+                        count=ended), url_for("admin.vhs.program", slug=vhs.slug))
+
+
+@bp.post("/vhs/<slug>/lifecycle/dismiss")
+def lifecycle_dismiss(vhs: Vhs):
+    """The brake held a pass and ITEM found the program's answers wrong (an emptied table):
+    nothing changes, and the overview forgets it."""
+    acts.record(lifecycle.DISMISS, vhs=vhs.slug)
+    return acts.done(_l("Verworfen: niemandem wurde der Zugang beendet."),
+                     url_for("admin.vhs.program", slug=vhs.slug))
 
 
 @bp.post("/vhs/<slug>/settings/adapter")

@@ -11,7 +11,18 @@ from flask_babel import lazy_gettext as _l
 from adapters.address import clean, is_plausible
 from adapters.base import AdapterUnavailable
 
-from ... import audit, diagnose, directory, labels, mail, notices, privacy, programs, reports
+from ... import (
+    audit,
+    diagnose,
+    directory,
+    labels,
+    lifecycle,
+    mail,
+    notices,
+    privacy,
+    programs,
+    reports,
+)
 from ...models import Vhs, now
 from . import acts, gate
 
@@ -131,7 +142,8 @@ def test_mail(vhs: Vhs):
 def program(vhs: Vhs):
     """Which adapter, whether it answered in the last hour, how fast."""
     health = programs.health(vhs, now() - 3600) if vhs.adapter else None
-    return render_template("admin/program.html", vhs=vhs, health=health)
+    return render_template("admin/program.html", vhs=vhs, health=health,
+                           braked=lifecycle.braked(vhs, now()) if vhs.adapter else None)
 
 
 @bp.post("/program/test")
