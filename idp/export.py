@@ -71,6 +71,11 @@ def held(account: Account) -> dict:
             "password_changed_at": account.password_changed_at,
             "imported_at": account.imported_at,
             "welcome_mail_at": account.welcomed_at,
+            "program_says_no_since_at": account.leaving_since,
+            "closed_at": account.left_at,
+            "inactivity_mail_at": account.inactivity_warned_at,
+            "kept_until_at": account.keep_until,
+            "keep_reason": account.keep_reason,
         },
         "sessions": [{
             "device": labels.device(row.user_agent),

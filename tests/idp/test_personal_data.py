@@ -130,3 +130,19 @@ def test_meine_daten_needs_a_sign_in(live, browser):
         answer = browser.get(path)
         assert answer.status_code == 302
         assert answer.headers["Location"].startswith("/login?next=/account/data")
+
+
+def test_meine_daten_says_when_the_program_stopped_listing_the_person_and_an_exception(
+        live, browser):
+    assert browser.login(None, "straubing", ANNA, PASSWORD).status_code == 303
+    with live.app.app_context():
+        account = db.session().scalar(select(Account).where(Account.address == ANNA))
+        account.leaving_since, account.keep_until = 1_700_000_000, 1_900_000_000
+        account.keep_reason = "Elternzeit"
+        db.session().commit()
+    held = browser.get("/account/data.json").json()["account"]
+    assert held["program_says_no_since_at"] == "2023-11-14T22:13:20Z"
+    assert (held["kept_until_at"], held["keep_reason"]) == ("2030-03-17T17:46:40Z",
+                                                            "Elternzeit")
+    page = browser.get("/account/data").text
+    assert "führt Sie seit 14.11.2023" in page and "Elternzeit" in page
