@@ -25,6 +25,7 @@ from ..helpers import (
 )
 from .test_console import BERND, DORA, OPS, act, page_text, signed_in, world  # noqa: F401
 from .test_forgetting import _holding
+from .test_operations import _value
 
 SECRETS = {"vhskoop": "leaver-test-secret-vhskoop-0123456789abcdef",
            "feedback": "leaver-test-secret-feedback-0123456789abcdef"}
@@ -349,3 +350,14 @@ def test_itm_sees_a_braked_pass_and_confirms_or_dismisses_it(app, runner, world)
             Account.leaving_since.is_not(None))) == 11  # the 10 and Bernd
     assert "vhs Straubing" not in page_text(operator.get("/admin/dashboard")).split(
         "Prüfung auf Ausgeschiedene angehalten")[1][:200]
+
+
+def test_metrics_count_what_the_passes_did_per_vhs(app, runner, world):
+    def value(text: str, what: str) -> float:
+        return _value(text, f'idp_lifecycle_total{{vhs="straubing",what="{what}"}}')
+
+    before = app.test_client().get("/metrics").get_data(as_text=True)
+    _pass(runner)  # Anna, Bernd and Dora asked; Bernd's access ends
+    after = app.test_client().get("/metrics").get_data(as_text=True)
+    assert value(after, "checked") - value(before, "checked") == 3
+    assert value(after, "ended") - value(before, "ended") == 1
