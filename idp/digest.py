@@ -1,5 +1,7 @@
-"""The administrators' daily digest: when help requests are open at their VHS, or new
-"Neuer Zugang" requests failed there, each administrator (an active account) gets one
+"""The administrators' daily digest: when help requests are open at their VHS, new
+"Neuer Zugang" requests failed there, or people left (their access ended because the
+program no longer lists them, or their account was closed, or the brake held a pass),
+each administrator (an active account) gets one
 mail a day at most, from the VHS's own server, in the language they chose (German or
 English), unless they turned it off ("Hilfe-Anfragen" in the console).
 
@@ -32,9 +34,13 @@ class Digest:
 
     open_requests: list[HelpRequest]
     failures: int  # "Neuer Zugang" requests that failed since the last digest (or a day)
+    leavers: list[str] = ()  # addresses whose access the program's "no" ended since then
+    closed: list[str] = ()  # addresses closed as "ausgeschieden" since then
+    braked: bool = False  # a lifecycle pass was braked at the VHS since then
 
     def __bool__(self) -> bool:
-        return bool(self.open_requests or self.failures)
+        return bool(self.open_requests or self.failures or self.leavers or self.closed
+                    or self.braked)
 
 
 def of(role: ConsoleRole, moment: int) -> Digest:
@@ -47,7 +53,20 @@ def of(role: ConsoleRole, moment: int) -> Digest:
     failures = db.session().scalar(select(func.count()).select_from(AuditEvent).where(
         AuditEvent.kind == "access_request", AuditEvent.vhs == vhs.slug,
         AuditEvent.at > since, AuditEvent.reason.not_in(SUCCESSES)))
-    return Digest(open_requests, failures)
+    return Digest(open_requests, failures, _addresses("leaving", vhs.id, vhs.slug, since),
+                  _addresses("account_left", vhs.id, vhs.slug, since),
+                  db.session().scalar(select(func.count()).select_from(AuditEvent).where(
+                      AuditEvent.kind == "lifecycle_braked", AuditEvent.vhs == vhs.slug,
+                      AuditEvent.at > since)) > 0)
+
+
+def _addresses(kind: str, vhs_id: int, slug: str, since: int) -> list[str]:
+    """The addresses of the VHS's accounts with an event ``kind`` since ``since`` (an
+    account deleted meanwhile is left out: nothing links its pseudonym to an address)."""
+    return list(db.session().scalars(select(Account.address).where(
+        Account.vhs_id == vhs_id, Account.sub.in_(select(AuditEvent.who).where(
+            AuditEvent.kind == kind, AuditEvent.vhs == slug, AuditEvent.at > since)))
+        .order_by(Account.address).limit(50)))
 
 
 def due() -> dict[str, int]:

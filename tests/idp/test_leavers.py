@@ -11,13 +11,14 @@ import time
 
 from sqlalchemy import create_engine, func, select, text, update
 
-from idp import db, lifecycle
+from idp import db, digest, lifecycle
 from idp.models import Account, AuditEvent, LogoutDelivery, SsoSession, Status, Vhs, now
 
 from ..helpers import (
     FLOW_CALLBACK,
     account_of,
     code_flow,
+    deliver,
     form_field,
     post_login,
     run,
@@ -361,3 +362,16 @@ def test_metrics_count_what_the_passes_did_per_vhs(app, runner, world):
     after = app.test_client().get("/metrics").get_data(as_text=True)
     assert value(after, "checked") - value(before, "checked") == 3
     assert value(after, "ended") - value(before, "ended") == 1
+
+
+def test_the_daily_digest_lists_the_leavers_of_the_day(app, runner, world):
+    smtp = world
+    _pass(runner)  # Bernd's access ends: the program does not release him
+    with app.app_context():
+        assert digest.due()["sent"] == 1  # Anna, the administrator of straubing
+    deliver(app)
+    [told] = [m for m in smtp.to("anna.muster@vhs-straubing.de")
+              if "Hilfe-Anfragen" in m["Subject"]]
+    body = told.get_body(("plain",)).get_content()
+    assert "Nicht mehr im Verwaltungsprogramm, Zugang beendet: 1" in body
+    assert f"- {BERND}" in body
