@@ -71,10 +71,20 @@ class Pass:
 
 def run(moment: int, vhs: Vhs | None = None, dry_run: bool = False,
         sleep: Callable[[float], None] = time.sleep) -> list[Pass]:
-    """One pass at ``vhs``, or at every VHS with a program."""
-    places = [vhs] if vhs is not None else list(db.session().scalars(
-        select(Vhs).where(Vhs.adapter.is_not(None)).order_by(Vhs.slug)))
-    return [run_at(place, moment, dry_run, sleep) for place in places if place.adapter]
+    """One pass at ``vhs``, or at every VHS with a program, each VHS committed on its own
+    (a pass over a thousand VHS neither holds one long transaction nor keeps every account
+    it read in memory)."""
+    ids = [vhs.id] if vhs is not None else list(db.session().scalars(
+        select(Vhs.id).where(Vhs.adapter.is_not(None)).order_by(Vhs.slug)))
+    done = []
+    for vhs_id in ids:
+        place = db.session().get(Vhs, vhs_id)
+        if place is None or not place.adapter:
+            continue
+        done.append(run_at(place, moment, dry_run, sleep))
+        db.session().commit()
+        db.session().expunge_all()
+    return done
 
 
 def due(vhs: Vhs, moment: int, limit: int | None = None) -> list[Account]:
