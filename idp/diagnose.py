@@ -238,8 +238,8 @@ def last_mails(vhs: Vhs, address: str, limit: int = 5) -> list[Finding]:
 def _program_checks(vhs: Vhs, typed: str, typed_clean: CleanAddress,
                     found: list[Finding]) -> Decision | None:
     names = {"program": labels.program(vhs.adapter)}
-    try:
-        decision = eligibility.ask(vhs, typed)
+    try:  # looking is not acting: a diagnosis ends nobody's access (idp.leavers)
+        decision = eligibility.ask(vhs, typed, react=False)
     except AdapterUnavailable as error:
         found.append(Finding(False, _l("das Verwaltungsprogramm (%(program)s) ist nicht "
                                        "erreichbar: %(error)s"), names | {"error": error},

@@ -375,3 +375,12 @@ def test_the_daily_digest_lists_the_leavers_of_the_day(app, runner, world):
     body = told.get_body(("plain",)).get_content()
     assert "Nicht mehr im Verwaltungsprogramm, Zugang beendet: 1" in body
     assert f"- {BERND}" in body
+
+
+def test_a_diagnosis_only_looks_and_ends_nobodys_access(app, runner, world, kufer_world):
+    browser, _ = _dora_at_two_services(app, runner)
+    _program(kufer_world, "UPDATE benutzer SET aktiv = 'N' WHERE id = 4")
+    assert "cannot get access" in run(runner, "diagnose", "--vhs", "straubing", "--email",
+                                      DORA, code=1)
+    assert account_of(app, DORA).leaving_since is None
+    assert browser.get("/account").status_code == 200  # still signed in
