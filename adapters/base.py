@@ -92,6 +92,9 @@ class Adapter(Protocol):
     # Optional: ``check_many(addresses: list[str]) -> dict[str, Decision]``, the decision
     # for each of many addresses (keyed as given) in one go, as ``check`` would decide each;
     # the lifecycle pass uses it where an adapter has it (the SQL adapters: one query).
+    # Optional: ``find_by_id(user_id: str) -> Decision | None``, the decision for the
+    # program's user ``user_id`` (``Person.user_id`` of an earlier answer) under the address
+    # it has now, None when the program has no such user: a mover, not a leaver.
 
     def close(self) -> None:
         """Release connections."""

@@ -20,8 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import String, cast, create_engine, func, or_, select
 from sqlalchemy import column as sql_column
-from sqlalchemy import create_engine, func, or_, select
 from sqlalchemy import table as sql_table
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -171,6 +171,27 @@ class SqlAdapter:
             ) from None
         return {address: best([self._decide(row, stored) for row, stored in
                                found.get(value, [])]) for address, value in wanted.items()}
+
+    def find_by_id(self, user_id: str) -> Decision | None:
+        """The decision for the program's user ``user_id`` under whatever address it has
+        now (the lifecycle tells a mover from a leaver with it); None when there is none."""
+        if not isinstance(user_id, str) or not 0 < len(user_id) <= 200:
+            return None
+        column = self.table.c[self.options["id_column"]]
+        try:
+            with self.engine.connect() as connection:
+                row = connection.execute(self.query.where(
+                    cast(column, String) == user_id).limit(1)).mappings().first()
+        except SQLAlchemyError as error:
+            raise AdapterUnavailable(
+                f"{self.NAME} database of VHS {self.vhs!r}: {type(error).__name__}: "
+                f"{str(error).splitlines()[0][:200]}"
+            ) from None
+        if row is None:
+            return None
+        stored = next((row[c] for c in self.options["email_columns"]
+                       if isinstance(row[c], str) and row[c].strip()), None)
+        return self._decide(row, stored) if stored is not None else None
 
     def _collect(self, rows, found: dict[str, list], scanning: bool) -> None:
         """Add each row to every wanted address one of its e-mail columns holds."""

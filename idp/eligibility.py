@@ -112,9 +112,12 @@ def allows(vhs: Vhs, typed_address: str) -> bool:
 
 def remember(vhs: Vhs, address: str, decision: Decision, moment: int, latency_ms: int) -> None:
     """Store the answer, whether or not another instance stored one meanwhile (upsert)."""
+    user_id = decision.person.user_id[:200] if decision.person is not None else None
     values = {"vhs_id": vhs.id, "address": address, "status": decision.status,
-              "checked_at": moment, "latency_ms": latency_ms}
+              "checked_at": moment, "latency_ms": latency_ms, "program_user_id": user_id}
     changes = {"status": decision.status, "checked_at": moment, "latency_ms": latency_ms}
+    if user_id is not None:  # an "unknown" keeps the id of the user the address was
+        changes["program_user_id"] = user_id
     if decision.eligible:
         values["last_eligible_at"] = changes["last_eligible_at"] = moment
     statement = db.insert(EligibilityCheck).values(**values)

@@ -51,8 +51,9 @@ DATA = {
                                                         "Kennung (sub), Sitzung")),
     "help_requests": (_l("Hilfe-Anfragen"), _l("E-Mail-Adresse, Nachricht der Person, "
                                                "Diagnose, Bearbeitung")),
-    "eligibility_checks": (_l("Berechtigung"), _l("E-Mail-Adresse und die letzte Antwort "
-                                                  "des Verwaltungsprogramms")),
+    "eligibility_checks": (_l("Berechtigung"), _l("E-Mail-Adresse, die letzte Antwort des "
+                                                  "Verwaltungsprogramms und die Kennung der "
+                                                  "Person dort")),
     "directory_entries": (_l("Berechtigung"), _l("die vom Verwaltungsprogramm übertragene "
                                                  "Benutzerliste: Adresse, Name, Kennung, "
                                                  "freigegeben, aktiv")),

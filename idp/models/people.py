@@ -181,6 +181,9 @@ class EligibilityCheck(Base):
     checked_at: Mapped[int] = mapped_column(BigInteger)
     last_eligible_at: Mapped[int | None] = mapped_column(BigInteger)
     latency_ms: Mapped[int | None] = mapped_column()  # how long the program took to answer
+    # the program's own id of the user the last answer was about (``Person.user_id``): a
+    # later "unknown" under this address may be a mover (``find_by_id``), not a leaver
+    program_user_id: Mapped[str | None] = mapped_column(String(200))
 
 
 class LifecycleLease(Base):

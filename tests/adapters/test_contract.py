@@ -8,7 +8,7 @@ import pytest
 
 from adapters import registry
 from adapters.base import AdapterUnavailable, Decision
-from adapters.sql import KuferSqlAdapter
+from adapters.sql import KuferSqlAdapter, SqlAdapter
 from idp.dev.itm_connect_sim import Simulator
 from idp.lifecycle import check_many
 
@@ -170,3 +170,18 @@ def test_many_addresses_of_an_unreachable_program_raise_adapter_unavailable(back
             check_many(dead, ["anna.muster@vhs-straubing.de", "bernd@vhs-straubing.de"])
     finally:
         dead.close()
+
+
+def test_a_user_is_found_by_the_programs_id_under_the_address_it_has_now(adapter):
+    """Optional (the SQL adapters): the user of an earlier answer, by its id, with the
+    address as stored now; an unknown or hostile id finds nobody."""
+    find = getattr(adapter, "find_by_id", None)
+    assert (find is not None) is isinstance(adapter, SqlAdapter)  # the SQL ones have it
+    if find is None:
+        return  # an adapter without it: the lifecycle treats every "unknown" as a leaver
+    dora = find("4")
+    assert dora.status == "eligible"
+    assert dora.person.stored_address == "dora@vhs-straubing.de\u00a0"
+    assert find("2").status == "not_released"
+    for unknown in ("999", "' OR '1'='1", "", "x" * 300):
+        assert find(unknown) is None, unknown

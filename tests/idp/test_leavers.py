@@ -384,3 +384,24 @@ def test_a_diagnosis_only_looks_and_ends_nobodys_access(app, runner, world, kufe
                                       DORA, code=1)
     assert account_of(app, DORA).leaving_since is None
     assert browser.get("/account").status_code == 200  # still signed in
+
+
+def test_the_programs_user_id_is_kept_and_an_unknown_answer_keeps_it(app, runner, world,
+                                                                     kufer_world):
+    """For movers: the answer's user id is kept with the address, and stays when the
+    address later becomes unknown (the program may know the user under another one)."""
+    _pass(runner)
+    with app.app_context():
+        kept = dict(db.session().execute(text(
+            "SELECT address, program_user_id FROM eligibility_checks")).all())
+    assert kept[DORA] == "4" and kept[BERND] == "2"
+    _program(kufer_world, "UPDATE benutzer SET email = 'dora.neu@vhs-straubing.de' WHERE id = 4")
+    with app.app_context():
+        db.session().execute(text("UPDATE eligibility_checks SET checked_at = 0"))
+        db.session().commit()
+    _pass(runner)
+    with app.app_context():
+        row = db.session().execute(text(
+            "SELECT status, program_user_id FROM eligibility_checks WHERE address = :a"),
+            {"a": DORA}).one()
+    assert tuple(row) == ("unknown", "4")

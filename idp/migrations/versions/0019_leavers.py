@@ -1,6 +1,7 @@
 """leavers: since when the program says no, how often, when the account was closed, when
 it was warned of its closing for inactivity, an administrator's exception ("Zugang
-behalten"); which worker runs a VHS's lifecycle pass
+behalten"); the program's user id of the last answer; which worker runs a VHS's lifecycle
+pass
 
 Revision ID: 0019
 Revises: 0018
@@ -36,6 +37,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('inactivity_warned_at', sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column('keep_until', sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column('keep_reason', sa.String(length=200), nullable=True))
+    with op.batch_alter_table('eligibility_checks') as batch:
+        batch.add_column(sa.Column('program_user_id', sa.String(length=200), nullable=True))
     op.create_table(
         'lifecycle_leases',
         sa.Column('vhs_id', sa.Integer(), nullable=False),
@@ -51,6 +54,7 @@ def downgrade() -> None:
     """Downgrade schema (ALTER TABLE ... DROP COLUMN, also on SQLite 3.35 and later: a copy
     of ``accounts`` would cascade into every row that belongs to an account)."""
     op.drop_table('lifecycle_leases')
+    op.execute('ALTER TABLE eligibility_checks DROP COLUMN program_user_id')
     op.execute("UPDATE accounts SET status = 'disabled' WHERE status = 'left'")
     for column in COLUMNS:
         op.execute(f'ALTER TABLE accounts DROP COLUMN {column}')
