@@ -75,15 +75,9 @@ def authenticate(vhs_slug: str, typed_address: str, password: str) -> Identity |
     if not matches:
         reason = Reason.LEGACY_UNAVAILABLE if checked.unavailable else Reason.WRONG_PASSWORD
         return _refused(reason, Via.PASSWORD, vhs_slug, address)
-    if not (account.active or account.status == Status.LEFT):
-        reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
-        return _refused(reason, Via.PASSWORD, vhs_slug, address)
-    if not eligibility.allows(vhs, address):
-        return _refused(Reason.NOT_ELIGIBLE, Via.PASSWORD, vhs_slug, address)
-    if account.status == Status.LEFT:  # listed again (a leaver), or back after inactivity
-        if account.leaving_since is not None:  # the program still says no
-            return _refused(Reason.NOT_ELIGIBLE, Via.PASSWORD, vhs_slug, address)
-        leavers.reopen(account)
+    refused = _not_admitted(account, Via.PASSWORD)
+    if refused is not None:
+        return refused
     if checked.confirmed_by:
         _upgrade(account, password, checked.confirmed_by)
     elif passwords().needs_rehash(account.password_hash):
@@ -179,16 +173,24 @@ def by_passkey(account: Account, amr: tuple[str, ...]) -> Identity | Refusal:
 
 
 def _still_allowed(account: Account, via: str, amr: tuple[str, ...]) -> Identity | Refusal:
+    return _not_admitted(account, via) or _confirmed(account, via, amr)
+
+
+def _not_admitted(account: Account, via: str) -> Refusal | None:
+    """Why a confirmed person may not sign in (the account's state, the program's "no"),
+    or None. A closed account opens again here: a leaver the program lists again, or one
+    closed because nobody signed in (``idp.leavers``)."""
+    slug, address = account.vhs.slug, account.address
     if not (account.active or account.status == Status.LEFT):
         reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
-        return _refused(reason, via, account.vhs.slug, account.address)
-    if not eligibility.allows(account.vhs, account.address):
-        return _refused(Reason.NOT_ELIGIBLE, via, account.vhs.slug, account.address)
-    if account.status == Status.LEFT:  # as at a password sign-in
-        if account.leaving_since is not None:
-            return _refused(Reason.NOT_ELIGIBLE, via, account.vhs.slug, account.address)
+        return _refused(reason, via, slug, address)
+    if not eligibility.allows(account.vhs, address):
+        return _refused(Reason.NOT_ELIGIBLE, via, slug, address)
+    if account.status == Status.LEFT:
+        if account.leaving_since is not None:  # the program still says no
+            return _refused(Reason.NOT_ELIGIBLE, via, slug, address)
         leavers.reopen(account)
-    return _confirmed(account, via, amr)
+    return None
 
 
 def _confirmed(account: Account, via: str, amr: tuple[str, ...]) -> Identity:

@@ -203,15 +203,13 @@ def confirm(vhs: Vhs, moment: int) -> int:
     """An operator confirms a braked pass: every active account whose last answer from the
     program is "no" now ends its access as a leaver; how many. The caller records the act
     (from then on those leavers no longer count for the brake)."""
-    found = list(db.session().scalars(select(Account).join(EligibilityCheck, and_(
-        EligibilityCheck.vhs_id == Account.vhs_id, EligibilityCheck.address == Account.address))
+    found = db.session().execute(select(Account, EligibilityCheck.status).join(
+        EligibilityCheck, and_(EligibilityCheck.vhs_id == Account.vhs_id,
+                               EligibilityCheck.address == Account.address))
         .where(Account.vhs_id == vhs.id, Account.status == Status.ACTIVE,
-               Account.leaving_since.is_(None), EligibilityCheck.status != ELIGIBLE)))
-    statuses = dict(db.session().execute(select(EligibilityCheck.address,
-                                                EligibilityCheck.status).where(
-        EligibilityCheck.vhs_id == vhs.id)).all())
-    for account in found:
-        leavers.said_no(account, statuses[account.address], moment)
+               Account.leaving_since.is_(None), EligibilityCheck.status != ELIGIBLE)).all()
+    for account, status in found:
+        leavers.said_no(account, status, moment)
     return len(found)
 
 
