@@ -5,7 +5,8 @@ flag and a release flag ("Im Internet anzeigen"); KuferSQL may hold several inst
 (Mandanten) in one database. Table and column names are options, because installations
 differ; the defaults are documented per program. The database is only read: one SELECT
 per check, always with bound parameters, and on PostgreSQL in a read-only transaction
-with a statement timeout.
+with a statement timeout. Every call ends within the ``timeout`` option, also when the
+server accepts and never answers (``SqlAdapter._read``).
 
 Matching is on the cleaned address (``adapters.address.clean``) on both sides: first an
 exact, indexed comparison; only when that finds nothing, a scan of the stored addresses
@@ -16,13 +17,18 @@ matches (and ``diagnose`` can name the character).
 from __future__ import annotations
 
 import math
+import os
 import re
-from collections.abc import Mapping
-from typing import Any
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import String, cast, create_engine, func, or_, select
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from .address import clean, is_plausible
@@ -41,6 +47,7 @@ from .base import (
     best,
 )
 
+T = TypeVar("T")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 TRUTHY = ["1", "true", "t", "j", "ja", "y", "yes", "x", "-1"]
 
@@ -70,6 +77,35 @@ def _options(table: str, id_column: str, name_columns: list, email_columns: list
 def _plain(stored: str) -> bool:
     """Printable ASCII without spaces: clean() would only lower-case it."""
     return stored.isascii() and stored.isprintable() and " " not in stored
+
+
+class _Deadline:
+    """Hangs up a PostgreSQL connection (shuts its socket down, so that the waiting read
+    ends at once with an error) if the work on it is not done in time."""
+
+    def __init__(self):
+        self.fired = False
+        self.timer: threading.Timer | None = None
+
+    def start(self, connection: Connection, seconds: float) -> None:
+        pgconn = getattr(connection.connection.dbapi_connection, "pgconn", None)
+        if pgconn is None:  # not psycopg: the driver's own timeouts apply
+            return
+        self.timer = threading.Timer(max(0.0, seconds), self._hang_up, (pgconn,))
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _hang_up(self, pgconn) -> None:
+        self.fired = True
+        try:
+            with socket.socket(fileno=os.dup(pgconn.socket)) as end:
+                end.shutdown(socket.SHUT_RDWR)
+        except Exception:  # noqa: BLE001 - the connection ended meanwhile: nothing to do
+            pass
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 class SqlAdapter:
@@ -104,7 +140,8 @@ class SqlAdapter:
         timeout = self.options["timeout"]
         url = self.options["url"]
         if url.startswith("postgresql"):
-            return {"pool_pre_ping": True, "connect_args": {
+            # no pre-ping: a ping to a hung server would wait without end (``_read``)
+            return {"connect_args": {
                 "connect_timeout": max(1, math.ceil(timeout)),
                 "options": f"-c statement_timeout={int(timeout * 1000)} "
                            "-c default_transaction_read_only=on"}}
@@ -133,19 +170,16 @@ class SqlAdapter:
         wanted = clean(address or "").value
         if not is_plausible(wanted):
             return Decision(UNKNOWN)
-        try:
-            with self.engine.connect() as connection:
-                exact = self.query.where(or_(*(func.lower(c) == wanted for c in self.emails)))
-                found = self._matches(connection.execute(exact), wanted, scanning=False)
-                if not found and self.options["scan_on_miss"]:
-                    scan = self.query.where(or_(*(c.is_not(None) for c in self.emails)))
-                    found = self._matches(connection.execute(scan), wanted, scanning=True)
-        except SQLAlchemyError as error:
-            raise AdapterUnavailable(
-                f"{self.NAME} database of VHS {self.vhs!r}: {type(error).__name__}: "
-                f"{str(error).splitlines()[0][:200]}"
-            ) from None
-        return best([self._decide(row, stored) for row, stored in found])
+
+        def look(connection) -> list[tuple[Mapping, str]]:
+            exact = self.query.where(or_(*(func.lower(c) == wanted for c in self.emails)))
+            found = self._matches(connection.execute(exact), wanted, scanning=False)
+            if not found and self.options["scan_on_miss"]:
+                scan = self.query.where(or_(*(c.is_not(None) for c in self.emails)))
+                found = self._matches(connection.execute(scan), wanted, scanning=True)
+            return found
+
+        return best([self._decide(row, stored) for row, stored in self._read(look)])
 
     def check_many(self, addresses: list[str]) -> dict[str, Decision]:
         """The decisions for many addresses with one exact query (and, for the ones it does
@@ -153,22 +187,19 @@ class SqlAdapter:
         wanted = {address: clean(address or "").value for address in addresses}
         found: dict[str, list[tuple[Mapping, str]]] = {
             value: [] for value in wanted.values() if is_plausible(value)}
-        try:
-            with self.engine.connect() as connection:
-                if found:
-                    exact = self.query.where(or_(*(func.lower(c).in_(sorted(found))
-                                                   for c in self.emails)))
-                    self._collect(connection.execute(exact), found, scanning=False)
-                missing = {value: [] for value, rows in found.items() if not rows}
-                if missing and self.options["scan_on_miss"]:
-                    scan = self.query.where(or_(*(c.is_not(None) for c in self.emails)))
-                    self._collect(connection.execute(scan), missing, scanning=True)
-                    found.update(missing)
-        except SQLAlchemyError as error:
-            raise AdapterUnavailable(
-                f"{self.NAME} database of VHS {self.vhs!r}: {type(error).__name__}: "
-                f"{str(error).splitlines()[0][:200]}"
-            ) from None
+
+        def look(connection) -> None:
+            if found:
+                exact = self.query.where(or_(*(func.lower(c).in_(sorted(found))
+                                               for c in self.emails)))
+                self._collect(connection.execute(exact), found, scanning=False)
+            missing = {value: [] for value, rows in found.items() if not rows}
+            if missing and self.options["scan_on_miss"]:
+                scan = self.query.where(or_(*(c.is_not(None) for c in self.emails)))
+                self._collect(connection.execute(scan), missing, scanning=True)
+                found.update(missing)
+
+        self._read(look)
         return {address: best([self._decide(row, stored) for row, stored in
                                found.get(value, [])]) for address, value in wanted.items()}
 
@@ -178,20 +209,44 @@ class SqlAdapter:
         if not isinstance(user_id, str) or not 0 < len(user_id) <= 200:
             return None
         column = self.table.c[self.options["id_column"]]
-        try:
-            with self.engine.connect() as connection:
-                row = connection.execute(self.query.where(
-                    cast(column, String) == user_id).limit(1)).mappings().first()
-        except SQLAlchemyError as error:
-            raise AdapterUnavailable(
-                f"{self.NAME} database of VHS {self.vhs!r}: {type(error).__name__}: "
-                f"{str(error).splitlines()[0][:200]}"
-            ) from None
+        row = self._read(lambda connection: connection.execute(self.query.where(
+            cast(column, String) == user_id).limit(1)).mappings().first())
         if row is None:
             return None
         stored = next((row[c] for c in self.options["email_columns"]
                        if isinstance(row[c], str) and row[c].strip()), None)
         return self._decide(row, stored) if stored is not None else None
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """``work`` on a connection, all of it within the ``timeout`` option, or
+        AdapterUnavailable. A server that accepts and never answers (hung, stopped, a
+        stuck network) does not enforce its own statement timeout, so on PostgreSQL a
+        timer hangs up the connection at the deadline. A pooled connection the server has
+        closed meanwhile (a restart) is tried once more, afresh."""
+        timeout = self.options["timeout"]
+        deadline = time.monotonic() + timeout
+        for attempt in (1, 2):
+            guard = _Deadline()
+            try:
+                with self.engine.connect() as connection:
+                    guard.start(connection, deadline - time.monotonic())
+                    try:
+                        return work(connection)
+                    finally:
+                        guard.cancel()
+            except SQLAlchemyError as error:
+                if guard.fired:
+                    raise AdapterUnavailable(
+                        f"{self.NAME} database of VHS {self.vhs!r}: no answer within "
+                        f"{timeout:g} s") from None
+                stale = getattr(error, "connection_invalidated", False)
+                if attempt == 1 and stale and time.monotonic() < deadline:
+                    continue
+                raise AdapterUnavailable(
+                    f"{self.NAME} database of VHS {self.vhs!r}: {type(error).__name__}: "
+                    f"{str(error).splitlines()[0][:200]}"
+                ) from None
+        raise AssertionError("unreachable")  # the second attempt returns or raises
 
     def _collect(self, rows, found: dict[str, list], scanning: bool) -> None:
         """Add each row to every wanted address one of its e-mail columns holds."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from adapters import registry
@@ -10,7 +12,7 @@ from adapters.directory import DirectoryFormatError, parse
 from adapters.sql import KuferSqlAdapter
 from idp.dev.itm_connect_sim import Simulator
 
-from ..worlds import Links, context, unique_vhs
+from ..worlds import PEOPLE, Links, context, drop_program_table, make_program_table, unique_vhs
 
 pytestmark = pytest.mark.once
 
@@ -150,3 +152,38 @@ def test_adapters_import_neither_flask_nor_idp():
                 names = [node.module or ""]
             for name in names:
                 assert name.split(".")[0] not in ("flask", "idp"), f"{path.name} imports {name}"
+
+
+def test_a_hung_program_database_ends_each_call_at_the_timeout(postgres_proxy):
+    """A KuferSQL database on PostgreSQL that accepts and never answers (a stopped server,
+    a stuck network): every call ends at the adapter's ``timeout``, also on a connection
+    from the pool, whose server cannot enforce its statement timeout; and after a restart
+    the pooled connection that died is replaced without a failed check."""
+    direct, proxy = postgres_proxy
+    url = direct.url.render_as_string(hide_password=False)
+    rows = [(i, first, last, address, None, "J", "J", mandant)
+            for i, first, last, address, _, _, mandant in PEOPLE]
+    table = make_program_table(url, "benutzer", {
+        "id": "id", "vorname": "text", "name": "text", "email": "text", "email2": "text",
+        "aktiv": "yesno", "internet_anzeigen": "yesno", "mandant": "text"}, rows)
+    adapter = KuferSqlAdapter({"url": proxy.url(direct.url), "mandant": "1", "timeout": 2},
+                              context())
+    anna = "anna.muster@vhs-straubing.de"
+    try:
+        assert adapter.check(anna).eligible  # a connection in the pool now
+        proxy.freeze()
+        for call in (lambda: adapter.check(anna), lambda: adapter.check_many([anna]),
+                     lambda: adapter.find_by_id("1")):
+            started = time.monotonic()
+            with pytest.raises(AdapterUnavailable, match="kufersql database of VHS"):
+                call()
+            assert time.monotonic() - started < 2.5  # the timeout, not the server's
+        proxy.thaw()
+        assert adapter.check(anna).eligible
+        proxy.cut()  # a restart: the pooled connection is dead
+        proxy.restore()
+        assert adapter.check(anna).eligible
+        assert adapter.find_by_id("1").person.stored_address == "Anna.Muster@vhs-straubing.de"
+    finally:
+        adapter.close()
+        drop_program_table(url, table)
