@@ -68,6 +68,7 @@ def every(vhs_slug: str | None = None) -> list[Account]:
 
 STATES = (Status.ACTIVE, Status.PENDING, Status.DISABLED, Status.LEFT)
 LEAVING = "leaving"  # a filter: active, and the program answers no (``idp.leavers``)
+MOVING = "moving"  # a filter: the program lists the person under a new address
 SOURCES = (Source.LOCAL, Source.PORTAL)
 PAGE_SIZE = 50
 MAX_SEARCH = 100
@@ -104,6 +105,8 @@ def people(vhs: Vhs, search: str = "", status: str = "", source: str = "",
         query = query.where(Account.status == status)
     elif status == LEAVING:
         query = query.where(Account.status == Status.ACTIVE, Account.leaving_since.is_not(None))
+    elif status == MOVING:
+        query = query.where(Account.moving_to.is_not(None))
     if source in SOURCES:
         query = query.where(Account.source == source)
     if after:

@@ -184,7 +184,7 @@ def _not_admitted(account: Account, via: str) -> Refusal | None:
     if not (account.active or account.status == Status.LEFT):
         reason = Reason.DISABLED if account.status == Status.DISABLED else Reason.PENDING
         return _refused(reason, via, slug, address)
-    if not eligibility.allows(account.vhs, address):
+    if not eligibility.admits(account):
         return _refused(Reason.NOT_ELIGIBLE, via, slug, address)
     if account.status == Status.LEFT:
         if account.leaving_since is not None:  # the program still says no

@@ -58,14 +58,16 @@ def delete(account: Account) -> Deleted:
             Token.account_id == account.id)),
     }
     sessions.end_all(account)  # revokes, and queues the relying parties' logout notices
-    vhs_id, address = account.vhs_id, account.address
-    removed = {
+    vhs_id = account.vhs_id
+    addresses = [address for address in (account.address, account.moving_to) if address]
+    removed = {  # of a mover, also what was sent to and answered for the new address
         "help_requests": session.execute(delete_rows(HelpRequest).where(
-            HelpRequest.vhs_id == vhs_id, HelpRequest.address == address)).rowcount,
+            HelpRequest.vhs_id == vhs_id, HelpRequest.address.in_(addresses))).rowcount,
         "mails": session.execute(delete_rows(OutboxMail).where(
-            OutboxMail.vhs_id == vhs_id, OutboxMail.recipient == address)).rowcount,
+            OutboxMail.vhs_id == vhs_id, OutboxMail.recipient.in_(addresses))).rowcount,
         "eligibility_answers": session.execute(delete_rows(EligibilityCheck).where(
-            EligibilityCheck.vhs_id == vhs_id, EligibilityCheck.address == address)).rowcount,
+            EligibilityCheck.vhs_id == vhs_id, EligibilityCheck.address.in_(addresses))
+        ).rowcount,
     }
     sub = account.sub
     session.execute(delete_rows(Account).where(Account.id == account.id))

@@ -19,7 +19,17 @@ from sqlalchemy import func, or_, select
 from adapters.base import ELIGIBLE
 
 from . import audit, db, notices
-from .models import Account, AuditEvent, ConsoleRole, HelpRequest, HelpState, Role, Status, now
+from .models import (
+    Account,
+    AuditEvent,
+    ConsoleRole,
+    HelpRequest,
+    HelpState,
+    Role,
+    Status,
+    Vhs,
+    now,
+)
 
 DAY = 86400
 LOOK_AGAIN = 3600  # nothing to tell: look again in an hour
@@ -37,10 +47,11 @@ class Digest:
     leavers: list[str] = ()  # addresses whose access the program's "no" ended since then
     closed: list[str] = ()  # addresses closed as "ausgeschieden" since then
     braked: bool = False  # a lifecycle pass was braked at the VHS since then
+    movers: list[str] = ()  # "old → new": the program lists them under a new address
 
     def __bool__(self) -> bool:
         return bool(self.open_requests or self.failures or self.leavers or self.closed
-                    or self.braked)
+                    or self.braked or self.movers)
 
 
 def of(role: ConsoleRole, moment: int) -> Digest:
@@ -57,7 +68,17 @@ def of(role: ConsoleRole, moment: int) -> Digest:
                   _addresses("account_left", vhs.id, vhs.slug, since),
                   db.session().scalar(select(func.count()).select_from(AuditEvent).where(
                       AuditEvent.kind == "lifecycle_braked", AuditEvent.vhs == vhs.slug,
-                      AuditEvent.at > since)) > 0)
+                      AuditEvent.at > since)) > 0, _movers(vhs, since))
+
+
+def _movers(vhs: Vhs, since: int) -> list[str]:
+    """The VHS's movers since ``since``: "old → new" while the person has not confirmed
+    the new address, the address alone once they have."""
+    found = db.session().execute(select(Account.address, Account.moving_to).where(
+        Account.vhs_id == vhs.id, Account.sub.in_(select(AuditEvent.who).where(
+            AuditEvent.kind == "moving", AuditEvent.vhs == vhs.slug, AuditEvent.at > since)))
+        .order_by(Account.address).limit(50)).all()
+    return [f"{address} → {new}" if new else address for address, new in found]
 
 
 def _addresses(kind: str, vhs_id: int, slug: str, since: int) -> list[str]:

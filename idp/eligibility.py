@@ -22,9 +22,9 @@ from adapters import registry
 from adapters.address import clean
 from adapters.base import ELIGIBLE, Adapter, AdapterUnavailable, Context, Decision
 
-from . import audit, db, directory, leavers, metrics
+from . import audit, db, directory, leavers, metrics, movers
 from .built import PerVhs
-from .models import EligibilityCheck, Vhs, now
+from .models import Account, EligibilityCheck, Vhs, now
 from .sealing import seal, unseal
 
 
@@ -67,20 +67,36 @@ def ask(vhs: Vhs, address: str, react: bool = True) -> Decision:
     moment = now()
     remember(vhs, clean(address).value, decision, moment, round(seconds * 1000))
     if react:
-        follow(vhs, clean(address).value, decision, moment)
+        follow(vhs, adapter, clean(address).value, decision, moment)
     return decision
 
 
-def follow(vhs: Vhs, address: str, decision: Decision, moment: int) -> None:
+def follow(vhs: Vhs, adapter: Adapter, address: str, decision: Decision, moment: int) -> None:
     """The account of ``address`` follows the program's answer: a "no" ends its access and
-    marks it as leaving, a "yes" takes it back (``idp.leavers``)."""
+    marks it as leaving, a "yes" takes it back (``idp.leavers``); an "unknown" for a user
+    the program lists under another address makes it a mover (``idp.movers``). When the
+    program cannot tell which, nothing changes."""
     account = leavers.account_at(vhs, address)
     if account is None:
         return
     if decision.eligible:
         leavers.said_yes(account)
+        return
+    try:
+        moved = movers.found(vhs, adapter, [account], {address: decision})
+    except AdapterUnavailable:
+        return
+    if moved:
+        movers.moving(account, moved[account.id], moment)
     else:
         leavers.said_no(account, decision.status, moment)
+
+
+def admits(account: Account) -> bool:
+    """Whether the program lets the account's person in: it lists the address, or it lists
+    the person under another one that they have not confirmed yet (a mover keeps access).
+    AdapterUnavailable when that cannot be known."""
+    return allows(account.vhs, account.address) or account.moving_to is not None
 
 
 def allows(vhs: Vhs, typed_address: str) -> bool:

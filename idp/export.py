@@ -76,6 +76,8 @@ def held(account: Account) -> dict:
             "inactivity_mail_at": account.inactivity_warned_at,
             "kept_until_at": account.keep_until,
             "keep_reason": account.keep_reason,
+            "program_lists_you_at": account.moving_to,
+            "program_lists_you_there_since_at": account.moving_since,
         },
         "sessions": [{
             "device": labels.device(row.user_agent),

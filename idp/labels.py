@@ -36,6 +36,8 @@ KINDS = {
     "leaving_ended": _l("wieder im Verwaltungsprogramm"),
     "account_left": _l("Zugang geschlossen: ausgeschieden"),
     "account_back": _l("Zugang wieder geöffnet: wieder im Verwaltungsprogramm"),
+    "moving": _l("neue Adresse im Verwaltungsprogramm: Bestätigung per E-Mail erbeten"),
+    "account_moved": _l("Zugang auf die neue Adresse umgezogen"),
     "lifecycle_braked": _l("Prüfung angehalten: zu viele wären auf einmal ausgeschieden"),
     "consent": _l("Einwilligung"),
     "throttled": _l("gebremst (zu viele Versuche)"),
@@ -90,6 +92,7 @@ REASONS = {
     "no_active_account": _l("kein aktiver Zugang"),
     "link": _l("Link gesendet"),
     "recently_sent": _l("Link schon gesendet (höchstens einmal am Tag)"),
+    "moving": _l("zieht um: Link zum Bestätigen der neuen Adresse gesendet"),
     # what was slowed down
     "sign_in": _l("Anmeldung"),
     "second_step": _l("zweiter Schritt der Anmeldung"),
@@ -174,6 +177,7 @@ MAILS = {
     "help_digest": _l("tägliche Zusammenfassung der Hilfe-Anfragen"),
     "help_link": _l("Link: Meine VHS um Hilfe bitten"),
     "inactive": _l("Hinweis: Zugang wird wegen fehlender Anmeldung geschlossen"),
+    "moved": _l("Link: neue Adresse bestätigen"),
 }
 
 PROGRAMS = {"kufersql": "KuferSQL", "itm_manager": "itm:MANAGER",
@@ -257,12 +261,17 @@ def device(user_agent: str | None) -> str:
 
 
 def leaver(account: Account) -> str:
-    """Where a leaver stands, in words; "" for anyone else: "ausgeschieden seit …, wird am
-    … gelöscht", or "verlässt die VHS: das Verwaltungsprogramm sagt seit … nein"."""
+    """Where a leaver or a mover stands, in words; "" for anyone else: "ausgeschieden seit
+    …, wird am … gelöscht", "zieht um: …", or "verlässt die VHS: das Verwaltungsprogramm
+    sagt seit … nein"."""
     if account.status == Status.LEFT and account.left_at:
         deleted = account.left_at + current_app.config["LEAVER_DELETE_DAYS"] * 86400
         return gettext("ausgeschieden seit %(since)s, wird am %(deleted)s gelöscht",
                        since=moment(account.left_at), deleted=moment(deleted))
+    if account.moving_to:
+        return gettext("zieht um: das Verwaltungsprogramm führt die Person seit %(since)s "
+                       "unter %(address)s; die Bestätigung per E-Mail steht aus",
+                       since=moment(account.moving_since), address=account.moving_to)
     if account.leaving_since:
         return gettext("verlässt die VHS: das Verwaltungsprogramm sagt seit %(since)s nein",
                        since=moment(account.leaving_since))

@@ -25,8 +25,8 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import or_, select
 
-from . import audit, db, deletion, sessions
-from .models import Account, Status, Vhs
+from . import audit, db, deletion, links, sessions
+from .models import Account, Purpose, Status, Vhs
 
 DAY = 86400
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -42,6 +42,7 @@ def account_at(vhs: Vhs, address: str) -> Account | None:
 
 def said_no(account: Account, status: str, moment: int) -> None:
     """The program said no (``status``): end the access now, count the answer."""
+    _no_move(account)
     first = account.leaving_since is None
     if first:
         account.leaving_since = moment
@@ -56,6 +57,7 @@ def said_yes(account: Account) -> None:
     """The program lists the person (again): no longer leaving; an account closed as a
     leaver opens. One closed because nobody signed in stays closed (the program's "yes"
     says nothing about that): only the person's own sign-in opens it (``reopen``)."""
+    _no_move(account)
     if account.leaving_since is None:
         return
     reopen(account)
@@ -68,6 +70,14 @@ def reopen(account: Account) -> None:
     account.status = Status.ACTIVE
     audit.record("account_back" if came_back else "leaving_ended", vhs=account.vhs.slug,
                  sub=account.sub)
+
+
+def _no_move(account: Account) -> None:
+    """The program lists the old address again, or no longer the user: a pending move
+    (``idp.movers``) is off, and its link void."""
+    if account.moving_to is not None:
+        account.moving_to = account.moving_since = None
+        links.void(account.id, Purpose.MOVE)
 
 
 KEEP_REASON = 200  # characters of an exception's reason

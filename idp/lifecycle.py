@@ -13,7 +13,9 @@ One pass at one VHS (``run_at``):
    that emptied its user table, a new mail domain), and the audit records it once an hour
    for the VHS's administrators and ITEM;
 4. otherwise every account follows its answer (``idp.leavers``): a "no" ends its access
-   and marks it as leaving, a "yes" takes it back;
+   and marks it as leaving, a "yes" takes it back; an "unknown" for a user the program
+   lists under another address is a mover (``idp.movers``), asked by mail to confirm it,
+   who keeps access and does not count for the brake;
 5. closed leavers past IDP_LEAVER_DELETE_DAYS are deleted, and leavers whose grace period
    is over are closed (the same brake); a period of 0 acts at the next pass.
 
@@ -34,7 +36,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from adapters.base import ELIGIBLE, AdapterUnavailable, Decision
 
-from . import audit, db, eligibility, leavers, metrics
+from . import audit, db, eligibility, leavers, metrics, movers
 from .models import Account, AuditEvent, EligibilityCheck, LifecycleLease, Status, Vhs, now
 
 BATCH = 200  # addresses put to a program in one check_many
@@ -50,6 +52,7 @@ class Pass:
     said_yes: int = 0
     said_no: int = 0
     ended: int = 0  # accounts whose access ended now (leaving from this pass on)
+    moved: int = 0  # movers: the program lists the person under another address
     back: int = 0  # leavers and closed accounts the program lists again
     closed: int = 0
     deleted: int = 0
@@ -63,8 +66,8 @@ class Pass:
         elif self.braked:
             state = "BRAKED: too many would leave at once; nothing changed"
         else:
-            state = (f"{self.ended} access ended, {self.back} back, {self.closed} closed, "
-                     f"{self.deleted} deleted")
+            state = (f"{self.ended} access ended, {self.moved} moving, {self.back} back, "
+                     f"{self.closed} closed, {self.deleted} deleted")
         return (f"{self.vhs}: {self.checked} checked ({self.said_yes} yes, {self.said_no} no); "
                 + state)
 
@@ -108,6 +111,7 @@ def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
     accounts = due(vhs, moment, limit)
     try:
         answers = _answers(vhs, [account.address for account in accounts], sleep)
+        moved = movers.found(vhs, eligibility.adapter_for(vhs), accounts, answers)
     except AdapterUnavailable as error:
         done.failed = str(error)[:200]
         audit.record("program_unavailable", vhs=vhs.slug, reason="unavailable",
@@ -118,7 +122,7 @@ def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
     done.said_no = done.checked - done.said_yes
     leaving = [a for a in accounts
                if not answers[a.address].eligible and a.status == Status.ACTIVE
-               and a.leaving_since is None]
+               and a.leaving_since is None and a.id not in moved]
     coming = [a for a in accounts if answers[a.address].eligible
               and (a.leaving_since is not None or a.status == Status.LEFT)]
     recent, answered = _period_counts(vhs, moment)
@@ -126,13 +130,16 @@ def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
     done.braked = _brake(recent + len(leaving), answered)
     done.ended = 0 if done.braked else len(leaving)
     done.back = len(coming)
+    done.moved = len(moved)
     if dry_run:
         done.closed = 0 if done.braked else len(leavers.closable(vhs, moment))
         return done
     for account in accounts:
         decision = answers[account.address]
         eligibility.remember(vhs, account.address, decision, moment, 0)
-        if decision.eligible:
+        if account.id in moved:
+            movers.moving(account, moved[account.id], moment)
+        elif decision.eligible:
             leavers.said_yes(account)
         elif not done.braked:
             leavers.said_no(account, decision.status, moment)
@@ -146,8 +153,8 @@ def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
                      detail=f"{going}/{answered}")  # leavers / accounts answered for
     leavers.close(closable, moment)
     done.closed = len(closable)
-    metrics.count_lifecycle(vhs.slug, done.checked, done.ended, done.closed, done.deleted,
-                            done.braked)
+    metrics.count_lifecycle(vhs.slug, done.checked, done.ended, done.moved, done.closed,
+                            done.deleted, done.braked)
     return done
 
 

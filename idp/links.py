@@ -1,6 +1,7 @@
-"""Activation and password-reset links: 256-bit random tokens, stored as digests, single
-use, short-lived, and voided by a newer link of the same purpose (reset links also by a
-successful sign-in, since the person knows the password again)."""
+"""Activation, password-reset and move links (a mover confirms the new address): 256-bit
+random tokens, stored as digests, single use, short-lived, and voided by a newer link of
+the same purpose (reset links also by a successful sign-in, since the person knows the
+password again)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from sqlalchemy import bindparam, select, update
 from . import db
 from .models import Account, AccountToken, Purpose, digest, now
 
-PATHS = {Purpose.ACTIVATE: "/zugang/aktivieren", Purpose.RESET: "/passwort-neu"}
-LIFETIMES = {Purpose.ACTIVATE: "ACTIVATION_TTL", Purpose.RESET: "RESET_TTL"}
+PATHS = {Purpose.ACTIVATE: "/zugang/aktivieren", Purpose.RESET: "/passwort-neu",
+         Purpose.MOVE: "/adresse-bestaetigen"}
+LIFETIMES = {Purpose.ACTIVATE: "ACTIVATION_TTL", Purpose.RESET: "RESET_TTL",
+             Purpose.MOVE: "MOVE_TTL"}
 HELP_PATH = "/hilfe/anfrage"
 HELP_SECONDS = 7 * 86400  # a help link works this long; a request is re-checked as long
 

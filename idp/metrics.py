@@ -54,7 +54,8 @@ PORTAL_SECONDS = Histogram("idp_portal_seconds", "Time of an itm:PORTAL call, by
 PORTAL_ERRORS = Counter("idp_portal_errors_total", "itm:PORTAL calls that failed, by VHS.",
                         ["vhs", "call"])
 LIFECYCLE = Counter("idp_lifecycle_total", "What lifecycle passes did, by VHS and what: "
-                    "checked (addresses asked), ended (access ended), closed, deleted, "
+                    "checked (addresses asked), ended (access ended), moved (movers asked to "
+                    "confirm a new address), closed, deleted, "
                     "braked (passes that changed nothing).", ["vhs", "what"])
 REQUEST_SECONDS = Histogram("idp_request_seconds", "Time to answer a request, by endpoint "
                             "and status class.", ["endpoint", "method", "status"],
@@ -83,11 +84,11 @@ def timed_program(vhs: str, adapter: str, seconds: float, failed: bool) -> None:
         PROGRAM_ERRORS.labels(vhs, adapter).inc()
 
 
-def count_lifecycle(vhs: str, checked: int, ended: int, closed: int, deleted: int,
-                    braked: bool) -> None:
+def count_lifecycle(vhs: str, checked: int, ended: int, moved: int, closed: int,
+                    deleted: int, braked: bool) -> None:
     """One lifecycle pass at one VHS (``idp.lifecycle``)."""
-    for what, count in (("checked", checked), ("ended", ended), ("closed", closed),
-                        ("deleted", deleted), ("braked", int(braked))):
+    for what, count in (("checked", checked), ("ended", ended), ("moved", moved),
+                        ("closed", closed), ("deleted", deleted), ("braked", int(braked))):
         if count:
             LIFECYCLE.labels(vhs, what).inc(count)
 

@@ -38,6 +38,8 @@ SUBJECTS = {
     "help_rejected": lazy_gettext("Ihre Hilfe-Anfrage zum Kooperationsportal vhsKOOP"),
     "help_link": lazy_gettext("Kooperationsportal vhsKOOP: Ihre VHS um Hilfe bitten"),
     "inactive": lazy_gettext("Kooperationsportal vhsKOOP: Ihr Zugang wird geschlossen"),
+    "moved": lazy_gettext("Kooperationsportal vhsKOOP: Ihre Adresse hat sich geändert: jetzt "
+                          "bestätigen"),
     "help_digest": lazy_gettext("Kooperationsportal vhsKOOP: Hilfe-Anfragen und "
                                 "fehlgeschlagene Zugänge"),
 }
@@ -119,6 +121,14 @@ def inactive(account: Account, closing_at: int, since: int) -> None:
     send(account.vhs, account.address, "inactive", "de", interval=0,
          closing=LazyString(labels.day, closing_at), since=LazyString(labels.day, since),
          link=issuer_link("/account"), link_label=lazy_gettext("Anmelden und Zugang behalten"))
+
+
+def moved(account: Account, new: str, url: str, expires_at: int) -> None:
+    """Ask the person, at the address the program now has for them, to confirm it
+    (``idp.movers``)."""
+    send(account.vhs, new, "moved", "de", expires_at=expires_at, interval=0,  # each link
+         old=account.address, days=current_app.config["MOVE_TTL"] // 86400 or 1, link=url,
+         link_label=lazy_gettext("Neue Adresse bestätigen"))
 
 
 def send_test(vhs: Vhs, typed_address: str) -> tuple[str, str]:

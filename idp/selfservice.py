@@ -1,4 +1,5 @@
-"""Self-service: "Neuer Zugang", "Passwort vergessen", and the password set with a link.
+"""Self-service: "Neuer Zugang", "Passwort vergessen", the password set with a link, and a
+mover's new address confirmed with one (``idp.movers``).
 
 The screen answer never depends on the address; what happens behind it does, and goes
 to the mailbox owner by mail: an activation link for an eligible person, an explanation
@@ -11,22 +12,47 @@ once a day. When the Verwaltungsprogramm or the portal cannot be asked,
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from adapters.address import clean, is_plausible
 from adapters.base import ELIGIBLE, NOT_LINKED, NOT_RELEASED, Decision
 
-from . import accounts, audit, db, eligibility, links, mail, notices, portals, sessions, tenants
+from . import (
+    accounts,
+    audit,
+    db,
+    eligibility,
+    links,
+    mail,
+    movers,
+    notices,
+    portals,
+    sessions,
+    tenants,
+)
 from .models import Account, AccountToken, Purpose, Status, Vhs, now
 from .passwords import passwords
 
 # What a request led to (the console tells administrators; the pages never do).
 OUTCOMES = ("malformed", "no_adapter", "portal_login", "already_active", "activation",
             "recently_sent", "disabled", "not_released", "not_linked", "not_registered",
-            "no_active_account", "reset")
+            "no_active_account", "reset", "moving")
 LINK_LABELS = {Purpose.ACTIVATE: lazy_gettext("Passwort setzen"),
                Purpose.RESET: lazy_gettext("Neues Passwort setzen")}
+# Why a mover's new address could not be taken (``confirm_move``).
+TAKEN = lazy_gettext("Unter der neuen Adresse gibt es bei Ihrer VHS schon einen Zugang. Bitte "
+                     "wenden Sie sich an die Verwaltung Ihrer VHS.")
+NOT_LISTED = lazy_gettext("Die Verwaltung Ihrer VHS führt Sie unter der neuen Adresse nicht "
+                          "(mehr). Bitte wenden Sie sich an die Verwaltung Ihrer VHS.")
+OVER = lazy_gettext("Dieser Umzug gilt nicht mehr: Ihr Zugang läuft weiter unter der "
+                    "bisherigen Adresse.")
+
+
+class MoveError(ValueError):
+    """A move that cannot be done; the message says why, in words."""
 
 
 def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None,
@@ -56,6 +82,10 @@ def request_access(vhs_slug: str, typed: str, locale: str, next_url: str | None,
                          link=notices.issuer_link("/login"),
                          link_label=lazy_gettext("Zur Anmeldung"))
             return "already_active"
+        mover = movers.heading_to(vhs, address) if account is None else None
+        if mover is not None:  # their account waits to move here: the link once more
+            movers.remind(mover)
+            return "moving"
         if account is None or account.status == Status.PENDING:
             return _activation(vhs, account, address, decision, locale, next_url)
         return "disabled"  # no mail: an administrator disabled it on purpose
@@ -129,6 +159,11 @@ def request_reset(vhs_slug: str, typed: str, locale: str, next_url: str | None =
         notices.portal_login(vhs, address, portal_reset, locale)
         return "portal_login"
     account = accounts.find(vhs, address)
+    mover = movers.heading_to(vhs, address) if account is None else None
+    if mover is not None:  # their account waits to move here: confirm that first
+        _audit("reset_request", vhs.slug, address, "moving")
+        movers.remind(mover)
+        return "moving"
     if account is None or not account.active:
         _audit("reset_request", vhs.slug, address, "no_active_account")
         return "no_active_account"
@@ -183,3 +218,30 @@ def welcome_imported(vhs: Vhs, locale: str) -> int:
         account.welcomed_at = now()
         count += 1
     return count
+
+
+def confirm_move(token: AccountToken) -> Account:
+    """Follow the link: the account takes the address the program now has (asked again
+    now), the same ``sub``. MoveError when it cannot (the message says why);
+    AdapterUnavailable when the program cannot answer."""
+    account = token.account
+    new = account.moving_to
+    if new is None or account.status != Status.ACTIVE:
+        raise MoveError(OVER)
+    if db.session().scalar(select(Account.id).where(
+            Account.vhs_id == account.vhs_id, Account.address == new)) is not None:
+        raise MoveError(TAKEN)
+    if not eligibility.ask(account.vhs, new, react=False).eligible:
+        raise MoveError(NOT_LISTED)
+    if not links.use(token):
+        raise MoveError(OVER)
+    account.address, account.moving_to, account.moving_since = new, None, None
+    account.email_verified = True  # following the mailed link proved the mailbox
+    try:
+        db.session().flush()
+    except IntegrityError:  # someone took the address in the same moment
+        db.discard()
+        raise MoveError(TAKEN) from None
+    audit.record("account_moved", vhs=account.vhs.slug, sub=account.sub)
+    current_app.logger.info("account moved at vhs %r", account.vhs.slug)
+    return account

@@ -174,6 +174,9 @@ SETTINGS: dict[str, Setting] = {
     ),
     "ACTIVATION_TTL": Setting(72 * 3600, int, "How long an activation link is valid.", low=1),
     "RESET_TTL": Setting(3600, int, "How long a password-reset link is valid.", low=1),
+    "MOVE_TTL": Setting(14 * 86400, int, "How long the link that confirms a mover's new "
+                        "address is valid; the next lifecycle pass after it sends a new one.",
+                        low=1),
     "PASSWORD_MIN_LENGTH": Setting(12, int, "The shortest password a person may set.",
                                    low=8, high=64),
     "SELFSERVICE_ANSWER_SECONDS": Setting(

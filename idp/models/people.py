@@ -39,6 +39,7 @@ class Purpose:
 
     ACTIVATE = "activate"
     RESET = "reset"
+    MOVE = "move"  # confirm the address the program now has for the person
 
 
 class Vhs(Base):
@@ -111,6 +112,10 @@ class Account(Base):
     # leaver's nor an unused account is closed or deleted before it ends)
     keep_until: Mapped[int | None] = mapped_column(BigInteger)
     keep_reason: Mapped[str | None] = mapped_column(String(200))
+    # A mover (``idp.movers``): the address the program now has for the person, and since
+    # when; the account moves there when the person follows the link mailed to it.
+    moving_to: Mapped[str | None] = mapped_column(String(320))
+    moving_since: Mapped[int | None] = mapped_column(BigInteger)
 
     vhs: Mapped[Vhs] = relationship(lazy="joined")
 

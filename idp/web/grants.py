@@ -162,7 +162,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         row = refresh_token.row
         account = _active(row.account)
         try:
-            allowed = account is not None and eligibility.allows(account.vhs, account.address)
+            allowed = account is not None and eligibility.admits(account)
         except AdapterUnavailable:
             raise InvalidGrantError(CANNOT_CHECK) from None
         if not allowed:

@@ -70,7 +70,7 @@ def test_a_no_at_a_pass_ends_the_sessions_and_tells_each_service(app, runner, wo
     dora = account_of(app, DORA)
     assert _pass(runner) == [  # Bernd is not released: his access ends with this first pass;
         # Dora's sign-in asked the program a moment ago, so she is not due yet
-        "straubing: 2 checked (1 yes, 1 no); 1 access ended, 0 back, 0 closed, 0 deleted"]
+        "straubing: 2 checked (1 yes, 1 no); 1 access ended, 0 moving, 0 back, 0 closed, 0 deleted"]
     assert account_of(app, DORA).leaving_since is None
 
     _program(kufer_world, "UPDATE benutzer SET aktiv = 'N' WHERE id = 4")
@@ -79,7 +79,7 @@ def test_a_no_at_a_pass_ends_the_sessions_and_tells_each_service(app, runner, wo
         db.session().execute(text("UPDATE eligibility_checks SET checked_at = checked_at - 7200"))
         db.session().commit()
     assert _pass(runner) == [
-        "straubing: 3 checked (1 yes, 2 no); 1 access ended, 0 back, 0 closed, 0 deleted"]
+        "straubing: 3 checked (1 yes, 2 no); 1 access ended, 0 moving, 0 back, 0 closed, 0 deleted"]
 
     after = account_of(app, DORA)
     assert after.status == Status.ACTIVE and after.leaving_since is not None
@@ -115,9 +115,10 @@ def test_after_the_grace_period_closed_then_deleted_and_nothing_is_left(app, run
             db.session().commit()
         return _pass(runner)
 
-    assert "2 access ended, 0 back, 0 closed, 0 deleted" in next_pass()[0]  # Dora and Bernd
+    # Dora and Bernd:
+    assert "2 access ended, 0 moving, 0 back, 0 closed, 0 deleted" in next_pass()[0]
     assert account_of(app, DORA).no_answers == 1  # one answer is not enough to close
-    assert "0 access ended, 0 back, 2 closed, 0 deleted" in next_pass()[0]
+    assert "0 access ended, 0 moving, 0 back, 2 closed, 0 deleted" in next_pass()[0]
     closed = account_of(app, DORA)
     assert closed.status == Status.LEFT and closed.left_at is not None
     assert [e.who for e in _events(app, "account_left")].count(dora.sub) == 1
@@ -226,7 +227,7 @@ def test_a_dry_run_says_what_would_change_and_changes_nothing(app, runner, world
                                                               kufer_world):
     _program(kufer_world, "UPDATE benutzer SET aktiv = 'N' WHERE id = 4")
     assert _pass(runner, "--dry-run", "--vhs", "straubing") == [
-        "(dry run) straubing: 3 checked (1 yes, 2 no); 2 access ended, 0 back, 0 closed, "
+        "(dry run) straubing: 3 checked (1 yes, 2 no); 2 access ended, 0 moving, 0 back, 0 closed, "
         "0 deleted"]
     assert account_of(app, DORA).leaving_since is None
     assert _events(app, "leaving") == []

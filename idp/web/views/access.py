@@ -37,6 +37,9 @@ bp = Blueprint("access", __name__)
 UNAVAILABLE = lazy_gettext("Der Zugang konnte nicht angefordert werden. Die Verwaltung Ihrer "
                            "VHS ist gerade nicht erreichbar; bitte versuchen Sie es später "
                            "noch einmal.")
+MOVE_UNAVAILABLE = lazy_gettext("Die neue Adresse konnte nicht übernommen werden. Die "
+                                "Verwaltung Ihrer VHS ist gerade nicht erreichbar; bitte "
+                                "versuchen Sie es später noch einmal.")
 RESET_UNAVAILABLE = lazy_gettext("Das Zurücksetzen konnte nicht angefordert werden. Bitte "
                                  "versuchen Sie es später noch einmal.")
 TOO_MANY = lazy_gettext("Zu viele Anfragen für diese Adresse oder von Ihrem Netz. Bitte "
@@ -53,6 +56,12 @@ class AddressForm(FlaskForm):
     vhs = vhs_field()
     email = StringField()
     next = HiddenField()
+
+
+class TokenForm(FlaskForm):
+    """A link's token, to confirm what the link is for (a mover's new address)."""
+
+    token = HiddenField()
 
 
 class PasswordForm(FlaskForm):
@@ -311,3 +320,36 @@ def reset():
 def reset_submit():
     """Set the new password; every session and refresh token of the account ends."""
     return _password_submit(Purpose.RESET)
+
+
+@bp.get("/adresse-bestaetigen")
+def confirm_move():
+    """A mover's link: the new address the program has for the person, to confirm (a
+    click, so that a mail scanner that opens links moves nothing)."""
+    link = links.find(request.args.get("token"), Purpose.MOVE)
+    if link.problem:
+        return _link_problem(link, Purpose.MOVE)
+    form = TokenForm(formdata=None)
+    form.token.data = request.args.get("token")
+    return render_template("confirm_move.html", form=form, account=link.token.account)
+
+
+@bp.post("/adresse-bestaetigen")
+def confirm_move_submit():
+    """Move the account to its new address: the same ``sub``, password and services."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return render_template("error.html", error="csrf", description=EXPIRED), 400
+    link = links.find(form.token.data, Purpose.MOVE)
+    if link.problem:
+        return _link_problem(link, Purpose.MOVE)
+    account = link.token.account
+    try:
+        account = selfservice.confirm_move(link.token)
+    except selfservice.MoveError as error:
+        return render_template("confirm_move.html", form=form, account=account,
+                               problem=str(error)), 409
+    except AdapterUnavailable:
+        return render_template("confirm_move.html", form=form, account=account,
+                               problem=MOVE_UNAVAILABLE), 503
+    return render_template("moved.html", account=account)
