@@ -37,6 +37,7 @@ from .web import (  # noqa: E402 (after the check above)
     limits,
     oauth,
     protocol,
+    ssf,
     throttle,
     views,
 )
@@ -61,6 +62,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     oauth.init_app(app)
     protocol.init_app(app)
     api.init_app(app)
+    ssf.init_app(app)
     i18n.init_app(app)
     views.init_app(app)
     admin.init_app(app)

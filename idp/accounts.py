@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, func, or_, select
 
 from adapters.address import clean, is_plausible
 
-from . import db, sessions, tenants
+from . import db, sessions, signals, tenants
 from .models import Account, Source, SsoSession, Status, Vhs, now
 from .password_policy import problems
 from .passwords import passwords
@@ -136,6 +136,7 @@ def disable(account: Account) -> bool:
         return False
     account.status = Status.DISABLED
     sessions.end_all(account)
+    signals.account_disabled(account)
     return True
 
 
@@ -146,4 +147,5 @@ def enable(account: Account) -> bool:
         return False
     usable = account.password_hash or account.source == Source.PORTAL
     account.status = Status.ACTIVE if usable else Status.PENDING
+    signals.account_enabled(account)
     return True

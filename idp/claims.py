@@ -21,6 +21,9 @@ SCOPE_CLAIMS = {
     "email": ("email", "email_verified"),
 }
 SCOPES = ("openid", "profile", "email", "offline_access")
+# what a service may do itself with a client_credentials token (``idp.signals``): manage
+# or only read its Shared Signals stream; never in a person's token
+SERVICE_SCOPES = ("ssf.manage", "ssf.read")
 
 
 @dataclass(frozen=True)

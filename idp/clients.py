@@ -21,7 +21,7 @@ from sqlalchemy import select
 from keys import ALGORITHMS
 
 from . import db
-from .claims import SCOPES
+from .claims import SCOPES, SERVICE_SCOPES
 from .kept import Kept
 from .models import Client, digest
 
@@ -101,13 +101,6 @@ def validate(reg: Registration) -> None:
         raise RegistrationError(
             "client id must be 1 to 100 characters of letters, digits and . _ ~ -"
         )
-    unknown = [g for g in reg.grants if g not in GRANTS]
-    if unknown:
-        raise RegistrationError(f"unknown grant {unknown[0]!r}; choose from {', '.join(GRANTS)}")
-    if "refresh_token" in reg.grants and "authorization_code" not in reg.grants:
-        raise RegistrationError("the refresh_token grant needs the authorization_code grant")
-    if reg.public and "client_credentials" in reg.grants:
-        raise RegistrationError("a public client cannot use the client_credentials grant")
     if reg.public and reg.secret:
         raise RegistrationError("a public client has no secret")
     if reg.secret is not None and len(reg.secret) < MIN_SECRET_LENGTH:
@@ -122,13 +115,30 @@ def validate(reg: Registration) -> None:
             raise RegistrationError("the back-channel logout URI must be https (or http on "
                                     "a loopback host)")
     _check_presentation(reg.display_name, reg.logo, reg.client_uri, reg.initiate_login_uri)
-    unknown = [s for s in reg.scope.split() if s not in SCOPES]
-    if unknown:
-        raise RegistrationError(f"unknown scope {unknown[0]!r}; choose from {' '.join(SCOPES)}")
     if reg.id_token_alg not in ALGORITHMS:
         raise RegistrationError(f"ID-token algorithm must be one of {', '.join(ALGORITHMS)}")
+    validate_rules(reg)
     if db.session().scalar(select(Client.id).where(Client.client_id == reg.client_id)):
         raise RegistrationError(f"a client {reg.client_id!r} exists already")
+
+
+def validate_rules(reg: Registration) -> None:
+    """The rules of grants and scopes, at registration and at ``permit``."""
+    unknown = [g for g in reg.grants if g not in GRANTS]
+    if unknown:
+        raise RegistrationError(f"unknown grant {unknown[0]!r}; choose from {', '.join(GRANTS)}")
+    if "refresh_token" in reg.grants and "authorization_code" not in reg.grants:
+        raise RegistrationError("the refresh_token grant needs the authorization_code grant")
+    if reg.public and "client_credentials" in reg.grants:
+        raise RegistrationError("a public client cannot use the client_credentials grant")
+    unknown = [s for s in reg.scope.split() if s not in SCOPES + SERVICE_SCOPES]
+    if unknown:
+        raise RegistrationError(f"unknown scope {unknown[0]!r}; choose from "
+                                f"{' '.join(SCOPES + SERVICE_SCOPES)}")
+    if any(s in SERVICE_SCOPES for s in reg.scope.split()) and \
+            "client_credentials" not in reg.grants:
+        raise RegistrationError("the scopes ssf.manage and ssf.read need the "
+                                "client_credentials grant")
 
 
 def register(reg: Registration) -> tuple[Client, str | None]:
@@ -233,6 +243,19 @@ def redirect_to(client: Client, redirect_uris: list[str],
     if backchannel_logout_uri is not None:
         check_redirect_uri(backchannel_logout_uri)
         client.backchannel_logout_uri = backchannel_logout_uri
+    return client
+
+
+def permit(client: Client, scope: str | None, grants: list[str] | None) -> Client:
+    """Change what a client may ask for (``clients set --scope --grant``), checked as at
+    registration."""
+    reg = Registration(client_id=client.client_id, redirect_uris=client.redirect_uris,
+                       public=client.public, secret=None,
+                       grants=list(grants) if grants else list(client.grant_types),
+                       scope=scope if scope is not None else client.scope)
+    validate_rules(reg)
+    client.scope = " ".join(dict.fromkeys(reg.scope.split()))
+    client.grant_types = reg.grants
     return client
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete as delete_rows
 from sqlalchemy import func, select
 
-from . import db, sessions
+from . import db, sessions, signals
 from .models import Account, EligibilityCheck, HelpRequest, OutboxMail, SsoSession, Token
 
 
@@ -57,6 +57,8 @@ def delete(account: Account) -> Deleted:
         "tokens": session.scalar(select(func.count()).select_from(Token).where(
             Token.account_id == account.id)),
     }
+    holders = signals.holders(account)  # before their tokens go
+    signals.forget(account)
     sessions.end_all(account)  # revokes, and queues the relying parties' logout notices
     vhs_id = account.vhs_id
     addresses = [address for address in (account.address, account.moving_to) if address]
@@ -70,6 +72,7 @@ def delete(account: Account) -> Deleted:
         ).rowcount,
     }
     sub = account.sub
+    signals.account_purged(account, holders)
     session.execute(delete_rows(Account).where(Account.id == account.id))
     session.flush()
     return Deleted(sub=sub, **counted, **removed)

@@ -29,7 +29,7 @@ from flask import current_app
 from markupsafe import Markup
 from sqlalchemy import bindparam, delete, exists, func, select, update
 
-from . import audit, db, notices, passkeys, sessions
+from . import audit, db, notices, passkeys, sessions, signals
 from .models import Account, Client, Passkey, RecoveryCode, TotpFactor, Vhs, now
 from .sealing import SealError, seal, unseal
 
@@ -258,8 +258,12 @@ def reset(account: Account, actor: str) -> bool:
     """Remove every factor and recovery code (the console's "zweiten Faktor zurücksetzen",
     ``vhskoop-idp accounts reset-mfa``) and end the account's sessions (whoever holds the
     lost device may hold one); False when there was nothing to remove."""
-    had = sum(db.session().execute(delete(model).where(model.account_id == account.id)).rowcount
-              for model in (TotpFactor, Passkey, RecoveryCode)) > 0
+    removed = {model: db.session().execute(delete(model).where(
+        model.account_id == account.id)).rowcount for model in (TotpFactor, Passkey, RecoveryCode)}
+    had = sum(removed.values()) > 0
+    for model, credential in ((TotpFactor, "app"), (Passkey, "fido2-platform")):
+        if removed[model]:
+            signals.credential_change(account, credential, "revoke", initiating="admin")
     if had:
         sessions.end_all(account)
         audit.record("mfa_reset", vhs=account.vhs.slug, sub=account.sub, actor=actor)
@@ -267,7 +271,13 @@ def reset(account: Account, actor: str) -> bool:
     return had
 
 
+CREDENTIAL_CHANGES = {"totp_added": ("app", "create"), "totp_removed": ("app", "delete"),
+                      "passkey_added": ("fido2-platform", "create"),
+                      "passkey_removed": ("fido2-platform", "delete")}  # CAEP 1.0 3.2
+
+
 def changed(account: Account, what: str) -> None:
-    """Record and mail a change of the factors."""
+    """Record and mail a change of the factors, and tell the services (``idp.signals``)."""
     audit.record("mfa_change", vhs=account.vhs.slug, sub=account.sub, detail=what)
     notices.factors_changed(account, what)
+    signals.credential_change(account, *CREDENTIAL_CHANGES[what])

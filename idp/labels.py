@@ -153,6 +153,7 @@ RETENTION = {  # the retention periods (``idp.retention.PERIODS``): what each li
                         "Verwaltungsprogramms"),
     "MAIL_DAYS": _l("zugestellte oder aufgegebene Mails"),
     "LOGOUT_NOTICE_DAYS": _l("zugestellte oder aufgegebene Abmeldenachrichten an Dienste"),
+    "SSF_EVENT_DAYS": _l("Sicherheitsereignisse für Dienste (zugestellt oder nicht)"),
     "HELP_REQUEST_DAYS": _l("abgeschlossene Hilfe-Anfragen"),
     "PENDING_DAYS": _l("angefragte, nie aktivierte Zugänge"),
     "INACTIVE_DAYS": _l("Zugänge ohne Anmeldung"),

@@ -25,7 +25,7 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import or_, select
 
-from . import audit, db, deletion, links, sessions
+from . import audit, db, deletion, links, sessions, signals
 from .models import Account, Purpose, Status, Vhs
 
 DAY = 86400
@@ -50,6 +50,7 @@ def said_no(account: Account, status: str, moment: int) -> None:
     account.no_answers = (account.no_answers or 0) + 1
     if account.status == Status.ACTIVE and first:
         sessions.end_all(account)  # revokes the tokens, queues the back-channel logouts
+        signals.account_disabled(account, initiating="policy")
         audit.record("leaving", vhs=account.vhs.slug, sub=account.sub, reason=status)
 
 
@@ -68,6 +69,7 @@ def reopen(account: Account) -> None:
     came_back = account.status == Status.LEFT
     account.leaving_since, account.no_answers, account.left_at = None, 0, None
     account.status = Status.ACTIVE
+    signals.account_enabled(account, initiating="policy")
     audit.record("account_back" if came_back else "leaving_ended", vhs=account.vhs.slug,
                  sub=account.sub)
 

@@ -49,6 +49,12 @@ DATA = {
     "outbox": (_l("Mails"), _l("Empfänger, Art, Betreff und Inhalt, Zustellung")),
     "logout_deliveries": (_l("Nutzung der Dienste"), _l("Abmeldenachrichten an Dienste: "
                                                         "Kennung (sub), Sitzung")),
+    "ssf_events": (_l("Nutzung der Dienste"), _l("Sicherheitsereignisse für Dienste, die "
+                                                 "Tokens für die Person hatten: Kennung "
+                                                 "(sub), Art, Zeitpunkt; bei einer neuen "
+                                                 "Adresse die alte und die neue")),
+    "ssf_removed_subjects": (_l("Nutzung der Dienste"), _l("Kennungen (sub), über die ein "
+                                                           "Dienst nichts hören will")),
     "help_requests": (_l("Hilfe-Anfragen"), _l("E-Mail-Adresse, Nachricht der Person, "
                                                "Diagnose, Bearbeitung")),
     "eligibility_checks": (_l("Berechtigung"), _l("E-Mail-Adresse, die letzte Antwort des "
@@ -65,7 +71,7 @@ DATA = {
                                          "nicht umkehrbares Kürzel (HMAC) der Adresse, Dienst, "
                                          "IP-Adresse, wer handelte")),
 }
-NOT_PERSONAL = ("vhs", "clients", "lifecycle_leases", "alembic_version")
+NOT_PERSONAL = ("vhs", "clients", "lifecycle_leases", "ssf_streams", "alembic_version")
 
 PURPOSES = (
     _l("Anmeldung der Beschäftigten und Kursleitenden der VHS an den angeschlossenen "

@@ -25,7 +25,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 
-from . import audit, db, help, leavers, notices, tokens
+from . import audit, db, help, leavers, notices, signals, tokens
 from .models import Account, AccountToken, AuditEvent, LogoutDelivery, OutboxMail, Purpose, Status
 from .settings import SETTINGS
 
@@ -53,6 +53,7 @@ def purge(moment: int) -> dict[str, dict[str, int]]:
                               ("LOGOUT_NOTICE_DAYS", "logout notices", LogoutDelivery)):
         done[name] = {what: session.execute(delete(model).where(
             or_(model.delivered_at < before(name), model.failed_at < before(name)))).rowcount}
+    done["SSF_EVENT_DAYS"] = {"security events": signals.purge(before("SSF_EVENT_DAYS"))}
     done["HELP_REQUEST_DAYS"] = {"closed help requests": help.purge(before("HELP_REQUEST_DAYS"))}
     open_link = exists().where(AccountToken.account_id == Account.id,
                                AccountToken.purpose == Purpose.ACTIVATE,

@@ -31,6 +31,7 @@ from . import (
     notices,
     portals,
     sessions,
+    signals,
     tenants,
 )
 from .models import Account, AccountToken, Purpose, Status, Vhs, now
@@ -194,6 +195,7 @@ def set_password(token: AccountToken, password: str, locale: str) -> Account | N
     else:
         sessions.end_all(account)
         notices.password_changed(account, locale)
+        signals.credential_change(account, "password", "update")
     audit.record("activation" if token.purpose == Purpose.ACTIVATE else "password_reset",
                  vhs=account.vhs.slug, sub=account.sub)
     return account
@@ -235,6 +237,7 @@ def confirm_move(token: AccountToken) -> Account:
         raise MoveError(NOT_LISTED)
     if not links.use(token):
         raise MoveError(OVER)
+    old = account.address
     account.address, account.moving_to, account.moving_since = new, None, None
     account.email_verified = True  # following the mailed link proved the mailbox
     try:
@@ -243,5 +246,6 @@ def confirm_move(token: AccountToken) -> Account:
         db.discard()
         raise MoveError(TAKEN) from None
     audit.record("account_moved", vhs=account.vhs.slug, sub=account.sub)
+    signals.identifier_changed(account, old)
     current_app.logger.info("account moved at vhs %r", account.vhs.slug)
     return account

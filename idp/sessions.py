@@ -13,7 +13,7 @@ import secrets
 from flask import current_app, has_request_context, request
 from sqlalchemy import bindparam, select, update
 
-from . import audit, backchannel, db, tokens
+from . import audit, backchannel, db, signals, tokens
 from .identity import Identity
 from .models import Account, SsoSession, Token, digest, now
 
@@ -87,6 +87,7 @@ def end(sso: SsoSession) -> None:
     if ended:  # only the request that ended it revokes and notifies
         tokens.revoke_families(Token.sid == sso.sid)
         backchannel.enqueue(sso)
+        signals.session_revoked(sso)
 
 
 def of(account: Account) -> list[SsoSession]:

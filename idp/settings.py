@@ -226,6 +226,10 @@ SETTINGS: dict[str, Setting] = {
     "LOGOUT_NOTICE_DAYS": Setting(7, int, "`purge` removes a back-channel logout notice this "
                                   "long after it was delivered or given up.", low=1,
                                   kept="back-channel logout notices delivered or given up"),
+    "SSF_EVENT_DAYS": Setting(7, int, "`purge` removes a Shared Signals event (a security "
+                              "event token for a service) this long after it was written; "
+                              "push deliveries are retried until then.", low=1,
+                              kept="security events for the services"),
     "HELP_REQUEST_DAYS": Setting(90, int, "`purge` removes help requests closed longer ago "
                                  "than this.", low=1, kept="closed help requests"),
     "PENDING_DAYS": Setting(7, int, "`purge` removes an account that asked for access "

@@ -1,8 +1,9 @@
 """The worker: deliveries in one loop, the work that asks the Verwaltungsprogramme in
 another, so that a slow or hung program never holds up a mail or a logout.
 
-- Deliveries (``deliver_round``): mails from the outbox, back-channel logout notices and
-  the administrators' daily digest (``idp.digest``). The outbox claims and marks every
+- Deliveries (``deliver_round``): mails from the outbox, back-channel logout notices,
+  the services' security events (``idp.signals``, pushed in order per stream) and the
+  administrators' daily digest (``idp.digest``). The outbox claims and marks every
   row in short transactions of its own (``idp.outbox``).
 - Program work (``program_round``): the re-checks of open help requests (``idp.help``)
   and the lifecycle pass (``idp.lifecycle``), each VHS's pass in a thread of a small pool;
@@ -24,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import backchannel, db, digest, help, lifecycle, mail
+from . import backchannel, db, digest, help, lifecycle, mail, signals
 from .models import Vhs
 
 DELIVERIES = (("mails", mail.deliver_due), ("logouts", backchannel.deliver_due),
-              ("digests", digest.due))
+              ("security events", signals.deliver_due), ("digests", digest.due))
 PROGRAM_THREADS = 4  # VHS passes at once in one worker
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import clients, factors
+from .. import clients, factors, signals, streams
 from .base import Group, fail, operator
 
 
@@ -84,15 +84,37 @@ def clients_add(client_id, redirect_uris, post_logout_uris, public, first_party,
                    "login).")
 @click.option("--release-legacy-id/--no-release-legacy-id", default=None,
               help="Release the claim legacy_id to this client, or not.")
+@click.option("--scope", default=None, help="What it may ask for, all in one (e.g. "
+              "\"openid email ssf.manage\"); ssf.manage and ssf.read let it manage or read "
+              "its Shared Signals stream with a client_credentials token.")
+@click.option("--grant", "grants", multiple=True, type=click.Choice(clients.GRANTS),
+              help="The grants it may use, all of them (repeat); unchanged if not given.")
+@click.option("--ssf-push", default=None, metavar="URL",
+              help="Set up its Shared Signals stream: push each event to URL (RFC 8935).")
+@click.option("--ssf-poll", is_flag=True, help="Set up its stream for polling (RFC 8936).")
+@click.option("--ssf-events", multiple=True, metavar="EVENT",
+              help="With --ssf-push or --ssf-poll: only these events (a name such as "
+                   "session-revoked, or its URI; repeat); all if not given.")
+@click.option("--ssf-status", type=click.Choice(streams.STATUSES), default=None,
+              help="Enable, pause or disable its stream.")
+@click.option("--no-ssf", is_flag=True, help="Delete its stream and what waits on it.")
 def clients_set(client_id, display_name, logo, home_uri, require_mfa,
-                initiate_login_uri, release_legacy_id) -> None:
+                initiate_login_uri, release_legacy_id, scope, grants, ssf_push, ssf_poll,
+                ssf_events, ssf_status, no_ssf) -> None:
     """Change what people see of a client (name, logo, home page, where it starts a
-    sign-in) and its MFA policy."""
+    sign-in), its MFA policy, what it may ask for, and its Shared Signals stream."""
     try:
         client = clients.present(clients.find(client_id), display_name, logo, home_uri,
                                  initiate_login_uri)
+        if scope is not None or grants:
+            clients.permit(client, scope, list(grants))
     except clients.RegistrationError as error:
         fail(error)
+    try:
+        stream = streams.operate(client, push=ssf_push, poll=ssf_poll,
+                                 events=list(ssf_events), status=ssf_status, delete=no_ssf)
+    except streams.StreamError as error:
+        fail(error.description)
     if require_mfa is not None:
         factors.set_policy(client, require_mfa, f"cli:{operator()}")
     if release_legacy_id is not None:
@@ -100,6 +122,10 @@ def clients_set(client_id, display_name, logo, home_uri, require_mfa,
     mfa = ", second factor required" if client.require_mfa else ""
     legacy_id = ", gets legacy_id" if client.release_legacy_id else ""
     click.echo(f"client {client.client_id}: {client.name}{mfa}{legacy_id}")
+    if stream is not None:
+        where = stream.endpoint_url if stream.method == "push" else "polled"
+        click.echo(f"  Shared Signals stream {stream.stream_id}: {stream.method} ({where}), "
+                   f"{stream.status}, {len(signals.delivered(stream))} kinds of events")
 
 
 clients_group.add_command(clients_set, "edit")  # the same command under its other name

@@ -15,14 +15,17 @@ from .. import logs, worker
 
 
 @click.command("mail-worker")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+@click.option("--interval", default=1.0, show_default=True,
+              help="Seconds between delivery rounds (a security event waits at most this "
+                   "long before it is pushed; a round with nothing due is a few queries).")
 @click.option("--program-interval", default=60.0, show_default=True,
               help="Seconds between rounds of program work (help re-checks, lifecycle).")
 @click.option("--once", is_flag=True, help="One round of each, then exit (cron).")
 @with_appcontext
 def mail_worker(interval: float, program_interval: float, once: bool) -> None:
-    """Deliver mails and back-channel logouts, and ask the Verwaltungsprogramme about open
-    help requests and leavers, in two loops (run one or more of these in production).
+    """Deliver mails, back-channel logouts and the services' security events, and ask the
+    Verwaltungsprogramme about open help requests and leavers, in two loops (run one or
+    more of these in production).
 
     With --once the exit status is 1 when any delivery failed (cron notices). Each
     delivery commits on its own (idp.outbox), so this command has no transaction. It logs

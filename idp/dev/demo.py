@@ -53,6 +53,7 @@ from .. import (
     passkeys,
     portals,
     roles,
+    streams,
     tenants,
 )
 from ..connectors.portal import PortalSettings
@@ -185,14 +186,16 @@ class Demo:
         try:
             client = clients.find(key)
         except clients.RegistrationError:
-            clients.register(clients.Registration(
+            client, _ = clients.register(clients.Registration(
                 client_id=key, public=True, first_party=True, display_name=title, logo=logo,
                 client_uri=base + "/", initiate_login_uri=entry,
                 grants=["authorization_code", "refresh_token"],
                 scope="openid profile email offline_access", **uris))
-            return
-        clients.redirect_to(client, **uris)
-        clients.present(client, home=base + "/", initiate_login=entry)
+        else:
+            clients.redirect_to(client, **uris)
+            clients.present(client, home=base + "/", initiate_login=entry)
+        if key == "vhskoop":  # a Shared Signals push receiver, set up as an operator would
+            streams.operate(client, push=base + "/ssf/events")
 
     def wsgi(self):
         """The provider with both relying parties mounted beside it."""

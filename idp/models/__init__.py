@@ -20,11 +20,13 @@ from .people import (
     Status,
     Vhs,
 )
+from .signals import SsfEvent, SsfRemovedSubject, SsfStream
 
 __all__ = [
     "Account", "AccountToken", "AuditEvent", "AuthorizationCode", "Base", "Client",
     "ConsoleRole", "Consent", "Deliverable", "DirectoryEntry", "EligibilityCheck",
     "HelpRequest", "HelpState", "KmaLink", "LifecycleLease",
     "LogoutDelivery", "OutboxMail", "Passkey", "Purpose", "RecoveryCode", "Role", "Source",
-    "SsoSession", "Status", "Token", "TotpFactor", "Vhs", "digest", "new_secret", "now",
+    "SsfEvent", "SsfRemovedSubject", "SsfStream", "SsoSession", "Status", "Token",
+    "TotpFactor", "Vhs", "digest", "new_secret", "now",
 ]

@@ -4,7 +4,8 @@ Every request passes these checks first (``before_request``, registered before a
 others):
 - the query string at most 16 KiB (414); the body at most IDP's MAX_CONTENT_LENGTH (413,
   Werkzeug); at most 100 form or query fields of at most 10 KiB each (413); no files;
-  a body only as form fields, except at the push API (415);
+  a body only as form fields, except at the push API and the Shared Signals endpoints
+  (415);
 - no invalid UTF-8 (Werkzeug decodes it to U+FFFD, refused here) and no C0 control
   character or DEL in a field name or value (400): no parameter of OAuth, OIDC or of
   our forms allows them, and a database refuses NUL in text; only the console's forms
@@ -40,7 +41,7 @@ HEADER_FORBIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 B64TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 CLIENT_AUTHENTICATION = paths.CLIENT_AUTHENTICATION  # where clients authenticate
 BEARER = paths.BEARER  # where a bearer token is read
-OWN_FORMATS = (paths.API,)  # the push API reads JSON or CSV
+OWN_FORMATS = (paths.API, paths.SSF)  # the push API reads JSON or CSV, SSF reads JSON
 HEADERS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # the headers in a WSGI environ
 
 

@@ -141,6 +141,9 @@ def generate_token(grant_type, client, user=None, scope=None, expires_in=None,
     if user is None:
         # Without a person there is nothing for OpenID scopes to say.
         scope = " ".join(s for s in scope_to_list(scope) or [] if s not in claims.SCOPES)
+    else:  # what a service may do itself is never in a person's token
+        scope = " ".join(s for s in scope_to_list(scope) or []
+                         if s not in claims.SERVICE_SCOPES)
     token = {
         "token_type": "Bearer",
         "access_token": new_secret(),
@@ -160,7 +163,7 @@ def init_app(app: Flask) -> None:
     logging.getLogger("authlib").setLevel(logging.INFO)
     server = AuthorizationServer()
     server.init_app(app)
-    server.scopes_supported = list(claims.SCOPES)
+    server.scopes_supported = list(claims.SCOPES + claims.SERVICE_SCOPES)
     server.register_token_generator("default", generate_token)
     server.register_grant(
         grants.AuthorizationCodeGrant,

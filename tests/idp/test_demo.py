@@ -225,6 +225,12 @@ def test_a_leaver_is_signed_out_of_both_services_within_seconds_and_comes_back(s
             time.sleep(0.5)
         waited = time.monotonic() - started
         assert waited < 30, "no back-channel logout within 30 s"
+        while time.monotonic() - started < 35 and "Zugang gesperrt" not in browser.get(
+                "/demo/vhskoop/").text:  # its Shared Signals stream: the words and the person
+            time.sleep(0.3)
+        told = html.unescape(browser.get("/demo/vhskoop/").text)
+        assert re.search(r"Zugang gesperrt</td><td>Lea Weggang \(weggang@", told), told[-800:]
+        assert "Sitzung beendet" in told
         with live.app.app_context():
             left = db.session().scalar(select(Account).where(Account.address == lea.address))
             assert left.leaving_since is not None

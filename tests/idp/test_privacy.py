@@ -38,7 +38,8 @@ def test_the_record_lists_every_service_with_its_claims_and_every_period_in_forc
     assert _retention_rows(before) == {
         "AUDIT_DAYS": "nach 30 Tagen", "AUDIT_IP_DAYS": "nach 7 Tagen",
         "SESSIONS_DAYS": "nach 7 Tagen", "MAIL_DAYS": "nach 7 Tagen",
-        "LOGOUT_NOTICE_DAYS": "nach 7 Tagen", "HELP_REQUEST_DAYS": "nach 90 Tagen",
+        "LOGOUT_NOTICE_DAYS": "nach 7 Tagen", "SSF_EVENT_DAYS": "nach 7 Tagen",
+        "HELP_REQUEST_DAYS": "nach 90 Tagen",
         "PENDING_DAYS": "nach 7 Tagen", "INACTIVE_DAYS": "nach 395 Tagen",
         "LEAVER_DELETE_DAYS": "nach 90 Tagen"}
     assert "Verantwortlich: vhsKOOP-Verbund, Musterweg 1, Bonn" in before

@@ -15,6 +15,8 @@ from idp.models import (
     HelpRequest,
     LogoutDelivery,
     OutboxMail,
+    SsfEvent,
+    SsfStream,
     SsoSession,
     Status,
     Token,
@@ -27,7 +29,7 @@ from ..helpers import PASSWORD, cli_runner, deliver, post_login, run
 
 DAY = 86400
 SMALL = {"AUDIT_DAYS": 5, "AUDIT_IP_DAYS": 1, "SESSIONS_DAYS": 2, "MAIL_DAYS": 3,
-         "LOGOUT_NOTICE_DAYS": 2, "HELP_REQUEST_DAYS": 4, "PENDING_DAYS": 1,
+         "LOGOUT_NOTICE_DAYS": 2, "SSF_EVENT_DAYS": 3, "HELP_REQUEST_DAYS": 4, "PENDING_DAYS": 1,
          "INACTIVE_DAYS": 30, "LEAVER_DELETE_DAYS": 10}
 
 
@@ -49,6 +51,9 @@ def _plant(app) -> None:
         session = db.session()
         vhs = session.scalar(select(Vhs))
         session.add(Client(client_id="svc", grant_types=["authorization_code"]))
+        stream = SsfStream(stream_id="st", client_id="svc", method="poll")
+        session.add(stream)
+        session.flush()
         people = {name: Account(vhs_id=vhs.id, address=f"{name}@vhs-straubing.de",
                                 status=status, created_at=created, last_login_at=login)
                   for name, status, created, login in (
@@ -78,6 +83,8 @@ def _plant(app) -> None:
                                    message_id=f"<{tag}@x>", delivered_at=ago("MAIL_DAYS", age)))
             session.add(LogoutDelivery(client_id="svc", uri="https://svc.example/bc", sub="s",
                                        sid=tag, failed_at=ago("LOGOUT_NOTICE_DAYS", age)))
+            session.add(SsfEvent(stream_pk=stream.id, jti=tag, claims={}, subject="s",
+                                 created_at=ago("SSF_EVENT_DAYS", age)))
             session.add(HelpRequest(vhs_id=vhs.id, address=f"{tag}@vhs-straubing.de",
                                     diagnosis="[]", state="done",
                                     closed_at=ago("HELP_REQUEST_DAYS", age)))
@@ -101,6 +108,7 @@ def test_purge_enforces_each_period_and_prints_what_it_removed(make_app):
         "IDP_SESSIONS_DAYS=2: 1 tokens, 0 codes, 1 sessions, 0 eligibility answers",
         "IDP_MAIL_DAYS=3: 1 delivered or given-up mails",
         "IDP_LOGOUT_NOTICE_DAYS=2: 1 logout notices",
+        "IDP_SSF_EVENT_DAYS=3: 1 security events",
         "IDP_HELP_REQUEST_DAYS=4: 1 closed help requests",
         "IDP_PENDING_DAYS=1: 1 pending accounts",
         "IDP_INACTIVE_DAYS=30: 1 warned, 1 closed",  # warned 15 days before (half of 30)
@@ -119,6 +127,7 @@ def test_purge_enforces_each_period_and_prints_what_it_removed(make_app):
         assert sorted(session.execute(select(OutboxMail.kind, OutboxMail.recipient)).all()) == [
             ("inactive", "idle@vhs-straubing.de"), ("test", "x@vhs-straubing.de")]
         assert list(session.scalars(select(LogoutDelivery.sid))) == ["new"]
+        assert list(session.scalars(select(SsfEvent.jti))) == ["new"]
         assert list(session.scalars(select(HelpRequest.address))) == ["new@vhs-straubing.de"]
         kept = dict(session.execute(select(AuditEvent.detail, AuditEvent.ip).where(
             AuditEvent.kind == "login")).all())

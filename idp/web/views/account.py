@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import delete, select
 from wtforms import PasswordField
 
-from ... import audit, backchannel, db, deletion, export, factors, sessions, tokens
+from ... import audit, backchannel, db, deletion, export, factors, sessions, signals, tokens
 from ...models import Client, Consent, Source, SsoSession, now
 from ...password_policy import refusals
 from ...passwords import passwords
@@ -144,6 +144,7 @@ def change_password():
     account.password_hash = passwords().hash(form.password.data)
     account.password_changed_at = now()
     sessions.end_all(account, keep=sso)
+    signals.credential_change(account, "password", "update")
     _audit("password_change", sso)
     return _render(sso, notice=CHANGED)
 
