@@ -186,6 +186,24 @@ def token(event: SsfEvent, client: Client) -> str:
                       event.claims, key.jwk, algorithms=[key.alg])
 
 
+def take_status(stream: SsfStream, status: str, reason: str | None) -> None:
+    """The stream is enabled, paused (its events are held) or disabled (what waits is
+    dropped, and nothing new is taken)."""
+    stream.status, stream.reason = status, (reason or "")[:200] or None
+    stream.updated_at = now()
+    if status == "disabled":
+        db.session().execute(delete(SsfEvent).where(
+            SsfEvent.stream_pk == stream.id, SsfEvent.delivered_at.is_(None),
+            SsfEvent.failed_at.is_(None)))
+
+
+def _announced(stream: SsfStream, event: SsfEvent) -> None:
+    """A stream-updated event reached the receiver: now the stream takes its status."""
+    body = event.claims["events"].get(STREAM_UPDATED)
+    if body is not None and body.get("status") != stream.status:
+        take_status(stream, body["status"], body.get("reason"))
+
+
 # -- push delivery (RFC 8935) ----------------------------------------------------------------
 
 @dataclass
@@ -242,6 +260,8 @@ def _push_stream(stream_id: int, done: Pushed) -> None:
         if event is None or event.next_attempt_at > now():
             return
         outcome = _push(stream, event, header)
+        if outcome == "delivered":
+            _announced(stream, event)
         session.commit()
         setattr(done, outcome, getattr(done, outcome) + 1)
         if outcome == "retried":
@@ -297,9 +317,12 @@ def poll(stream: SsfStream, ack: list, errors: dict, max_events: int | None) -> 
     waiting SETs, oldest first (at most ``max_events``, or MAX_POLL): ({jti: SET}, more)."""
     session, moment = db.session(), now()
     if ack:
-        session.execute(update(SsfEvent).where(
+        acked = list(session.scalars(select(SsfEvent).where(
             SsfEvent.stream_pk == stream.id, SsfEvent.jti.in_(ack[:1000]),
-            SsfEvent.delivered_at.is_(None)).values(delivered_at=moment))
+            SsfEvent.delivered_at.is_(None)).order_by(SsfEvent.id)))
+        for event in acked:
+            event.delivered_at = moment
+            _announced(stream, event)
     for jti, error in list(errors.items())[:1000]:
         session.execute(update(SsfEvent).where(
             SsfEvent.stream_pk == stream.id, SsfEvent.jti == jti,

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 
 from . import db, signals
 from .clients import RegistrationError, check_redirect_uri
-from .models import Client, SsfEvent, SsfRemovedSubject, SsfStream, now
+from .models import Client, SsfRemovedSubject, SsfStream, now
 from .sealing import seal
 from .signals import POLL, PUSH, SUPPORTED, delivered
 
@@ -149,7 +149,7 @@ def operate(client: Client, push: str | None = None, poll: bool = False,
         if stream is None:
             raise StreamError(404, f"{client.client_id} has no stream; set one up with "
                                    "--ssf-push URL or --ssf-poll")
-        set_status(stream, status, "set by an operator")
+        announce(stream, status, "set by an operator")
     return stream
 
 
@@ -174,12 +174,22 @@ def set_status(stream: SsfStream, status: str, reason: str | None) -> None:
         raise StreamError(400, "'status' must be enabled, paused or disabled.")
     if reason is not None and not isinstance(reason, str):
         raise StreamError(400, "'reason' must be a string.")
-    stream.status, stream.reason = status, (reason or "")[:200] or None
-    stream.updated_at = now()
-    if status == "disabled":
-        db.session().execute(delete(SsfEvent).where(
-            SsfEvent.stream_pk == stream.id, SsfEvent.delivered_at.is_(None),
-            SsfEvent.failed_at.is_(None)))
+    signals.take_status(stream, status, reason)
+
+
+def announce(stream: SsfStream, status: str, reason: str) -> None:
+    """The transmitter's side (an operator) changes the stream's status: the receiver
+    hears a stream-updated event first (SSF 1.0 8.1.5); a pause or a disabling takes
+    effect once that event is delivered (push) or acknowledged (poll), so the receiver
+    learns of it before its events stop."""
+    if status not in STATUSES:
+        raise StreamError(400, "'status' must be enabled, paused or disabled.")
+    if status == stream.status:
+        return
+    if status == "enabled":
+        signals.take_status(stream, status, reason)
+    signals.queue(stream, None, {"format": "opaque", "id": stream.stream_id},
+                  signals.STREAM_UPDATED, {"status": status, "reason": reason}, now())
 
 
 def verify(stream: SsfStream, state: str | None) -> None:

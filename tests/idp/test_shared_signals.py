@@ -30,7 +30,7 @@ from ..helpers import (
     run,
 )
 from ..helpers import deliver as deliver_mails
-from .test_console import BERND, DORA, act, signed_in, world  # noqa: F401
+from .test_console import BERND, DORA, OPS, act, page_text, signed_in, world  # noqa: F401
 from .test_leavers import _pass, _program
 from .test_movers import DORA_NEW, _all_due, _confirm, _known
 
@@ -493,3 +493,53 @@ def test_events_reach_the_receiver_within_five_seconds_through_the_worker(
         assert receiver.sets, "no event within 5 s"
     finally:
         stop.set()
+
+
+def test_an_operator_s_pause_is_announced_before_the_events_stop(app, runner, world,
+                                                                  receiver):
+    service(runner)
+    code_flow(app.test_client(), "vhskoop", SECRET, DORA, scope="openid email")
+    dora = account_of(app, DORA)
+    stream = push_stream(app, service_token(app), receiver.url)
+    run(runner, "clients", "set", "vhskoop", "--ssf-status", "paused")
+    [updated] = heard(app, receiver)
+    assert updated["type"] == signals.STREAM_UPDATED and updated["event"]["status"] == "paused"
+    assert updated["sub_id"] == {"format": "opaque", "id": stream["stream_id"]}
+    with app.app_context():
+        signals.account_disabled(db.session().get(Account, dora.id))
+        db.session().commit()
+        assert streams.of_client("vhskoop").status == "paused"
+    deliver(app)
+    assert len(receiver.sets) == 1  # held
+    run(runner, "clients", "set", "vhskoop", "--ssf-status", "enabled")
+    deliver(app)
+    assert [verified(app, t)["type"] for t in receiver.sets[1:]] == [
+        signals.ACCOUNT_DISABLED, signals.STREAM_UPDATED]  # the held one, then the news
+
+
+def test_an_operator_sets_a_stream_up_in_the_console(app, runner, world, receiver):
+    service(runner, scope="openid email")
+    console = signed_in(app, OPS, tenant="item")
+    page = "/admin/clients/vhskoop"
+    assert "Noch kein Stream" in page_text(console.get(page))
+    refused = act(console, page, f"{page}/ssf", method="push", push_url="http://example.org/")
+    assert streams_of(app) is None and "https" in page_text(console.get(refused.headers[
+        "Location"]))
+    act(console, page, f"{page}/ssf", method="push", push_url=receiver.url,
+        events=[signals.ACCOUNT_DISABLED, signals.SESSION_REVOKED])
+    shown = page_text(console.get(page))
+    assert receiver.url in shown and "aktiv" in shown
+    with app.app_context():
+        stream = streams.of_client("vhskoop")
+        assert signals.delivered(stream) == [signals.SESSION_REVOKED, signals.ACCOUNT_DISABLED]
+    act(console, page, f"{page}/ssf", status="paused")
+    deliver(app)
+    [updated] = [verified(app, t) for t in receiver.sets]
+    assert updated["event"]["status"] == "paused"
+    act(console, page, f"{page}/ssf", method="none")
+    assert streams_of(app) is None
+
+
+def streams_of(app):
+    with app.app_context():
+        return streams.of_client("vhskoop")

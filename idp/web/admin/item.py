@@ -24,6 +24,8 @@ from ... import (
     mail,
     portals,
     reports,
+    signals,
+    streams,
     tenants,
 )
 from ...connectors.portal import PortalSettings
@@ -233,8 +235,17 @@ def client_add():
     return _client_page(client, secret)
 
 
+STREAM_STATES = {"enabled": _l("aktiv"), "paused": _l("angehalten (Ereignisse warten)"),
+                 "disabled": _l("abgeschaltet (Ereignisse verfallen)")}
+
+
 def _client_page(client, secret: str | None = None):
-    return render_template("admin/client.html", client=client, secret=secret)
+    stream = streams.of_client(client.client_id)
+    return render_template("admin/client.html", client=client, secret=secret, stream=stream,
+                           stream_states=STREAM_STATES,
+                           waiting=signals.waiting(stream) if stream else 0,
+                           events=signals.SUPPORTED,
+                           delivered=signals.delivered(stream) if stream else signals.SUPPORTED)
 
 
 def _client(client_id: str):
@@ -265,6 +276,23 @@ def client_edit(client_id: str):
     except clients.RegistrationError as error:
         return _refused(error, here)
     factors.set_policy(found, bool(request.form.get("require_mfa")), gate.clearance().actor)
+    acts.record("clients set", client=found.client_id)
+    return acts.done(SAVED, here)
+
+
+@bp.post("/clients/<client_id>/ssf")
+def client_ssf(client_id: str):
+    """Set up, change or delete the service's Shared Signals stream (push to a URL, or
+    polled), the events it carries, and its status."""
+    found = _client(client_id)
+    here = url_for("admin.item.client", client_id=found.client_id)
+    method = request.form.get("method", "")
+    try:
+        streams.operate(found, push=acts.text("push_url") if method == "push" else None,
+                        poll=method == "poll", events=request.form.getlist("events")[:20],
+                        status=request.form.get("status") or None, delete=method == "none")
+    except streams.StreamError as error:
+        return _refused(error.description, here)
     acts.record("clients set", client=found.client_id)
     return acts.done(SAVED, here)
 
