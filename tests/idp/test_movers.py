@@ -41,6 +41,15 @@ def _known(app, runner) -> None:
     _pass(runner)
 
 
+def _dora_moves(app, runner, kufer_world) -> None:
+    """The program gives Dora a new address (it knew her user id from a pass before), and
+    the next pass finds her a mover."""
+    _known(app, runner)
+    _program(kufer_world, f"UPDATE benutzer SET email = '{DORA_NEW}' WHERE id = 4")
+    _all_due(app)
+    assert "1 moving" in _pass(runner)[0]
+
+
 def _all_due(app) -> None:
     """Every account's last answer is older than the period: the next pass asks them all."""
     app.config["LIFECYCLE_CHECK_HOURS"] = 1
@@ -180,10 +189,7 @@ def test_a_mover_keeps_access_until_she_confirms_and_the_services_see_the_new_ad
 def test_a_move_is_off_when_the_program_lists_the_old_address_again(app, runner, world,
                                                                     kufer_world):
     smtp = world
-    _known(app, runner)
-    _program(kufer_world, f"UPDATE benutzer SET email = '{DORA_NEW}' WHERE id = 4")
-    _all_due(app)
-    assert "1 moving" in _pass(runner)[0]
+    _dora_moves(app, runner, kufer_world)
     deliver(app)
     [mail] = smtp.to(DORA_NEW)
     _program(kufer_world, "UPDATE benutzer SET email = 'dora@vhs-straubing.de' WHERE id = 4")
@@ -210,10 +216,7 @@ def test_a_user_at_an_address_another_account_holds_is_a_leaver_not_a_mover(
 def test_a_confirmation_the_program_no_longer_backs_changes_nothing(app, runner, world,
                                                                    kufer_world):
     smtp = world
-    _known(app, runner)
-    _program(kufer_world, f"UPDATE benutzer SET email = '{DORA_NEW}' WHERE id = 4")
-    _all_due(app)
-    _pass(runner)
+    _dora_moves(app, runner, kufer_world)
     deliver(app)
     [mail] = smtp.to(DORA_NEW)
     link = link_in(mail)
@@ -238,11 +241,8 @@ def test_a_confirmation_the_program_no_longer_backs_changes_nothing(app, runner,
 
 def test_a_mover_deleted_before_confirming_leaves_nothing_at_either_address(
         app, runner, world, kufer_world):
-    _known(app, runner)
     dora = account_of(app, DORA)
-    _program(kufer_world, f"UPDATE benutzer SET email = '{DORA_NEW}' WHERE id = 4")
-    _all_due(app)
-    assert "1 moving" in _pass(runner)[0]
+    _dora_moves(app, runner, kufer_world)
     run(runner, "accounts", "delete", "--vhs", "straubing", "--email", DORA, "--yes")
     assert _holding(app, dora.id, (DORA, DORA_NEW, dora.sub)) == set()
 
@@ -250,11 +250,8 @@ def test_a_mover_deleted_before_confirming_leaves_nothing_at_either_address(
 def test_new_access_or_a_reset_for_the_new_address_sends_the_move_link_again(
         app, runner, world, kufer_world):
     smtp = world
-    _known(app, runner)
     sub = account_of(app, DORA).sub
-    _program(kufer_world, f"UPDATE benutzer SET email = '{DORA_NEW}' WHERE id = 4")
-    _all_due(app)
-    assert "1 moving" in _pass(runner)[0]
+    _dora_moves(app, runner, kufer_world)
     app.config["MAIL_INTERVAL_SECONDS"] = 0  # not the once-a-minute limit of the test
     deliver(app)
     [first] = smtp.to(DORA_NEW)

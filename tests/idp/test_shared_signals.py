@@ -31,8 +31,7 @@ from ..helpers import (
 )
 from ..helpers import deliver as deliver_mails
 from .test_console import BERND, DORA, OPS, act, page_text, signed_in, world  # noqa: F401
-from .test_leavers import _pass, _program
-from .test_movers import DORA_NEW, _all_due, _confirm, _known
+from .test_movers import DORA_NEW, _confirm, _dora_moves
 
 SECRET = "ssf-test-secret-0123456789abcdef0123456789abcdef"
 OTHER_SECRET = "ssf-other-secret-0123456789abcdef0123456789abcdef"
@@ -220,10 +219,7 @@ def test_a_mover_s_new_address_goes_to_the_services_that_got_the_email_claim(
     try:
         push_stream(app, service_token(app), receiver.url)
         push_stream(app, service_token(app, "feedback", OTHER_SECRET), other.url)
-        _known(app, runner)
-        _program(kufer_world, f"UPDATE benutzer SET email = '{DORA_NEW}' WHERE id = 4")
-        _all_due(app)
-        assert "1 moving" in _pass(runner)[0]
+        _dora_moves(app, runner, kufer_world)
         deliver_mails(app)
         [mail] = world.to(DORA_NEW)
         assert _confirm(app, link_in(mail)).status_code == 200
