@@ -1,7 +1,8 @@
 """Claims about a person, released by scope (OIDC Core 5.4), for ID tokens and userinfo.
 
 ``sub`` is an opaque random value per (VHS, address), never the address. ``vhs`` (the VHS
-slug) is always released with ``openid``: every relying party needs the tenant.
+slug) is always released with ``openid``: every relying party needs the tenant; with it
+``vhs_name``, the VHS's display name ("vhs Musterstadt"), which services show people.
 ``legacy_id`` (the person's id in the login this provider replaced) only to a client
 registered with ``--release-legacy-id``, and only for an imported person.
 """
@@ -16,7 +17,7 @@ from authlib.oidc.core import UserInfo
 from .models import Account
 
 SCOPE_CLAIMS = {
-    "openid": ("sub", "vhs", "legacy_id"),
+    "openid": ("sub", "vhs", "vhs_name", "legacy_id"),
     "profile": ("name",),
     "email": ("email", "email_verified"),
 }
@@ -37,6 +38,7 @@ class Holder:
     email_verified: bool
     name: str | None
     legacy_id: str | None = None  # only when the client asking may have it
+    vhs_name: str | None = None  # the VHS's display name
 
     @classmethod
     def of(cls, account: Account, client=None) -> Holder:
@@ -44,7 +46,7 @@ class Holder:
         released = client is not None and client.release_legacy_id
         return cls(account.sub, account.vhs.slug, account.address,
                    bool(account.email_verified), account.display_name,
-                   account.legacy_id if released else None)
+                   account.legacy_id if released else None, account.vhs.name)
 
 
 def all_claims(who: Account | Holder) -> dict:
@@ -53,6 +55,7 @@ def all_claims(who: Account | Holder) -> dict:
     claims = {
         "sub": holder.sub,
         "vhs": holder.vhs,
+        "vhs_name": holder.vhs_name or holder.vhs,
         "email": holder.address,
         "email_verified": holder.email_verified,
     }

@@ -140,6 +140,7 @@ DETAILS = {
 CLAIMS = {  # what a service receives about a person (``idp.claims``), in words
     "sub": _l("Kennung (sub)"),
     "vhs": _l("VHS"),
+    "vhs_name": _l("Name der VHS"),
     "email": _l("E-Mail-Adresse"),
     "email_verified": _l("ob die Adresse bestätigt ist"),
     "name": _l("Name"),

@@ -139,7 +139,7 @@ class Bearer:
 BEARER = (
     select(Token.scope, Token.access_expires_at, Token.access_revoked_at, Token.account_id,
            Account.status, Account.sub, Vhs.slug, Account.address, Account.email_verified,
-           Account.display_name, Account.legacy_id, Client.release_legacy_id)
+           Account.display_name, Account.legacy_id, Client.release_legacy_id, Vhs.name)
     .outerjoin(Account, Account.id == Token.account_id)
     .outerjoin(Vhs, Vhs.id == Account.vhs_id)
     .outerjoin(Client, Client.client_id == Token.client_id)
@@ -158,11 +158,11 @@ def bearer(value: str, driver: db.Driver | None = None) -> Bearer | None:
     if found is None:
         return None
     (scope, expires_at, revoked_at, account_id, status, sub, vhs, address, verified,
-     name, legacy_id, release_legacy_id) = found
+     name, legacy_id, release_legacy_id, vhs_name) = found
     usable = (expires_at > now() and revoked_at is None
               and (account_id is None or status == Status.ACTIVE))
     holder = Holder(sub, vhs, address, bool(verified), name,
-                    legacy_id if release_legacy_id else None) if account_id else None
+                    legacy_id if release_legacy_id else None, vhs_name) if account_id else None
     return Bearer(scope, usable, holder)
 
 

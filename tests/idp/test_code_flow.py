@@ -31,14 +31,16 @@ def test_confidential_client_signs_in_with_pkce_nonce_and_verified_id_token(live
     assert "refresh_token" in token
     claims = rp.verify_id_token(token)
     assert claims["_header"]["alg"] == "RS256"
-    assert claims["vhs"] == "straubing"
+    assert (claims["vhs"], claims["vhs_name"]) == ("straubing", "vhs Straubing")
     assert claims["email"] == "anna.muster@vhs-straubing.de"
     assert claims["amr"] == ["pwd"]
     assert claims["sid"] and claims["auth_time"]
     assert "@" not in claims["sub"]
     info = rp.session.get(rp.metadata["userinfo_endpoint"]).json()
-    assert info == {"sub": claims["sub"], "vhs": "straubing", "name": "Anna Muster",
-                    "email": "anna.muster@vhs-straubing.de", "email_verified": True}
+    assert info == {"sub": claims["sub"], "vhs": "straubing", "vhs_name": "vhs Straubing",
+                    "name": "Anna Muster", "email": "anna.muster@vhs-straubing.de",
+                    "email_verified": True}
+    assert "vhs_name" in rp.metadata["claims_supported"]
 
 
 
@@ -205,7 +207,7 @@ def test_no_refresh_token_without_offline_access(live, browser):
     token = rp.fetch_token(sign_in(live, browser, rp))
     assert "refresh_token" not in token
     info = rp.session.get(rp.metadata["userinfo_endpoint"]).json()
-    assert set(info) == {"sub", "vhs", "email", "email_verified"}  # claims by scope
+    assert set(info) == {"sub", "vhs", "vhs_name", "email", "email_verified"}  # by scope
 
 
 def introspect(rp, secret, value, client_id="vhskoop"):

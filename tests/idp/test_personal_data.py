@@ -75,12 +75,13 @@ def test_meine_daten_holds_the_account_its_sessions_services_factors_mails_help_
     assert set(services) == {"vhskoop", "feedback"}
     assert services["vhskoop"]["consent"] is None  # first party: never asked
     assert services["vhskoop"]["claims"] == {
-        "sub": account["sub"], "vhs": "straubing", "name": "Anna Muster", "email": ANNA,
-        "email_verified": True}
+        "sub": account["sub"], "vhs": "straubing", "vhs_name": "vhs Straubing",
+        "name": "Anna Muster", "email": ANNA, "email_verified": True}
     assert services["vhskoop"]["tokens_in_force"] == 1
     assert services["feedback"]["consent"]["scopes"] == ["email", "openid"]
     assert services["feedback"]["claims"] == {  # no name: profile was not asked for
-        "sub": account["sub"], "vhs": "straubing", "email": ANNA, "email_verified": True}
+        "sub": account["sub"], "vhs": "straubing", "vhs_name": "vhs Straubing", "email": ANNA,
+        "email_verified": True}
 
     factors = held["second_factors"]
     assert factors["authenticator_app"]["confirmed"] is True

@@ -50,9 +50,10 @@ def test_the_record_lists_every_service_with_its_claims_and_every_period_in_forc
         "https://koop.example/cb", "--scope", "openid profile email", "--release-legacy-id",
         "--backchannel-logout-uri", "https://koop.example/bc")
     after = run(runner, "privacy", "record", "--vhs", "straubing")
-    assert "| Dienst itm:FEEDBACK | Kennung (sub), VHS, E-Mail-Adresse, ob die Adresse " \
-           "bestätigt ist |" in after
-    assert "| Dienst vhsKOOP | Kennung (sub), VHS, E-Mail-Adresse, ob die Adresse bestätigt " \
+    assert "| Dienst itm:FEEDBACK | Kennung (sub), VHS, Name der VHS, E-Mail-Adresse, ob die " \
+           "Adresse bestätigt ist |" in after
+    assert "| Dienst vhsKOOP | Kennung (sub), VHS, Name der VHS, E-Mail-Adresse, ob die " \
+           "Adresse bestätigt " \
            "ist, Name, bisherige vhsKOOP-Kennung; Abmeldenachrichten (Kennung und Sitzung) |" \
            in after
     assert "Übermittlung in Drittländer" in after and "Keine." in after
