@@ -15,6 +15,10 @@ address the VHS's itm:PORTAL owns), then decided against the database:
 - refused: with the line and the reason.
 A dry run decides the same and writes nothing. A second run of the same file changes
 nothing.
+
+CSV cells that a spreadsheet would run as a formula (beginning with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return) are written with a leading apostrophe, as OWASP's
+advice on CSV injection says, and read back without it (``cell``, ``uncell``).
 """
 
 from __future__ import annotations
@@ -48,12 +52,33 @@ class ImportFormatError(ValueError):
     """The file as a whole cannot be read (no header, a required field missing)."""
 
 
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet cell a formula
+
+
+def _formula_like(value: str) -> bool:
+    return value[:1] in FORMULA or (value[:1] == "'" and _formula_like(value[1:]))
+
+
+def cell(value) -> str:
+    """A value as a CSV cell that a spreadsheet shows as text (an apostrophe before what
+    would start a formula, or before such an apostrophe: ``uncell`` undoes it exactly)."""
+    text = "" if value is None else str(value)
+    return "'" + text if _formula_like(text) else text
+
+
+def uncell(value: str) -> str:
+    """The value a ``cell`` was made from."""
+    return value[1:] if value[:1] == "'" and _formula_like(value[1:]) else value
+
+
 @dataclass(frozen=True)
 class Line:
-    """One line of the file, as text fields (line 1 is a CSV file's header)."""
+    """One line of the file, as text fields (line 1 is a CSV file's header); ``problem``
+    when it cannot be read as fields of the header."""
 
     number: int
     values: dict
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,9 +129,16 @@ def lines(stream: TextIO, kind: str) -> Iterator[Line]:
         if missing:
             raise ImportFormatError(f"the header row lacks {', '.join(missing)} (fields: "
                                     f"{', '.join(FIELDS + OPTIONAL)})")
+        header = len(reader.fieldnames)
         try:
             for row in reader:
-                yield Line(reader.line_num, {k: v for k, v in row.items() if k})
+                found = sum(1 for k, v in row.items() if k is not None and v is not None)
+                found += len(row.get(None) or ())
+                values = {k: uncell(v) for k, v in row.items() if k and v is not None}
+                problem = None if found == header else (
+                    f"{found} fields, the header has {header}: quote a value that holds a "
+                    "comma" if found > header else f"{found} fields, the header has {header}")
+                yield Line(reader.line_num, values, problem)
         except csv.Error as error:
             raise ImportFormatError(f"line {reader.line_num}: {error}") from None
         return
@@ -150,6 +182,8 @@ class Checker:
 
     def check(self, line: Line) -> Candidate | str:
         """The line as a candidate, or the reason it is refused."""
+        if line.problem:
+            return line.problem
         values = {k: v if isinstance(v, str) else ("" if v is None else str(v))
                   for k, v in line.values.items()}
         if "" in values or any(len(v) > MAX_LINE for v in values.values()):

@@ -137,11 +137,14 @@ def accounts_delete(vhs_slug: str, email: str, yes: bool) -> None:
 @click.option("--format", "kind", type=click.Choice(["csv", "jsonl"]), default=None,
               help="csv or jsonl (default: from the file name; .csv is CSV).")
 def accounts_import(path: str, dry_run: bool, notify: bool, locale: str,
-                    kind: str | None) -> None:
+                    kind: str | None) -> int | None:
     """Import the accounts of the login this provider replaces (CSV with a header row,
     or JSON lines; fields vhs, email, name, legacy_id, password_hash, state, and
     optionally created_at, last_login_at). Prints per VHS how many are new, updated,
-    unchanged and refused, and every refusal with its line and reason."""
+    unchanged and refused, and every refusal with its line and reason.
+
+    Exit status: 0 when every line was taken, 3 when some lines were refused (the others
+    are imported), 1 when the file cannot be read at all (nothing is imported)."""
     kind = kind or ("csv" if path.lower().endswith(".csv") else "jsonl")
     stream = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
               if path == "-" else open(path, encoding="utf-8-sig", newline=""))  # noqa: SIM115
@@ -160,14 +163,26 @@ def accounts_import(path: str, dry_run: bool, notify: bool, locale: str,
         click.echo(f"updated line {number} ({slug}, {address}): {what}")
     if dry_run:
         click.echo("dry run: nothing was changed")
-        return
+        return _refused(report)
     for slug, vhs in sorted(report.touched.items()):
         audit.record("accounts_import", vhs=slug, actor=f"cli:{operator()}",
                      detail=report.summary(slug))
         if notify:
             sent = selfservice.welcome_imported(vhs, locale)
             click.echo(f"{slug}: {sent} welcome mails queued")
+    return _refused(report)
 
+
+REFUSED_EXIT = 3  # some lines were refused; the others were imported (documented)
+
+
+def _refused(report: imports.Report) -> int | None:
+    """The exit status: REFUSED_EXIT when any line was refused (what was taken is kept:
+    the command's transaction commits before the process exits)."""
+    if not report.refusals:
+        return None
+    click.echo(f"{len(report.refusals)} lines refused", err=True)
+    return REFUSED_EXIT
 
 @accounts_group.command("export", read_only=True)
 @click.argument("path", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
@@ -187,6 +202,6 @@ def accounts_export(path: str, vhs_slug: str | None, everyone: bool) -> None:
         writer = csv.DictWriter(stream, fieldnames=imports.FIELDS + imports.OPTIONAL)
         writer.writeheader()
         for row in imports.export(vhs, changed_only=not everyone):
-            writer.writerow(row)
+            writer.writerow({name: imports.cell(value) for name, value in row.items()})
             count += 1
     click.echo(f"exported {count} accounts", err=path == "-")

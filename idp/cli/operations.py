@@ -56,14 +56,16 @@ def diagnose_command(slug: str, email: str) -> int:
 @click.command("settings")
 @with_appcontext
 def settings_command() -> None:
-    """Every IDP_* setting: its default and the value in force (secrets only "set" or
-    "not set"); needs no database."""
+    """Every IDP_* setting: its default (in words where it is computed) and the value in
+    force (of a secret only "set", or the default it falls back to); needs no database."""
     for name, setting in SETTINGS.items():
         value = current_app.config[name]
+        default = setting.written_default.replace("`", "")
         if setting.secret:
-            value = "set" if value and os.environ.get(f"IDP_{name}") else "not set"
-        shown = "" if setting.default == "" else setting.default
-        click.echo(f"IDP_{name}\t{shown}\t{value}")
+            value = "set" if value and os.environ.get(f"IDP_{name}") else f"not set: {default}"
+        elif value == "" or value is None:
+            value = default
+        click.echo(f"IDP_{name}\t{default}\t{value}")
 
 
 @command("purge")

@@ -118,7 +118,13 @@ def test_the_settings_command_lists_every_setting_and_hides_secrets(monkeypatch,
     assert [row[0] for row in rows] == [f"IDP_{name}" for name in SETTINGS]
     shown = {row[0]: row[2] for row in rows}
     assert shown["IDP_CODE_TTL"] == "90" and shown["IDP_ENV"] == "development"
-    assert shown["IDP_METRICS_TOKEN"] == "set" and shown["IDP_KEYS_PASSPHRASE"] == "not set"
+    assert shown["IDP_METRICS_TOKEN"] == "set" and shown["IDP_KEYS_PASSPHRASE"] == \
+        "not set: empty"
+    defaults = {row[0]: row[1] for row in rows}
+    assert defaults["IDP_DATABASE_URL"] == "SQLite file idp.sqlite3 in the instance folder"
+    assert shown["IDP_DATABASE_URL"] == "not set: SQLite file idp.sqlite3 in the instance folder"
+    assert defaults["IDP_KEYS_DIR"] == "signing-keys in the instance folder"
+    assert all(row[1] and row[2] for row in rows)  # no empty column
     assert "ein-geheimes-token-123" not in result.output
 
 

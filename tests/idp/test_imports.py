@@ -104,7 +104,7 @@ def counts(app) -> dict:
 def test_a_dry_run_reports_every_line_and_changes_nothing(app, runner, altstadt, tmp_path):
     path = write_csv(tmp_path / "koop.csv", every_person() + [row for row, _ in REFUSED])
     before = counts(app)
-    output = run(runner, "accounts", "import", path, "--dry-run")
+    output = run(runner, "accounts", "import", path, "--dry-run", code=3)
     assert "altstadt: new 11, updated 0, unchanged 0, refused 9" in output
     for number, (_, reason) in enumerate(REFUSED, start=len(every_person()) + 2):
         line = next(text for text in output.splitlines() if text.startswith(
@@ -184,7 +184,7 @@ def test_json_lines_and_a_broken_file(app, runner, altstadt, tmp_path):
     path = tmp_path / "koop.jsonl"
     path.write_text(json.dumps(person("argon2id")) + "\nnot json\n" + json.dumps(
         {"vhs": "altstadt"}) + "\n")
-    output = run(runner, "accounts", "import", str(path))
+    output = run(runner, "accounts", "import", str(path), code=3)
     assert "altstadt: new 1, updated 0, unchanged 0, refused 1" in output
     assert "refused line 2 (-, -): not a line of the format" in output
     assert "refused line 3 (altstadt, -): fields missing: email, name" in output
@@ -202,7 +202,7 @@ def test_an_address_the_portal_owns_is_refused(app, runner, altstadt, tmp_path):
         run(runner, "vhs", "set-portal", "altstadt", "--base-url", portal.url,
             "--credential-stdin", input="portal-credential-0123456789\n")
         output = run(runner, "accounts", "import", write_csv(
-            tmp_path / "p.csv", [person("bcrypt-2b"), person("sha256-crypt")]))
+            tmp_path / "p.csv", [person("bcrypt-2b"), person("sha256-crypt")]), code=3)
     finally:
         portal.stop()
     assert "altstadt: new 1, updated 0, unchanged 0, refused 1" in output
@@ -320,3 +320,56 @@ def test_a_last_login_in_the_future_does_not_count_as_a_sign_in_here(app, runner
         dict(row, name="Neuer Name")]))
     assert "altstadt: new 0, updated 1" in output
     assert account_of(app, "argon2id@vhs-altstadt.de").display_name == "Neuer Name"
+
+
+def test_a_row_with_more_fields_than_the_header_is_named_and_refusals_exit_3(
+        app, runner, altstadt, tmp_path):
+    """An Argon2 hash written without quotes splits at its commas: the row is refused as
+    what it is, the other rows are imported, and the exit status tells a script."""
+    header = ",".join(FIELDS[:6])
+    unquoted = ("altstadt,split@vhs-altstadt.de,Person split,koop-split,"
+                + FORMATS["argon2id"] + ",active")
+    assert unquoted.count(",") == 7  # two commas inside the hash
+    good = "altstadt,good@vhs-altstadt.de,Person good,koop-good,,active"
+    path = tmp_path / "koop.csv"
+    path.write_text("\n".join((header, unquoted, good)) + "\n", encoding="utf-8")
+    before = counts(app)["accounts"]
+    output = run(runner, "accounts", "import", str(path), code=3)
+    assert ("refused line 2 (altstadt, split@vhs-altstadt.de): 8 fields, the header has 6: "
+            "quote a value that holds a comma") in output
+    assert "altstadt: new 1, updated 0, unchanged 0, refused 1" in output
+    assert counts(app)["accounts"] == before + 1  # the good line was taken
+    assert run(runner, "accounts", "import", str(path), "--dry-run", code=3)
+    path.write_text("\n".join((header, good)) + "\n", encoding="utf-8")
+    assert "unchanged 1, refused 0" in run(runner, "accounts", "import", str(path))  # exit 0
+
+
+def test_a_formula_like_name_is_exported_as_text_and_imported_back_unchanged(
+        app, runner, altstadt, tmp_path):
+    names = ['=HYPERLINK("http://evil.example/","klick")', "+49 871 1234", "-minus",
+             "@at", "'=already quoted", "\tTab"]
+    rows = [person(f"f{number}", name=name, password_hash="")
+            for number, name in enumerate(names)]
+    run(runner, "accounts", "import", write_csv(tmp_path / "in.csv", rows))
+    first = _names(app)
+    assert first["f0@vhs-altstadt.de"] == names[0]
+    assert first["f4@vhs-altstadt.de"] == "=already quoted"  # an apostrophe escapes, as read
+    out = tmp_path / "out.csv"
+    run(runner, "accounts", "export", str(out), "--all", "--vhs", "altstadt")
+    cells = {row["email"]: row["name"] for row in csv.DictReader(out.open(encoding="utf-8"))}
+    assert cells["f0@vhs-altstadt.de"] == "'" + names[0]  # a spreadsheet shows text
+    assert not any(cell[:1] in "=+-@\t" for cell in cells.values())
+    with app.app_context():  # a different name, so that the import updates it back
+        db.session().execute(Account.__table__.update().where(
+            Account.address.like("f%@vhs-altstadt.de")).values(display_name="changed"))
+        db.session().commit()
+    assert "altstadt: new 0, updated 6, unchanged 0, refused 0" in run(
+        runner, "accounts", "import", str(out))
+    assert _names(app) == first  # each name back as it was
+
+
+def _names(app) -> dict:
+    with app.app_context():
+        rows = db.session().execute(select(Account.address, Account.display_name).where(
+            Account.address.like("f%@vhs-altstadt.de"))).all()
+        return {address: name for address, name in rows}
