@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from adapters.address import clean
 
 from . import db, logs, metrics
-from .models import Account, AuditEvent, Vhs, now
+from .models import Account, AuditEvent, ConsoleRole, Vhs, now
 
 
 def address_tag(vhs: str, address: str) -> str:
@@ -38,13 +38,35 @@ def record(kind: str, *, vhs: str | None = None, sub: str | None = None,
     ip = request.remote_addr if has_request_context() else None
     event = AuditEvent(at=now(), kind=kind, vhs=(vhs or None) and vhs[:63], who=who,
                        client_id=client and client[:100], source=source, reason=reason,
-                       ip=ip, actor=actor and actor[:100], detail=detail and detail[:200])
+                       ip=ip, actor=actor and actor[:100], detail=detail and detail[:200],
+                       **at_the_time(actor))
     db.session().add(event)
     logs.tag_vhs(event.vhs)
     metrics.count_event(kind, source, reason)
     current_app.logger.info("audit %s vhs=%s who=%s client=%s source=%s reason=%s",
                             kind, event.vhs, who, event.client_id, source, reason)
     return event
+
+
+def at_the_time(actor: str | None) -> dict:
+    """Who ``actor`` is now, as the event keeps it: a console actor's name, role and VHS;
+    a command's user. A later change of role, address or account changes nothing."""
+    if not actor:
+        return {}
+    if actor.startswith("cli:"):
+        return {"actor_name": actor[4:][:200], "actor_role": "cli"}
+    if not actor.startswith("console:"):
+        return {}
+    slug, _, address = actor[len("console:"):].partition("/")
+    found = db.session().execute(
+        select(Account.display_name, Vhs.name, ConsoleRole.role)
+        .join(Vhs, Account.vhs_id == Vhs.id)
+        .outerjoin(ConsoleRole, ConsoleRole.account_id == Account.id)
+        .where(Vhs.slug == slug, Account.address == address)).first()
+    if found is None:
+        return {"actor_name": address[:200], "actor_vhs": slug[:200]}
+    name, place, role = found
+    return {"actor_name": (name or address)[:200], "actor_role": role, "actor_vhs": place}
 
 
 def shortened(ip: str) -> str:

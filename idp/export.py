@@ -125,7 +125,7 @@ def held(account: Account) -> dict:
             "how": labels.source(event.source) or None,
             "reason": labels.reason(event.reason) or None,
             "detail": labels.detail(event.kind, event.detail) or None,
-            "by": labels.actor(event.actor) or None,
+            "by": labels.acted_by(event) or None,
             "ip": event.ip,
         } for event in audit.events(
             None, [account.sub, audit.address_tag(account.vhs.slug, account.address)],

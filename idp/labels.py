@@ -348,10 +348,31 @@ def actor(value: str | None) -> str:
     return str(_l("%(name)s, Administration der %(vhs)s", name=name, vhs=row.name))
 
 
+def acted_by(event) -> str:
+    """Who acted, as the event stored it at the time: "Anna Muster, Administration der vhs
+    Straubing", "Anna Muster, ITEM-Betrieb", "Kommandozeile (anna)"; an event from before
+    the role was stored says so."""
+    if not event.actor:
+        return ""
+    role, name = event.actor_role, event.actor_name
+    if role == "cli":
+        return str(_l("Kommandozeile (%(user)s)", user=name)) if name else str(
+            _l("Kommandozeile"))
+    if not event.actor.startswith("console:") or not name:
+        return actor(event.actor)
+    if role == Role.OPERATOR:
+        return str(_l("%(name)s, ITEM-Betrieb", name=name))
+    if role == Role.ADMIN:
+        return str(_l("%(name)s, Administration der %(vhs)s", name=name, vhs=event.actor_vhs))
+    return str(_l("%(name)s, %(vhs)s (Rolle damals nicht gespeichert)", name=name,
+                  vhs=event.actor_vhs or ""))
+
+
 def filters() -> dict:
     """The template filters, by name."""
     return {"kind_label": kind, "reason_label": reason, "source_label": source,
             "mail_label": mail, "program_label": program, "actor_label": actor,
+            "acted_by": acted_by,
             "security_label": lambda value: of(SECURITY, value),
             "grant_label": lambda value: of(GRANTS, value),
             "scope_label": lambda value: of(SCOPES, value),

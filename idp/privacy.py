@@ -69,7 +69,8 @@ DATA = {
                                            "tägliche Zusammenfassung")),
     "audit_events": (_l("Protokoll"), _l("Ereignis, Zeitpunkt, Kennung (sub) oder "
                                          "nicht umkehrbares Kürzel (HMAC) der Adresse, Dienst, "
-                                         "IP-Adresse, wer handelte")),
+                                         "IP-Adresse, wer handelte (Name, Rolle und VHS zur "
+                                         "Zeit der Handlung)")),
 }
 NOT_PERSONAL = ("vhs", "clients", "lifecycle_leases", "ssf_streams", "alembic_version")
 

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
-from .. import audit, db, diagnose, retention
+from .. import audit, db, diagnose, labels, retention
 from ..settings import SETTINGS
 from .base import Group, command
 
@@ -85,13 +85,14 @@ def purge() -> None:
                    "(24h, 7d).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 100_000))
 def audit_command(slug: str | None, email: str | None, since: str | None, limit: int) -> None:
-    """Print the audit trail, newest first."""
+    """Print the audit trail, newest first: time, kind, VHS, person, client, source,
+    reason, IP, actor, detail, and who acted in words as the event stored it at the time."""
     who = audit.persons(email, slug) if email else None
     for event in audit.events(slug, who, _since(since), limit):
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(event.at))
         click.echo("\t".join(str(value or "-") for value in (
             when, event.kind, event.vhs, event.who, event.client_id, event.source,
-            event.reason, event.ip, event.actor, event.detail)))
+            event.reason, event.ip, event.actor, event.detail, labels.acted_by(event))))
 
 
 def _since(text: str | None) -> int | None:

@@ -24,4 +24,9 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     ip: Mapped[str | None] = mapped_column(String(45))  # shortened after IDP_AUDIT_IP_DAYS
     actor: Mapped[str | None] = mapped_column(String(100))  # who acted, when not the person
+    # the actor as they were at the time: name, role ("admin", "operator", "cli"; empty for
+    # events from before it was stored), the VHS's display name (``audit.record``)
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    actor_role: Mapped[str | None] = mapped_column(String(20))
+    actor_vhs: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(String(200))

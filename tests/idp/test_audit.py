@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import getpass
 import time
 
 import requests
@@ -64,8 +65,8 @@ def test_the_audit_command_filters_by_vhs_address_and_time(app, runner, tenant):
     post_login(app.test_client(), email="niemand@vhs-straubing.de", password="falsch-falsch")
     output = run(runner, "audit", "--email", "Anna.Muster@vhs-straubing.de")
     lines = output.strip().splitlines()
-    assert lines and all("\tlogin_failed\t" in line or line.endswith("\taccounts add")
-                         for line in lines)
+    assert lines and all("\tlogin_failed\t" in line or line.endswith(
+        f"\taccounts add\tKommandozeile ({getpass.getuser()})") for line in lines)
     assert [line for line in lines if "\tadmin\t" in line]  # the command made her account
     assert len([line for line in lines if "login_failed" in line]) == 1
     assert "niemand" not in output and "anna" not in output  # who is a tag, not an address

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import bindparam, select, text
 
-from idp import create_app, db, help
-from idp.models import HelpRequest, Vhs
+from idp import create_app, db, help, labels
+from idp.models import AuditEvent, HelpRequest, Vhs
 
 from ..helpers import SECRET
 
@@ -83,6 +84,36 @@ def test_a_help_requests_printed_diagnosis_becomes_data_and_back(make_app):
             assert connection.execute(text("SELECT diagnosis FROM help_requests")).scalar() == (
                 "[ok]   Die vhs Altdorf ist freigegeben.\n"
                 "[FAIL] Die Adresse fehlt.\tIm Programm eintragen.")
+    finally:
+        db.upgrade(app)
+
+
+def test_events_from_before_the_actor_was_stored_say_what_can_be_known(make_app):
+    """Migration 0022: a console actor's name and VHS are taken from the account as it is,
+    the role is left unknown; a command's actor is the command line."""
+    app = make_app()
+    db.downgrade(app, "0021")
+    try:
+        with db.engine(app).begin() as connection:
+            connection.execute(text(
+                "INSERT INTO vhs (id, slug, name, onboarded, created_at) "
+                "VALUES (902, 'altdorf', 'vhs Altdorf', true, 0)"))
+            connection.execute(text(
+                "INSERT INTO accounts (vhs_id, address, display_name, source, status, sub, "
+                "email_verified, created_at, no_answers) VALUES (902, 'anna@vhs-altdorf.de', "
+                "'Anna Alt', 'local', 'active', 'sub-anna-alt', true, 0, 0)"))
+            for number, actor in enumerate(("console:altdorf/anna@vhs-altdorf.de",
+                                            "console:altdorf/weg@vhs-altdorf.de", "cli:root")):
+                connection.execute(text(
+                    "INSERT INTO audit_events (at, kind, actor, detail) VALUES (:at, 'admin', "
+                    ":actor, 'accounts disable')"), {"at": number, "actor": actor})
+        db.upgrade(app)
+        with app.app_context(), force_locale("de"):
+            said = [labels.acted_by(event) for event in db.session().scalars(
+                select(AuditEvent).order_by(AuditEvent.at))]
+        assert said == ["Anna Alt, vhs Altdorf (Rolle damals nicht gespeichert)",
+                        "weg@vhs-altdorf.de, vhs Altdorf (Rolle damals nicht gespeichert)",
+                        "Kommandozeile (root)"]
     finally:
         db.upgrade(app)
 
