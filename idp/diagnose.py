@@ -86,16 +86,33 @@ class Joined:
         return "; ".join(str(part) for part in self.parts)
 
 
+# The invisible characters a pasted address brings most often, in words; any other is
+# named by its Unicode name.
+CHARACTERS = {" ": _l("ein Leerzeichen"), "\u00a0": _l("ein geschütztes Leerzeichen"),
+              "\u202f": _l("ein schmales geschütztes Leerzeichen"),
+              "\u200b": _l("ein Leerzeichen ohne Breite"),
+              "\u200c": _l("ein Bindungsverhinderer ohne Breite"),
+              "\u200d": _l("ein Verbinder ohne Breite"), "\u2060": _l("ein Wortverbinder"),
+              "\ufeff": _l("eine Byte-Reihenfolge-Markierung (BOM)"),
+              "\u00ad": _l("ein weicher Trennstrich"), "\t": _l("ein Tabulator"),
+              "\n": _l("ein Zeilenumbruch"), "\r": _l("ein Wagenrücklauf")}
+SCRIPTS = {"CYRILLIC": _l("ein kyrillischer Buchstabe"), "GREEK": _l("ein griechischer "
+                                                                  "Buchstabe")}
+
+
 def _odd(cleaned: CleanAddress, original: str, which) -> list:
-    """Every removed and look-alike character of an address, in words."""
-    parts = [_l("%(code)s (%(name)s) an Stelle %(position)s %(which)s") % {
-        "code": r.codepoint, "name": r.name, "position": r.position, "which": which}
-        for r in cleaned.removed]
+    """Every removed and look-alike character of an address, in words: „ein geschütztes
+    Leerzeichen (U+00A0) an Stelle 5 der eingegebenen Adresse“."""
+    parts = [_l("%(name)s (%(code)s) an Stelle %(position)s %(which)s") % {
+        "code": r.codepoint, "name": CHARACTERS.get(r.char, r.name),
+        "position": r.position, "which": which} for r in cleaned.removed]
     for position, char in enumerate(original, start=1):
         if char in LOOKALIKES:
-            parts.append(_l("%(code)s (%(name)s, sieht aus wie „%(latin)s“) an Stelle "
+            script = unicodedata.name(char, "?").split(" ", 1)[0]
+            parts.append(_l("%(name)s (%(code)s), der wie „%(latin)s“ aussieht, an Stelle "
                             "%(position)s %(which)s") % {
-                "code": f"U+{ord(char):04X}", "name": unicodedata.name(char, "?"),
+                "code": f"U+{ord(char):04X}",
+                "name": SCRIPTS.get(script, unicodedata.name(char, "?")),
                 "latin": LOOKALIKES[char], "position": position, "which": which})
     return parts
 
@@ -227,13 +244,17 @@ def last_mails(vhs: Vhs, address: str, limit: int = 5) -> list[Finding]:
                                  _l("Der Mailserver der VHS hat sie angenommen; kam sie nicht "
                                     "an, liegt sie oft im Spam-Ordner.")))
         elif row.failed_at:
-            lines.append(Finding(False, _l("Mail „%(kind)s“ vom %(when)s: aufgegeben: "
-                                           "%(error)s"), values,
+            lines.append(Finding(False, _l("Mail „%(kind)s“ vom %(when)s: aufgegeben; der "
+                                           "Mailserver sagte „%(error)s“"), values,
                                  _l("Prüfen Sie den Mailserver (Testmail senden) und senden "
                                     "Sie die Mail erneut.")))
+        elif row.last_error:
+            lines.append(Finding(None, _l("Mail „%(kind)s“ vom %(when)s: wartet (%(attempts)s "
+                                          "Versuche); zuletzt sagte der Mailserver "
+                                          "„%(error)s“"), values))
         else:
             lines.append(Finding(None, _l("Mail „%(kind)s“ vom %(when)s: wartet (%(attempts)s "
-                                          "Versuche) %(error)s"), values))
+                                          "Versuche)"), values))
     return lines or [Finding(None, _l("Mails an diese Adresse: keine"))]
 
 

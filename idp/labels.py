@@ -135,6 +135,11 @@ DETAILS = {
     "reset": _l("alle zurückgesetzt"),
     "required": _l("jetzt verlangt"),
     "optional": _l("jetzt freiwillig"),
+    # what a help request's re-check did ("Neuer Zugang" on the person's behalf)
+    "activation": _l("Mail zum Aktivieren verschickt"),
+    "already_active": _l("Zugang war schon aktiv"), "disabled": _l("gesperrt: keine Mail"),
+    "portal_login": _l("Hinweis auf den Login des itm:PORTAL verschickt"),
+    "not_registered": _l("Adresse im Verwaltungsprogramm nicht gefunden"),
 }
 
 CLAIMS = {  # what a service receives about a person (``idp.claims``), in words
@@ -196,8 +201,14 @@ SCOPES = {"openid": _l("Anmeldung (openid)"), "profile": _l("Name (profile)"),
           "email": _l("E-Mail-Adresse (email)"),
           "offline_access": _l("Zugriff, während die Person nicht da ist (Refresh-Token)")}
 
-KEY_STATES = {"active": _l("signiert"), "next": _l("als nächster veröffentlicht"),
-              "retiring": _l("nur noch zum Prüfen")}
+SIGNALS = {  # the Shared Signals events (``idp.signals``), by the last part of their URI
+    "session-revoked": _l("Sitzung beendet"), "credential-change": _l("Anmeldedaten geändert"),
+    "account-disabled": _l("Zugang gesperrt oder ausgeschieden"),
+    "account-enabled": _l("Zugang wieder offen"), "account-purged": _l("Zugang gelöscht"),
+    "identifier-changed": _l("neue Adresse")}
+
+KEY_STATES = {"current": _l("signiert"), "next": _l("als nächster veröffentlicht"),
+              "retired": _l("nur noch zum Prüfen")}  # keys.keyring's states
 
 
 def _words(value: str) -> str:
@@ -238,16 +249,24 @@ def program(adapter: str | None) -> str:
 
 
 def detail(kind_value: str | None, value: str | None) -> str:
-    """An event's detail in words: an administrator's act, a factor change, a fixed
-    phrase; free text (an error, a name) as it is."""
-    if not value:
+    """An event's detail in words: a factor change, a fixed phrase, an answer; free text
+    (an error, a name) as it is. An administrator's act is the event's own words
+    (``what``): no detail."""
+    if not value or (kind_value == "admin" and value in ACTS):
         return ""
     if kind_value == "admin":
-        return of(ACTS, value)
+        return _words(value)
     if value.startswith("second factor: "):
         return str(_l("mit %(factor)s", factor=source(value.split(": ", 1)[1])))
-    found = DETAILS.get(value)
+    found = DETAILS.get(value, REASONS.get(value))
     return str(found) if found is not None else _words(value)
+
+
+def what(event) -> str:
+    """What happened: an administrator's act in its own words, any other by its kind."""
+    if event.kind == "admin" and event.detail in ACTS:
+        return str(ACTS[event.detail])
+    return kind(event.kind)
 
 
 def device(user_agent: str | None) -> str:
@@ -349,15 +368,13 @@ def actor(value: str | None) -> str:
 
 
 def acted_by(event) -> str:
-    """Who acted, as the event stored it at the time: "Anna Muster, Administration der vhs
-    Straubing", "Anna Muster, ITEM-Betrieb", "Kommandozeile (anna)"; an event from before
-    the role was stored says so."""
+    """Who acted, as the event stored it at the time ("Anna Muster, Administration der vhs
+    Straubing", "…, ITEM-Betrieb", "Kommandozeile (anna)"), or that the role is unknown."""
     if not event.actor:
         return ""
     role, name = event.actor_role, event.actor_name
     if role == "cli":
-        return str(_l("Kommandozeile (%(user)s)", user=name)) if name else str(
-            _l("Kommandozeile"))
+        return str(_l("Kommandozeile (%(user)s)", user=name) if name else _l("Kommandozeile"))
     if not event.actor.startswith("console:") or not name:
         return actor(event.actor)
     if role == Role.OPERATOR:
@@ -372,10 +389,11 @@ def filters() -> dict:
     """The template filters, by name."""
     return {"kind_label": kind, "reason_label": reason, "source_label": source,
             "mail_label": mail, "program_label": program, "actor_label": actor,
-            "acted_by": acted_by,
+            "acted_by": acted_by, "what": what,
             "security_label": lambda value: of(SECURITY, value),
             "grant_label": lambda value: of(GRANTS, value),
             "scope_label": lambda value: of(SCOPES, value),
             "claim_label": lambda value: of(CLAIMS, value),
             "leaver_state": leaver,
-            "key_state_label": lambda value: of(KEY_STATES, value)}
+            "key_state_label": lambda value: of(KEY_STATES, value),
+            "signal_label": lambda uri: of(SIGNALS, uri.rsplit("/", 1)[-1])}

@@ -17,6 +17,21 @@
     });
   }
 
+  // The console's tables on a phone: each row is a block of lines, and each cell carries
+  // its column's name ("Sitzungen: 1"), shown by the stylesheet below 40rem.
+  document.querySelectorAll(".console-main table").forEach(function (table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.trim();
+    });
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, index) {
+        if (heads[index] && !cell.hasAttribute("data-label")) {
+          cell.setAttribute("data-label", heads[index]);
+        }
+      });
+    });
+  });
+
   // Show or hide the password (the eye of the help page).
   document.querySelectorAll("button.eye[aria-controls]").forEach(function (button) {
     var field = document.getElementById(button.getAttribute("aria-controls"));

@@ -169,15 +169,23 @@ def test_every_console_page_passes_axe_fits_the_window_and_is_photographed(page,
         page.screenshot(path=SHOTS / f"de-console-{name}.png", full_page=True)
     assert code_words == []
     assert len(seen) == 20
+    unlabelled = []
     for width in (390, 320):  # a phone: every console page fits, and passes axe there too
         page.set_viewport_size({"width": width, "height": 800})
         for name, url in visited.items():
             page.goto(url)
             if page.evaluate("document.documentElement.scrollWidth > window.innerWidth"):
                 too_wide.append(f"{name} at {width} px")
+            # each shown table cell says its column: "Sitzungen: 1", not a bare "1"
+            unlabelled += [f"{name}: {cell}" for cell in page.evaluate("""() =>
+                [...document.querySelectorAll('.console-main tbody td')]
+                .filter(td => td.innerText.trim() && td.closest('table').tHead)
+                .filter(td => !getComputedStyle(td, '::before').content.includes(':'))
+                .map(td => td.innerText.trim().slice(0, 30))""")]
             blocking.update({f"{name} at {width} px: {v['id']}": [n["target"] for n in v["nodes"]]
                              for v in axe.run(page).response["violations"]
                              if v["impact"] in ("serious", "critical")})
     assert not blocking, blocking
     assert not too_wide, too_wide
+    assert not unlabelled, unlabelled[:10]
     (SHOTS / "axe-console.json").write_text(json.dumps(seen, indent=1, sort_keys=True) + "\n")

@@ -342,12 +342,12 @@ def form_field_link(page: str) -> str:
      "Setzen Sie in KuferSQL beim Benutzer auf dem Reiter „Schalter“ den Haken"),
     ("carla@vhs-straubing.de", False, "der Benutzer ist im Verwaltungsprogramm nicht aktiv",
      "wieder aktiv"),
-    ("dora@vhs-straubing.de", True, "U+00A0 (NO-BREAK SPACE) an Stelle 22 der gespeicherten "
-     "Adresse", "Korrigieren Sie die gespeicherte Adresse"),
+    ("dora@vhs-straubing.de", True, "ein geschütztes Leerzeichen (U+00A0) an Stelle 22 der "
+     "gespeicherten Adresse", "Korrigieren Sie die gespeicherte Adresse"),
     ("erik@vhs-straubing.de", False, "die Adresse steht nicht in der Benutzerverwaltung",
      "genau so ein, wie die Person sie eingibt"),
-    ("ѕabine@vhs-straubing.de", False, "U+0455 (CYRILLIC SMALL LETTER DZE, sieht aus wie „s“) "
-     "an Stelle 1 der eingegebenen Adresse", None),
+    ("ѕabine@vhs-straubing.de", False, "ein kyrillischer Buchstabe (U+0455), der wie „s“ "
+     "aussieht, an Stelle 1 der eingegebenen Adresse", None),
 ])
 def test_the_diagnosis_names_each_case_and_what_to_change(app, world, address, access,
                                                           expected, advice):
@@ -516,7 +516,7 @@ def test_an_operator_rotates_keys_and_reads_outbox_audit_and_dashboard(app, worl
     before = page_text(client.get("/admin/keys"))
     act(client, "/admin/keys", "/admin/keys/rotate")
     after = page_text(client.get("/admin/keys"))
-    assert "retired" in after and before != after
+    assert "nur noch zum Prüfen" in after and before != after
     submit(app.test_client(), "/neuer-zugang", BERND)
     post_login(app.test_client(), email=BERND, password="falsch-falsch-falsch")
     assert BERND in page_text(client.get("/admin/outbox"))

@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 import click
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from idp import audit, clients, db, labels
@@ -24,6 +25,13 @@ from ..helpers import FORBIDDEN
 from .test_console import ANNA, BERND, OPS, act, signed_in, world  # noqa: F401 - the fixture
 
 IDP = Path(__file__).resolve().parents[2] / "idp"
+# English words that no German console page says (product and protocol names such as
+# itm:PORTAL, Passkey, Client-Secret, Push or Poll are German usage and are not listed)
+ENGLISH = re.compile(r"\b(the|and|of|is|not|none|current|next|retired|kid|activation|"
+                     r"active|eligible|unknown|refused|changed|failed|delivered|waiting|"
+                     r"retried|given up|set|unset|NO-BREAK SPACE|ZERO WIDTH|TOML|"
+                     r"account|password|mail sent|yes|no)\b")
+QUOTED = re.compile("„[^“]*“")  # what someone else said (a mail server's answer), quoted
 HIDDEN = ("script", "style", "code")
 
 
@@ -86,6 +94,13 @@ def test_every_stored_word_has_its_label():
     assert acts - set(labels.ACTS) - development == set()
     mails = {path.stem for path in (IDP / "templates" / "mail").glob("*.txt")}
     assert mails - set(labels.MAILS) == set()
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_no_two_acts_share_a_label(app, language):
+    with app.test_request_context(), force_locale(language):
+        words = [str(label) for label in labels.ACTS.values()]
+    assert sorted(w for w in set(words) if words.count(w) > 1) == []
 
 
 def _everything(app) -> None:
@@ -169,6 +184,11 @@ def test_no_console_page_shows_a_code_word(app, world, who, language):  # noqa: 
     found = [(url, what, pattern.search(text).group(0)) for url, text in pages.items()
              for pattern, what in FORBIDDEN if pattern.search(text)]
     assert found == []
+    if language == "de":
+        said = {url: QUOTED.sub("„…“", text) for url, text in pages.items()}  # others' words
+        english = [(url, found.group(0), text[max(0, found.start() - 40):found.end() + 40])
+                   for url, text in said.items() for found in [ENGLISH.search(text)] if found]
+        assert english == [], "\n".join(map(str, english))
     if language == "en":
         untranslated = [url for url, text in pages.items() if "Verwaltungsprogramm" in text
                         and "administration software" not in text.lower()]

@@ -117,8 +117,8 @@ DEMO_CASES = {  # what the console's diagnosis says of each person of the demo's
     "demo@vhs-musterstadt.de": (True, "so gespeichert, wie eingegeben"),
     "neu@vhs-musterstadt.de": (True, "so gespeichert, wie eingegeben"),
     "freigabe@vhs-musterstadt.de": (False, "„Im Internet anzeigen“ ist nicht gesetzt"),
-    "leerzeichen@vhs-musterstadt.de": (True, "U+00A0 (NO-BREAK SPACE) an Stelle 31 der "
-                                             "gespeicherten Adresse"),
+    "leerzeichen@vhs-musterstadt.de": (True, "ein geschütztes Leerzeichen (U+00A0) an Stelle "
+                                             "31 der gespeicherten Adresse"),
     "inaktiv@vhs-musterstadt.de": (False, "der Benutzer ist im Verwaltungsprogramm nicht "
                                           "aktiv"),
     "tom.tippfehler@vhs-musterstadt.de": (False, "die Adresse steht nicht in der "

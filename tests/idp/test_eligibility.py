@@ -119,8 +119,8 @@ def test_diagnose_explains_each_case(runner, kufer_vhs):
     output = diagnose(runner, "niemand@vhs-straubing.de", 1)
     assert "[FAIL] the address is not in the administration software" in output
     output = diagnose(runner, " Dora@vhs-straubing.de", 0)
-    assert ("U+0020 (SPACE) at position 1 of the typed address; U+00A0 (NO-BREAK SPACE) at "
-            "position 22 of the stored address - Correct the stored address") in output
+    assert ("a space (U+0020) at position 1 of the typed address; a no-break space (U+00A0) "
+            "at position 22 of the stored address - Correct the stored address") in output
 
 
 def test_diagnose_when_the_program_is_unreachable_or_the_vhs_not_onboarded(runner, tmp_path):
