@@ -70,6 +70,7 @@ STATES = (Status.ACTIVE, Status.PENDING, Status.DISABLED, Status.LEFT)
 LEAVING = "leaving"  # a filter: active, and the program answers no (``idp.leavers``)
 MOVING = "moving"  # a filter: the program lists the person under a new address
 SOURCES = (Source.LOCAL, Source.PORTAL)
+IMPORTED = "imported"  # a filter: brought over from the old login (``accounts import``)
 PAGE_SIZE = 50
 MAX_SEARCH = 100
 
@@ -109,6 +110,8 @@ def people(vhs: Vhs, search: str = "", status: str = "", source: str = "",
         query = query.where(Account.moving_to.is_not(None))
     if source in SOURCES:
         query = query.where(Account.source == source)
+    elif source == IMPORTED:
+        query = query.where(Account.imported_at.is_not(None))
     if after:
         query = query.where(Account.address > after)
     found = list(db.session().scalars(query.limit(limit + 1)))

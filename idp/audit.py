@@ -69,6 +69,19 @@ def at_the_time(actor: str | None) -> dict:
     return {"actor_name": (name or address)[:200], "actor_role": role, "actor_vhs": place}
 
 
+def named(events: list[AuditEvent], vhs_slugs: set[str] | None = None) -> dict[str, Account]:
+    """The accounts the events are about (by ``sub``), where they still exist and belong
+    to one of ``vhs_slugs`` (None: any VHS): the console shows them by name and address,
+    the others by their pseudonym."""
+    subs = {event.who for event in events if event.who}
+    if not subs:
+        return {}
+    query = select(Account).join(Vhs).where(Account.sub.in_(sorted(subs)))
+    if vhs_slugs is not None:
+        query = query.where(Vhs.slug.in_(sorted(vhs_slugs)))
+    return {account.sub: account for account in db.session().scalars(query)}
+
+
 def shortened(ip: str) -> str:
     """An IP address with its host part cut off: IPv4 to /24, IPv6 to /48."""
     try:

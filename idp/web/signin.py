@@ -216,8 +216,16 @@ def sign_out(response: Response) -> Response:
     return response
 
 
+PENDING_CHANGE = "console_pending"  # a console change waiting for this sign-in (sealed)
+
+
 def _renew_browser_session() -> None:
-    session.clear()  # a new CSRF token and nothing else from before the sign-in
+    """A new CSRF token and nothing else from before the sign-in, but the console change
+    that asked for it (``admin.gate``: it is bound to the account and checked again)."""
+    waiting = session.get(PENDING_CHANGE)
+    session.clear()
+    if waiting is not None:
+        session[PENDING_CHANGE] = waiting
 
 
 def _set_cookie(response: Response, sso: SsoSession, secret: str) -> None:

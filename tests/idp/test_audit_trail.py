@@ -5,7 +5,7 @@ a later change of role, address or account never changes what an event says."""
 from __future__ import annotations
 
 from ..helpers import run
-from .test_console import ANNA, DORA, account, act, page_text, signed_in, world  # noqa: F401
+from .test_console import ANNA, DORA, OPS, account, act, page_text, signed_in, world  # noqa: F401
 
 
 def test_an_administrator_s_acts_keep_her_role_after_she_becomes_an_operator(app, runner,
@@ -27,3 +27,20 @@ def test_an_administrator_s_acts_keep_her_role_after_she_becomes_an_operator(app
              if "console:straubing/" in line and "accounts " in line]
     assert lines[0].endswith(f"{ANNA}, ITEM-Betrieb")  # newest first, the same words
     assert lines[-1].endswith(as_admin)
+
+
+def test_the_audit_shows_people_by_name_and_the_gone_by_pseudonym(app, runner, world):
+
+    run(runner, "accounts", "add", "--vhs", "straubing", "--email", "gone@vhs-straubing.de",
+        "--password-stdin", input="richtig-langes-Passwort-1\n")
+    gone = account(app, "gone@vhs-straubing.de")
+    run(runner, "accounts", "delete", "--vhs", "straubing", "--email",
+        "gone@vhs-straubing.de", "--yes")
+    dora = account(app, DORA)
+    console = signed_in(app)  # Anna disables Dora: an event about Dora
+    page = f"/admin/vhs/straubing/people/{dora.id}"
+    act(console, page, f"{page}/disable", confirmed="1")
+    trail = signed_in(app, OPS, tenant="item").get("/admin/audit?tenant=straubing")
+    shown = trail.get_data(as_text=True)
+    assert f'<a href="/admin/vhs/straubing/people/{dora.id}">{DORA}</a>' in shown
+    assert f"<code>{gone.sub[:12]}</code>" in shown  # deleted: only the pseudonym

@@ -178,16 +178,27 @@ def test_changes_need_a_csrf_token_and_a_fresh_login(app, world):
     page = f"/admin/vhs/straubing/people/{bernd.id}"
     app.config["CLOCK"] = lambda: time.time() + 16 * 60
     assert "Erneut anmelden" in client.get(page).get_data(as_text=True)
-    stale = act(client, page, action)
+    stale = act(client, page, action, confirmed="1", action_label="Sperren")  # the button
     assert stale.status_code == 303
-    assert stale.headers["Location"] == (
-        f"/login?next=%2Fadmin%2Fvhs%2Fstraubing%2Fpeople%2F{bernd.id}")
-    login = client.get(stale.headers["Location"]).get_data(as_text=True)
+    assert stale.headers["Location"] == "/login?next=%2Fadmin%2Ffortsetzen"
+    login = page_text(client.get(stale.headers["Location"]))
     assert f'value="{ANNA}"' in login  # the console's login again: the same person
+    assert "älter als 15 Minuten" in login  # and why
     assert account(app, BERND).status == Status.ACTIVE
-    assert log_in(app, client, email=ANNA, next=page).headers["Location"] == page
-    assert act(client, page, action, confirmed="1").status_code == 303
+    back = log_in(app, client, email=ANNA, next="/admin/fortsetzen")
+    assert back.headers["Location"] == "/admin/fortsetzen"
+    resume = client.get("/admin/fortsetzen")
+    words = page_text(resume)
+    assert "noch nicht ausgeführt" in words and "Sperren" in words
+    assert account(app, BERND).status == Status.ACTIVE  # nothing done without the click
+    html_page = resume.get_data(as_text=True)
+    done = client.post(action, data={
+        "csrf_token": form_field(html_page, "csrf_token"), "confirmed": "1",
+        "back": form_field(html_page, "back"), "action_label": "Sperren"})
+    assert done.status_code == 303  # one click
     assert account(app, BERND).status == Status.DISABLED
+    assert client.get("/admin/fortsetzen").headers["Location"] == "/admin/"  # only once
+    assert client.get(action).headers["Location"] == page  # an action opened by address
 
 
 def test_a_diagnosis_is_read_only_and_needs_no_fresh_login(app, world):

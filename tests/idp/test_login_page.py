@@ -221,3 +221,18 @@ def test_logout_button_ends_the_session(client, tenant):
     response = client.post(action, data={"csrf_token": form_field(page, "csrf_token")})
     assert "Sie sind abgemeldet" in response.get_data(as_text=True)
     assert "Sie sind angemeldet" not in client.get("/").get_data(as_text=True)
+
+
+def test_the_browser_finds_its_icon(client):
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert b"<svg" in icon.get_data()
+    assert 'rel="icon" href="/static/favicon.svg"' in client.get("/login").get_data(as_text=True)
+
+
+def test_help_after_a_refused_sign_in_has_the_address_filled_in(client, tenant):
+    assert post_login(client, email="anna.muster@vhs-straubing.de",
+                      password="falsch-falsch-falsch").status_code == 401
+    page = client.get("/hilfe/bitten").get_data(as_text=True)
+    assert form_field(page, "email") == "anna.muster@vhs-straubing.de"
+    assert form_field(client.get("/hilfe/bitten").get_data(as_text=True), "email") == ""  # once

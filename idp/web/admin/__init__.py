@@ -57,6 +57,19 @@ def index():
     return render_template("admin/index.html", every=tenants.every())
 
 
+@bp.get("/fortsetzen")
+def resume():
+    """After a fresh login: the change that waited for it, to confirm with one click."""
+    waiting = gate.pending()
+    if waiting is None:
+        return redirect(url_for("admin.index"), 303)
+    fields = waiting["fields"]
+    label = next((value for name, value in fields if name == "action_label"), None)
+    back = next((value for name, value in fields if name == "back"), None)
+    return render_template("admin/resume.html", path=waiting["path"], fields=fields,
+                           label=label, back=pages.console_page(back))
+
+
 def init_app(app: Flask) -> None:
     """Register the console."""
     app.register_blueprint(bp)

@@ -7,7 +7,8 @@ A request passes ``REQUIREMENTS`` in order; the first that is not met answers:
    factor is sent to set one up, one with a factor to the second step, both coming
    back to the page;
 4. for a change (any POST but a read-only one), a login no older than 15 minutes
-   (else the login again: ``max_age`` semantics), and a valid CSRF token (else 400).
+   (else the login again, which says why, and then the confirmation of the same change:
+   ``pending``), and a valid CSRF token (else 400).
 Then the page's scope is resolved from its address, once, here: a view under
 ``/vhs/<slug>`` receives ``vhs`` (a VHS in the role's reach: 404 for an unknown one, 403
 for another VHS's), one under ``.../people/<account_id>`` also ``account`` (a person of
@@ -29,18 +30,26 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from ... import accounts, factors, help, roles, tenants
 from ...models import SsoSession, Vhs, now
 from ...roles import Clearance
+from ...sealing import SealError, seal, unseal
 from .. import signin
 from ..views import pages
 
 FRESH_SECONDS = 15 * 60  # a change needs a login at most this old
+PENDING = signin.PENDING_CHANGE  # the change that waits for a fresh login (sealed)
+PENDING_SECONDS = 30 * 60
+MAX_PENDING = 2000  # characters of the form's fields kept for it
+STALE = _l("Diese Änderung braucht eine frische Anmeldung: Ihre letzte ist älter als 15 "
+           "Minuten. Danach bestätigen Sie die Änderung mit einem Klick.")
 
 
 def _back() -> str:
@@ -72,13 +81,42 @@ def _fresh_for_changes(sso: SsoSession | None, clearance: Clearance | None):
     if not _changing():
         return None
     if now() - sso.auth_time > FRESH_SECONDS:
-        return _to_login()
+        return _again()
     try:
         validate_csrf(request.form.get("csrf_token"))
     except (ValidationError, CSRFError):
         return make_response(render_template("error.html", error="csrf",
                                              description=pages.EXPIRED), 400)
     return None
+
+
+def _again():
+    """The change waits, sealed in the browser's session (it may hold a program's
+    options), while the administrator signs in again; then ``pending`` offers it."""
+    fields = [(name, value) for name, value in request.form.items(multi=True)
+              if name != "csrf_token"]
+    target = _back()
+    if sum(len(name) + len(value) for name, value in fields) <= MAX_PENDING:
+        session[PENDING] = seal({"path": request.path, "fields": fields, "at": now(),
+                                 "account": signin.current().account_id}, "console-pending")
+        target = url_for("admin.resume")
+    session["login_notice"] = str(STALE)
+    return redirect(url_for("views.login") + "?" + urlencode({"next": target}), 303)
+
+
+def pending() -> dict | None:
+    """The change that waited for the fresh login (once, within 30 minutes), or None."""
+    sealed = session.pop(PENDING, None)
+    try:
+        found = unseal(sealed, "console-pending") if isinstance(sealed, str) else None
+    except SealError:
+        return None
+    sso = signin.current()
+    if not found or now() - found.get("at", 0) > PENDING_SECONDS or not str(
+            found.get("path", "")).startswith("/admin/") or sso is None or found.get(
+            "account") != sso.account_id:  # only for whoever began it
+        return None
+    return found
 
 
 REQUIREMENTS: tuple[Callable, ...] = (_signed_in, _holds_role, _second_factor,

@@ -352,6 +352,7 @@ def trail():
                    email=address or None, since=since or None,
                    before=page.before) if page.before else None
     return render_template("admin/audit.html", page=page, more=more, chosen=chosen, kind=kind,
+                           people=audit.named(page.rows),  # an operator: every VHS
                            email=address, since=since, kinds=reports.kinds(), ages=SINCE,
                            problems=Problems())
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, redirect, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from ... import db, paths
 from .. import oauth
 from ..limits import SELF_SERVICE, retry_after
-from . import access, account, display, factors, help_request, login, second, upstream
+from . import access, account, display, factors, help_request, login, pages, second, upstream
 
 RETRY_SECONDS = 30  # how long a client should wait while the database is down
 
@@ -74,6 +74,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(factors.bp)
     app.register_blueprint(help_request.bp)
     display.init_app(app)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon, methods=["GET"])
     app.register_error_handler(HTTPException, _http_error)
     for error in db.UNAVAILABLE:
         app.register_error_handler(error, _database_unavailable)
@@ -81,6 +82,13 @@ def init_app(app: Flask) -> None:
     app.before_request(_csp_nonce)
     app.after_request(_security_headers)
     app.context_processor(lambda: {"csp_nonce": g.get("csp_nonce", "")})
+
+
+def _favicon():
+    """What browsers ask for before any page names its icon: the same SVG the pages name."""
+    response = current_app.send_static_file("favicon.svg")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 # Codes and states travel in URLs: never leak them to other sites (Referrer-Policy).
@@ -146,6 +154,9 @@ def _http_error(error: HTTPException):
         return _database_unavailable(error.original_exception)  # the commit itself failed
     db.discard()  # whatever the view wrote before it gave up is not kept
     code = error.code or 500
+    if code == 405 and request.method == "GET" and request.path.startswith("/admin/"):
+        # a console action's address opened in the address bar: the page it acts on
+        return redirect(pages.console_page(request.path.rsplit("/", 1)[0]) or "/admin/", 303)
     if code == 429 and request.endpoint in SELF_SERVICE:
         return access.too_many(retry_after())
     if code == 429:

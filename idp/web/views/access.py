@@ -30,6 +30,7 @@ from .forms import (
     remember_vhs,
     vhs_field,
 )
+from .login import HELP_ADDRESS
 from .pages import EXPIRED, allow_form_target, safe_next, wait_words
 
 bp = Blueprint("access", __name__)
@@ -78,10 +79,11 @@ def _address_page(template: str, form: AddressForm, problems: Problems | None = 
     return current_app.make_response((page, status))
 
 
-def _address_form(template: str):
+def _address_form(template: str, address: str | None = None):
     form = AddressForm(formdata=None)
     form.next.data = safe_next(request.args.get("next")) or ""
     form.vhs.data = preselected(None)
+    form.email.data = address if isinstance(address, str) else None
     return _address_page(template, form)
 
 
@@ -186,8 +188,9 @@ def forgot_password_submit():
 
 @bp.get("/hilfe/bitten")
 def ask_help():
-    """The "Meine VHS um Hilfe bitten" form: VHS and address."""
-    return _address_form("ask_help.html")
+    """The "Meine VHS um Hilfe bitten" form: VHS and address (the address of a sign-in
+    just refused in this browser is filled in)."""
+    return _address_form("ask_help.html", session.pop(HELP_ADDRESS, None))
 
 
 @bp.post("/hilfe/bitten")

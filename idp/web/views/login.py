@@ -29,6 +29,7 @@ from .forms import (
 )
 from .pages import EXPIRED, TOO_MANY, allow_form_target, console_page, safe_next, wait_words
 
+HELP_ADDRESS = "help_address"  # the address of a refused sign-in, for the help form
 bp = Blueprint("views", __name__)
 
 FAILED = lazy_gettext("Die Anmeldung ist fehlgeschlagen. Bitte prüfen Sie die gewählte VHS, "
@@ -138,6 +139,7 @@ def _submit(form: LoginForm):
         signin.refused(result, next_url)
         if result.reason == Reason.PORTAL_UNAVAILABLE:  # said alike for every address
             return _render(form, problems.add(None, PORTAL_DOWN), 503)
+        session[HELP_ADDRESS] = email[:320]  # "Meine VHS um Hilfe bitten" fills it in
         return _render(form, problems.add(None, FAILED), 401, refused=True)
     return signin.proceed(result, remember=bool(form.remember.data), next_url=next_url)
 
