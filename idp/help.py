@@ -23,7 +23,7 @@ import json
 
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from adapters.address import clean, is_plausible
 from adapters.base import NOT_LINKED, AdapterUnavailable
@@ -45,6 +45,12 @@ def open_of(vhs: Vhs, address: str) -> HelpRequest | None:
     return db.session().scalar(select(HelpRequest).where(
         HelpRequest.vhs_id == vhs.id, HelpRequest.address == address,
         HelpRequest.state == HelpState.OPEN))
+
+
+def open_counts() -> dict[int, int]:
+    """How many requests are open at each VHS (by id; none: not listed)."""
+    return dict(db.session().execute(select(HelpRequest.vhs_id, func.count()).where(
+        HelpRequest.state == HelpState.OPEN).group_by(HelpRequest.vhs_id)).all())
 
 
 def ask(vhs_slug: str, typed: str, message: str | None) -> HelpRequest | None:

@@ -143,6 +143,23 @@ def fold(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
+UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue",
+                         "ß": "ss"})
+
+
+def spelled_out(text: str) -> str:
+    """Umlauts written out the other German way (DIN 5007-2: "Köln" as "Koeln")."""
+    return text.translate(UMLAUTS)
+
+
+def finds(query: str, name: str) -> bool:
+    """Whether a typed ``query`` finds the VHS ``name``: folded either way ("koeln" and
+    "koln" find "Köln"), with the other ways of writing its kind (``aliases``)."""
+    wanted = fold(query)
+    return not wanted or any(wanted in form for form in (
+        fold(name), fold(spelled_out(name)), *aliases(name)))
+
+
 def sort_key(name: str) -> tuple[str, str]:
     """Sort "vhs Öhringen", "Volkshochschule Aachen" and "KVHS Zwickau" by the place:
     a leading "vhs", "VHS", "Volkshochschule", "Kreisvolkshochschule" or "KVHS" does not

@@ -23,7 +23,7 @@
   document.querySelectorAll("select[data-combobox]").forEach(function (select) {
     var texts = JSON.parse(document.getElementById(select.dataset.combobox).textContent);
     var choices = Array.prototype.slice.call(select.options).filter(function (option) {
-      return option.value;
+      return option.value && !option.dataset.alias;  // a spelled-out twin: folded here anyway
     }).map(function (option) {
       var label = option.dataset.name || option.text;
       return { value: option.value, label: label,

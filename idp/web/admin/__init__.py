@@ -13,7 +13,9 @@ ITEM operators only).
 from __future__ import annotations
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 
+from ... import help as help_requests
 from ... import labels, tenants
 from .. import signin
 from ..views import pages
@@ -54,7 +56,19 @@ def index():
     held = gate.clearance()
     if not held.operator:
         return redirect(url_for("admin.people.listing", slug=held.vhs_slug), 303)
-    return render_template("admin/index.html", every=tenants.every())
+    query = request.args.get("q", "")[:100]
+    chosen = {name for name in FILTERS if request.args.get(name)}
+    waiting = help_requests.open_counts()
+    shown = [place for place in tenants.every() if tenants.finds(query, place.name)
+             and ("onboarded" not in chosen or place.onboarded)
+             and ("program" not in chosen or place.adapter)
+             and ("open" not in chosen or waiting.get(place.id))]
+    return render_template("admin/index.html", every=shown, query=query, chosen=chosen,
+                           filters=FILTERS, waiting=waiting)
+
+
+FILTERS = {"onboarded": _l("in der Auswahlliste"), "program": _l("mit Verwaltungsprogramm"),
+           "open": _l("mit offenen Hilfe-Anfragen")}
 
 
 @bp.get("/fortsetzen")

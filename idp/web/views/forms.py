@@ -132,11 +132,23 @@ class VhsSelect(Select):
         listing = tenants.listed()
         made = VhsSelect._made
         if made is None or made[0] is not listing:
-            html = "".join(self.render_option(Choice(vhs.slug, vhs.place_first, False, {
-                "data-name": vhs.name, **({"data-aliases": "|".join(vhs.aliases)}
-                                          if vhs.aliases else {})})) for vhs in listing)
+            html = "".join(self._option(vhs) for vhs in listing)
             made = VhsSelect._made = (listing, html)
         return made[1]
+
+
+    def _option(self, vhs: tenants.Listed) -> str:
+        """The VHS's option; for a town with an umlaut a second one spelled out ("Koeln
+        (vhs)" after "Köln (vhs)"), so that typing finds it without JavaScript (the
+        combobox leaves it out: it folds umlauts itself)."""
+        main = self.render_option(Choice(vhs.slug, vhs.place_first, False, {
+            "data-name": vhs.name, **({"data-aliases": "|".join(vhs.aliases)}
+                                      if vhs.aliases else {})}))
+        spelled = tenants.spelled_out(vhs.place_first)
+        if spelled == vhs.place_first:
+            return main
+        return main + self.render_option(Choice(vhs.slug, spelled, False,
+                                                {"data-alias": "1"}))
 
 
 def vhs_field() -> SelectField:
