@@ -309,9 +309,11 @@ def _program_checks(vhs: Vhs, typed: str, typed_clean: CleanAddress,
     if vhs.adapter == "kma":
         if decision.status == NOT_LINKED:
             found.append(Finding(False, _l("die Verknüpfung in der Kursmanagement-APP fehlt"),
-                                 advice=_l("ITEM verknüpft den Benutzer (Technik-Support-"
-                                           "Ticket); danach tragen Sie ihn unter "
-                                           "„KMA-Verknüpfungen“ ein.")))
+                                 advice=_l("Das erledigt ITEM, nicht die Person: ITEM "
+                                           "verknüpft den Benutzer in der "
+                                           "Kursmanagement-APP und trägt ihn unter "
+                                           "„KMA-Verknüpfungen“ ein (eine Hilfe-Anfrage der "
+                                           "Person landet von selbst bei ITEM).")))
         else:
             found.append(Finding(True, _l("die Verknüpfung in der Kursmanagement-APP ist da")))
     return decision

@@ -74,9 +74,8 @@ PORTAL_PASSWORD = "Portal-Kennwort für Paula"
 SERVICES = (("vhskoop", "vhsKOOP", "vhskoop.svg"), ("feedback", "itm:FEEDBACK", "feedback.svg"))
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
-STATES = {Status.ACTIVE: _l("hat jetzt einen aktiven Zugang"),
-          Status.PENDING: _l("hat einen Zugang angefordert; er wartet auf die Aktivierung"),
-          Status.DISABLED: _l("Zugang gesperrt"),
+STATES = {Status.ACTIVE: _l("aktiv"), Status.PENDING: _l("wartet auf die Aktivierung"),
+          Status.DISABLED: _l("gesperrt"),
           Status.LEFT: _l("ausgeschieden: das Verwaltungsprogramm führt sie nicht mehr")}
 
 

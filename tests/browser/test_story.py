@@ -130,7 +130,7 @@ def test_the_plain_select_works_without_javascript(chromium, site):
     context = chromium.new_context(java_script_enabled=False, locale="de-DE")
     page = context.new_page()
     page.goto(site.url + "/login")
-    names = page.locator("#tenant option").all_inner_texts()
+    names = page.locator("#tenant option:not([data-alias])").all_inner_texts()
     assert len(names) == 855 and names[0] == "Bitte VHS auswählen"
     order = ["Aachen (vhs)", "Arnstadt (Kreisvolkshochschule)", "Oberhausen (vhs)",
              "Offenbach (vhs)", "Öhringen (VHS)", "Straubing (vhs)", "Zwickau (vhs)"]
@@ -138,6 +138,11 @@ def test_the_plain_select_works_without_javascript(chromium, site):
     page.focus("#tenant")
     page.keyboard.type("Straub")  # the browser's own type-ahead finds the town
     expect(page.locator("#tenant")).to_have_value("straubing")
+    oehringen = page.locator("#tenant option", has_text="Öhringen").first.get_attribute("value")
+    page.wait_for_timeout(1500)  # the type-ahead forgets what was typed before
+    page.focus("#tenant")
+    page.keyboard.type("Oehr")  # the umlaut written out finds it too
+    expect(page.locator("#tenant")).to_have_value(oehringen)
     page.select_option("#tenant", "musterstadt")
     page.fill("#email", world.MUSTERSTADT.people[0].address)
     page.fill("#password", demo.PASSWORD)

@@ -368,8 +368,12 @@ def test_the_diagnosis_names_each_case_and_what_to_change(app, world, address, a
     text = page_text(answer)
     assert expected in text
     assert ("Die Person kann einen Zugang bekommen" in text) is access
+    assert ("Die Person kommt so nicht hinein" in text) is not access  # one verdict
     if advice:
         assert advice in text
+        # advice to a person who gets in is a recommendation, not "what to do" to get in
+        assert ("Was zu tun ist:" in text) is not access
+        assert ("Empfehlung:" in text) is access
     assert console_events(app, "diagnose")[0].actor == f"console:straubing/{ANNA}"
 
 

@@ -178,7 +178,8 @@ def test_the_demo_page_says_what_each_account_is_now(story):
              "--password-stdin", input="ein langes Passwort für Nora\n")
     after = html.unescape(Browser(live.url).get("/demo/").text)
     assert (f"{nora.address}</code> – kann einen Zugang anfordern (Neuer Zugang)<br>"
-            "<strong>Jetzt:</strong> hat jetzt einen aktiven Zugang") in after
+            "<strong>Jetzt:</strong> aktiv") in after
+    assert after.count(demo.PASSWORD) == 1  # the password, once
 
 
 @pytest.mark.parametrize("local", ["bcrypt", "ohne-hash"])
