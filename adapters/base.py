@@ -95,6 +95,8 @@ class Adapter(Protocol):
     # Optional: ``find_by_id(user_id: str) -> Decision | None``, the decision for the
     # program's user ``user_id`` (``Person.user_id`` of an earlier answer) under the address
     # it has now, None when the program has no such user: a mover, not a leaver.
+    # Optional: ``similar(address: str) -> list[str]``, addresses of the same domain the
+    # program stores one or two letters away (the diagnosis names a likely typo).
 
     def close(self) -> None:
         """Release connections."""

@@ -79,6 +79,20 @@ def _plain(stored: str) -> bool:
     return stored.isascii() and stored.isprintable() and " " not in stored
 
 
+def _near(one: str, other: str, most: int = 2) -> bool:
+    """Whether two words differ by at most ``most`` insertions, deletions or changes."""
+    if abs(len(one) - len(other)) > most:
+        return False
+    row = list(range(len(other) + 1))
+    for i, a in enumerate(one, 1):
+        previous, row[0] = row[0], i
+        for j, b in enumerate(other, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (a != b))
+        if min(row) > most:
+            return False
+    return row[-1] <= most
+
+
 class _Deadline:
     """Hangs up a PostgreSQL connection (shuts its socket down, so that the waiting read
     ends at once with an error) if the work on it is not done in time."""
@@ -247,6 +261,33 @@ class SqlAdapter:
                     f"{str(error).splitlines()[0][:200]}"
                 ) from None
         raise AssertionError("unreachable")  # the second attempt returns or raises
+
+    def similar(self, address: str, limit: int = 3) -> list[str]:
+        """Stored addresses of the same domain that differ from ``address`` by at most two
+        letters (a typo in the program: "tom.tipfehler" for "tom.tippfehler"), as stored;
+        for the diagnosis only (it reads the domain's addresses)."""
+        wanted = clean(address or "").value
+        local, _, domain = wanted.partition("@")
+        if not is_plausible(wanted) or not domain:
+            return []
+
+        def look(connection) -> list[str]:
+            near = []
+            query = self.query.where(or_(*(func.lower(c).like(
+                "%@" + domain.replace("%", "").replace("_", "\\_"), escape="\\")
+                for c in self.emails)))
+            for row in connection.execute(query).mappings():
+                for column in self.options["email_columns"]:
+                    stored = row[column]
+                    if not isinstance(stored, str):
+                        continue
+                    other = clean(stored).value
+                    if other != wanted and other.endswith("@" + domain) and _near(
+                            other.partition("@")[0], local):
+                        near.append(stored)
+            return near
+
+        return sorted(set(self._read(look)))[:limit]
 
     def _collect(self, rows, found: dict[str, list], scanning: bool) -> None:
         """Add each row to every wanted address one of its e-mail columns holds."""

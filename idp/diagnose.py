@@ -258,6 +258,16 @@ def last_mails(vhs: Vhs, address: str, limit: int = 5) -> list[Finding]:
     return lines or [Finding(None, _l("Mails an diese Adresse: keine"))]
 
 
+def _similar(vhs: Vhs, typed: str) -> list[str]:
+    """Addresses the program has that are one or two letters from ``typed`` (an adapter
+    that can tell: the SQL adapters), or none."""
+    finder = getattr(eligibility.adapter_for(vhs), "similar", None)
+    try:
+        return finder(typed) if finder is not None else []
+    except AdapterUnavailable:
+        return []
+
+
 def _program_checks(vhs: Vhs, typed: str, typed_clean: CleanAddress,
                     found: list[Finding]) -> Decision | None:
     names = {"program": labels.program(vhs.adapter)}
@@ -272,10 +282,17 @@ def _program_checks(vhs: Vhs, typed: str, typed_clean: CleanAddress,
     found.append(Finding(True, _l("das Verwaltungsprogramm (%(program)s) antwortet"), names))
     person = decision.person
     if person is None:
+        near = _similar(vhs, typed)
         found.append(Finding(False, _l("die Adresse steht nicht in der Benutzerverwaltung des "
                                        "Verwaltungsprogramms (sie muss dort genau so stehen)"),
                              advice=_l("Tragen Sie die Adresse in der Benutzerverwaltung beim "
                                        "Benutzer genau so ein, wie die Person sie eingibt.")))
+        if near:
+            found.append(Finding(None, _l("dort steht eine ähnliche Adresse, vielleicht mit "
+                                          "einem Tippfehler: %(near)s"),
+                                 {"near": ", ".join(near)},
+                                 _l("Prüfen Sie, welche Schreibweise stimmt, und korrigieren "
+                                    "Sie sie in der Benutzerverwaltung oder bei der Person.")))
         return decision
     who = {"who": f"{person.user_id}" + (f" ({person.display_name})"
                                          if person.display_name else "")}

@@ -187,3 +187,14 @@ def test_a_hung_program_database_ends_each_call_at_the_timeout(postgres_proxy):
     finally:
         adapter.close()
         drop_program_table(url, table)
+
+
+def test_a_near_address_is_found_for_the_diagnosis(kufer_world):
+    adapter = KuferSqlAdapter({"url": kufer_world["url"], "mandant": "1"}, context())
+    try:
+        assert adapter.similar("ana.muster@vhs-straubing.de") == ["Anna.Muster@vhs-straubing.de"]
+        assert adapter.similar("bernhard@vhs-straubing.de") == []  # more than two letters
+        assert adapter.similar("anna.muster@vhs-passau.de") == []  # another domain
+        assert adapter.similar("x%@vhs-straubing.de") == []  # no wildcard reaches SQL
+    finally:
+        adapter.close()

@@ -5,8 +5,11 @@ their id there) and filtered; and the login's list finds "Koeln" without JavaScr
 
 from __future__ import annotations
 
+from idp import db, tenants
+from idp.sealing import unseal
+
 from ..helpers import run
-from .test_console import BERND, OPS, page_text, signed_in, world  # noqa: F401
+from .test_console import BERND, OPS, act, page_text, signed_in, world  # noqa: F401
 
 
 def test_imported_accounts_are_marked_and_can_be_filtered(app, runner, world, tmp_path):
@@ -41,3 +44,25 @@ def test_the_login_list_finds_a_spelled_out_umlaut_without_javascript(app, runne
     page = app.test_client().get("/login").get_data(as_text=True)
     assert '>Köln (vhs)</option><option data-alias="1" value="koeln">Koeln (vhs)</option>' \
         in page
+
+
+def test_the_program_settings_show_each_option_in_force_and_keep_the_secret(
+        app, runner, world, kufer_world):
+    console = signed_in(app, OPS, tenant="item")
+    page = "/admin/vhs/straubing/settings"
+    shown = console.get(page).get_data(as_text=True)
+    assert 'name="option-timeout" value="5"' in shown  # the default in force
+    assert 'name="option-mandant" value="1"' in shown
+    assert kufer_world["url"] not in shown  # the database URL (a secret) is never shown
+    assert "TOML" not in page_text(console.get(page))
+    act(console, page, "/admin/vhs/straubing/settings/adapter", adapter="kufersql",
+        **{"option-url": "", "option-timeout": "3", "option-mandant": "1",
+           "option-email_columns": "email\nemail2", "option-scan_on_miss": "1"})
+    with app.app_context():
+        stored = unseal(tenants.find("straubing").adapter_config)
+        db.session().rollback()
+    assert stored["timeout"] == 3 and stored["url"] == kufer_world["url"]  # kept
+    assert stored["email_columns"] == ["email", "email2"]
+    refused = act(console, page, "/admin/vhs/straubing/settings/adapter", adapter="kufersql",
+                  **{"option-timeout": "drei"})
+    assert "no number" in page_text(console.get(refused.headers["Location"]))

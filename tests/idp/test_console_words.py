@@ -32,7 +32,7 @@ ENGLISH = re.compile(r"\b(the|and|of|is|not|none|current|next|retired|kid|activa
                      r"retried|given up|set|unset|NO-BREAK SPACE|ZERO WIDTH|TOML|"
                      r"account|password|mail sent|yes|no)\b")
 QUOTED = re.compile("„[^“]*“")  # what someone else said (a mail server's answer), quoted
-HIDDEN = ("script", "style", "code")
+HIDDEN = ("script", "style", "code", "textarea")  # a textarea holds values, not our words
 
 
 class Visible(html.parser.HTMLParser):

@@ -31,10 +31,9 @@ from ... import (
 from ...connectors.portal import PortalSettings
 from ...connectors.upstream import UpstreamSettings
 from ...models import Vhs, now
-from ...sealing import unseal
 from ...signing import signing
 from ..views.forms import Problems, vhs_field
-from . import acts, gate
+from . import acts, gate, program_options
 
 bp = Blueprint("item", __name__)
 bp.before_request(gate.operators_only)
@@ -79,6 +78,7 @@ def onboard():
 def settings(vhs: Vhs):
     """Name, drop-down, adapter, mail server, itm:PORTAL, upstream provider."""
     return render_template("admin/settings.html", vhs=vhs, adapters=registry.available(),
+                           options=program_options.in_force(vhs),
                            mail_settings=mail.settings_of(vhs),
                            portal=portals.portal_for(vhs), upstream=portals.upstream_for(vhs),
                            portal_default=PortalSettings.of_vhs(vhs.slug, credential=""))
@@ -117,19 +117,20 @@ def lifecycle_dismiss(vhs: Vhs):
 
 @bp.post("/vhs/<slug>/settings/adapter")
 def set_adapter(vhs: Vhs):
-    """The Verwaltungsprogramm adapter and its options (TOML; kept when left empty)."""
+    """The Verwaltungsprogramm adapter and its options, one field each (an empty secret
+    keeps the stored one); another adapter starts from its defaults, or TOML."""
     here = url_for("admin.item.settings", slug=vhs.slug)
     name = acts.text("adapter") or None
     options_text = acts.text("options")
     try:
-        if options_text:
-            options = tomllib.loads(options_text)
-        elif name == vhs.adapter and vhs.adapter_config:
-            options = unseal(vhs.adapter_config)
-        else:
-            options = {}
         if name is not None and name not in registry.available():
             raise AdapterConfigError(f"unknown adapter {name!r}")
+        if options_text:
+            options = tomllib.loads(options_text)
+        elif name is not None and name == vhs.adapter:
+            options = program_options.posted(vhs, request.form)
+        else:
+            options = {}
         eligibility.configure(vhs, name, options)
     except (tomllib.TOMLDecodeError, AdapterConfigError) as error:
         return _refused(error, here)
