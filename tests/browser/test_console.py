@@ -6,6 +6,7 @@ screenshots folder of conftest.py)."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -189,3 +190,36 @@ def test_every_console_page_passes_axe_fits_the_window_and_is_photographed(page,
     assert not too_wide, too_wide
     assert not unlabelled, unlabelled[:10]
     (SHOTS / "axe-console.json").write_text(json.dumps(seen, indent=1, sort_keys=True) + "\n")
+
+
+def test_a_change_after_a_stale_sign_in_is_done_with_one_click_and_keeps_its_role(page,
+                                                                                 site):
+    """On the demo: an action with a sign-in older than 15 minutes asks for the sign-in
+    again, says why, and comes back to the same action; after the administrator becomes
+    an operator, the audit still names her role of the time."""
+    dana = world.MUSTERSTADT.people[0]
+    sign_in_to_the_console(page, site)
+    page.goto(site.url + f"/admin/vhs/{world.MUSTERSTADT.slug}/people")
+    page.get_by_role("link", name=dana.address).click()
+    person = page.url
+    site.app.config["CLOCK"] = lambda: time.time() + 16 * 60  # her sign-in is stale now
+    try:
+        page.get_by_role("button", name="Sperren").click()
+        expect(page.get_by_text("älter als 15 Minuten")).to_be_visible()
+        page.fill("#password", demo.PASSWORD)
+        page.get_by_role("button", name="Anmelden").click()
+        page.fill("#code", totp_code(site.app, ADMIN.address, demo.ADMIN_TOTP))
+        page.get_by_role("button", name="Bestätigen").click()
+        expect(page.get_by_role("status")).to_contain_text("noch nicht ausgeführt: Sperren")
+        page.get_by_role("button", name="Jetzt ausführen").click()  # the one click
+        assert page.url == person
+        expect(page.get_by_text("Der Zugang ist gesperrt")).to_be_visible()
+    finally:
+        site.app.config.pop("CLOCK")
+    as_admin = "Anton Admin, Administration der vhs Musterstadt"
+    expect(page.locator("table").last).to_contain_text(as_admin)
+    with site.app.app_context():
+        db.transaction(roles.grant)(world.MUSTERSTADT.slug, ADMIN.address, Role.OPERATOR,
+                                    by="test")
+    page.reload()
+    expect(page.locator("table").last).to_contain_text(as_admin)  # her role at the time
