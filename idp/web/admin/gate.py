@@ -6,9 +6,9 @@ A request passes ``REQUIREMENTS`` in order; the first that is not met answers:
 3. a session that used a second factor (``amr`` with ``mfa``): a role holder without a
    factor is sent to set one up, one with a factor to the second step, both coming
    back to the page;
-4. for a change (any POST but a read-only one), a login no older than 15 minutes
-   (else the login again, which says why, and then the confirmation of the same change:
-   ``pending``), and a valid CSRF token (else 400).
+4. for a change (any POST but a read-only one), a valid CSRF token (else 400) and a
+   login no older than 15 minutes (else the login again, which says why, and then the
+   confirmation of the same change: ``pending``).
 Then the page's scope is resolved from its address, once, here: a view under
 ``/vhs/<slug>`` receives ``vhs`` (a VHS in the role's reach: 404 for an unknown one, 403
 for another VHS's), one under ``.../people/<account_id>`` also ``account`` (a person of
@@ -80,13 +80,13 @@ def _second_factor(sso: SsoSession | None, clearance: Clearance | None):
 def _fresh_for_changes(sso: SsoSession | None, clearance: Clearance | None):
     if not _changing():
         return None
-    if now() - sso.auth_time > FRESH_SECONDS:
-        return _again()
-    try:
+    try:  # first: only a form of ours may wait for the fresh login (``_again``)
         validate_csrf(request.form.get("csrf_token"))
     except (ValidationError, CSRFError):
         return make_response(render_template("error.html", error="csrf",
                                              description=pages.EXPIRED), 400)
+    if now() - sso.auth_time > FRESH_SECONDS:
+        return _again()
     return None
 
 
