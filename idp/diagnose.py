@@ -37,10 +37,9 @@ STORED = _l("der gespeicherten Adresse")
 IMPORTED = _l("der Adresse in der Datei")
 STATES = {Status.ACTIVE: _l("aktiv"), Status.PENDING: _l("wartet auf die Aktivierung"),
           Status.DISABLED: _l("gesperrt"), Status.LEFT: _l("ausgeschieden")}
-LEAVING = "leaving"  # the people listing's filter: active, but the program says no
-MOVING = "moving"  # the people listing's filter: under a new address in the program
-FILTERS = {**STATES, LEAVING: _l("verlässt die VHS (Programm sagt nein)"),
-           MOVING: _l("zieht um (neue Adresse im Programm)")}
+# the people listing's filters (``accounts.people``): the states, leavers and movers
+FILTERS = {**STATES, accounts.LEAVING: _l("verlässt die VHS (Programm sagt nein)"),
+           accounts.MOVING: _l("zieht um (neue Adresse im Programm)")}
 
 
 @dataclass(frozen=True)

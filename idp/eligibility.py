@@ -64,10 +64,10 @@ def ask(vhs: Vhs, address: str, react: bool = True) -> Decision:
         raise
     seconds = time.perf_counter() - started
     metrics.timed_program(vhs.slug, vhs.adapter, seconds, False)
-    moment = now()
-    remember(vhs, clean(address).value, decision, moment, round(seconds * 1000))
+    moment, cleaned = now(), clean(address).value
+    remember(vhs, cleaned, decision, moment, round(seconds * 1000))
     if react:
-        follow(vhs, adapter, clean(address).value, decision, moment)
+        follow(vhs, adapter, cleaned, decision, moment)
     return decision
 
 

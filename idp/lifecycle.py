@@ -110,8 +110,9 @@ def run_at(vhs: Vhs, moment: int, dry_run: bool = False,
     done = Pass(vhs.slug)
     accounts = due(vhs, moment, limit)
     try:
-        answers = _answers(vhs, [account.address for account in accounts], sleep)
-        moved = movers.found(vhs, eligibility.adapter_for(vhs), accounts, answers)
+        adapter = eligibility.adapter_for(vhs)
+        answers = _answers(vhs, adapter, [account.address for account in accounts], sleep)
+        moved = movers.found(vhs, adapter, accounts, answers)
     except AdapterUnavailable as error:
         done.failed = str(error)[:200]
         audit.record("program_unavailable", vhs=vhs.slug, reason="unavailable",
@@ -227,11 +228,10 @@ def _braked_lately(vhs: Vhs, moment: int) -> bool:
         AuditEvent.at > moment - 3600).limit(1)) is not None
 
 
-def _answers(vhs: Vhs, addresses: list[str],
+def _answers(vhs: Vhs, adapter, addresses: list[str],
              sleep: Callable[[float], None]) -> dict[str, Decision]:
     """The program's answer for each address, in batches, within the per-minute budget;
     AdapterUnavailable when it cannot answer (then nothing of this pass counts)."""
-    adapter = eligibility.adapter_for(vhs)
     budget = current_app.config["LIFECYCLE_CHECKS_PER_MINUTE"]
     answers: dict[str, Decision] = {}
     window_start, used, step = time.monotonic(), 0, min(BATCH, budget)

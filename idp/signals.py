@@ -95,20 +95,20 @@ def credential_change(account: Account, credential: str, change: str,
                       initiating: str = "user") -> int:
     """A credential of the person changed: ``credential`` (password, app, fido2-platform,
     ...) and ``change`` (create, update, delete, revoke), CAEP 1.0 3.2."""
-    return _emit(_holders(account), account.sub, _user(account.sub), CREDENTIAL_CHANGE,
+    return _emit(holders(account), account.sub, _user(account.sub), CREDENTIAL_CHANGE,
                  {"credential_type": credential, "change_type": change,
                   "initiating_entity": initiating})
 
 
 def account_disabled(account: Account, initiating: str = "admin") -> int:
     """The account was disabled (by an administrator, or as a leaver by the program)."""
-    return _emit(_holders(account), account.sub, _user(account.sub), ACCOUNT_DISABLED,
+    return _emit(holders(account), account.sub, _user(account.sub), ACCOUNT_DISABLED,
                  {"initiating_entity": initiating})
 
 
 def account_enabled(account: Account, initiating: str = "admin") -> int:
     """The account may sign in again."""
-    return _emit(_holders(account), account.sub, _user(account.sub), ACCOUNT_ENABLED,
+    return _emit(holders(account), account.sub, _user(account.sub), ACCOUNT_ENABLED,
                  {"initiating_entity": initiating})
 
 
@@ -135,10 +135,6 @@ def identifier_changed(account: Account, old: str) -> int:
 
 def holders(account: Account) -> set[str]:
     """The services that hold or held tokens for the person."""
-    return _holders(account)
-
-
-def _holders(account: Account) -> set[str]:
     return set(db.session().scalars(select(Token.client_id).where(
         Token.account_id == account.id).distinct()))
 

@@ -86,11 +86,11 @@ def _fresh_for_changes(sso: SsoSession | None, clearance: Clearance | None):
         return make_response(render_template("error.html", error="csrf",
                                              description=pages.EXPIRED), 400)
     if now() - sso.auth_time > FRESH_SECONDS:
-        return _again()
+        return _again(sso)
     return None
 
 
-def _again():
+def _again(sso: SsoSession):
     """The change waits, sealed in the browser's session (it may hold a program's
     options), while the administrator signs in again; then ``pending`` offers it."""
     fields = [(name, value) for name, value in request.form.items(multi=True)
@@ -98,7 +98,7 @@ def _again():
     target = _back()
     if sum(len(name) + len(value) for name, value in fields) <= MAX_PENDING:
         session[PENDING] = seal({"path": request.path, "fields": fields, "at": now(),
-                                 "account": signin.current().account_id}, "console-pending")
+                                 "account": sso.account_id}, "console-pending")
         target = url_for("admin.resume")
     session["login_notice"] = str(STALE)
     return redirect(url_for("views.login") + "?" + urlencode({"next": target}), 303)
